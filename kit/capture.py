@@ -1,0 +1,223 @@
+"""Captures: the exact bytes the device sent, saved before anything parses them.
+
+File layout (version 1):
+
+    KIT-CAPTURE 1\\n
+    {one line of JSON: the header}\\n
+    <stdout bytes of the probe><stderr bytes of the probe>
+
+The header carries the kit version, target, times, host key fingerprint, the
+exit status, whether the run was cut short (`partial`), the per-run token and
+the byte lengths of stdout and stderr, so the body is kept byte for byte.
+
+A file that does not start with the magic line is a raw paste from a ticket
+(`ss -napm` output, say); `load()` wraps it as a one-section capture so the
+rest of the pipeline reads both alike.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kit.sections import BY_NAME
+
+MAGIC = b"KIT-CAPTURE 1\n"
+STDERR_LIMIT = 65536  # what the probe keeps of each command's stderr
+
+
+class CaptureFormatError(ValueError):
+    """The file claims to be a capture but its header is damaged."""
+
+
+@dataclass(frozen=True, slots=True)
+class SectionOutput:
+    """One section as it came back from the device."""
+
+    name: str
+    stdout: bytes
+    stderr: str
+    rc: int | None  # None: the section never finished (link lost, probe killed)
+    truncated: bool = False  # stdout cut at the section's max_bytes
+    complete: bool = True  # the END marker arrived
+
+    @property
+    def text(self) -> str:
+        return decode(self.stdout)
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0 and self.complete
+
+
+@dataclass(slots=True)
+class Capture:
+    header: dict
+    stdout: bytes
+    stderr: bytes
+    sections: dict[str, SectionOutput] = field(default_factory=dict)
+    raw_paste: bool = False  # not a kit capture: text pasted from a ticket
+    problems: list[str] = field(default_factory=list)  # framing trouble, shown in the report
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.header.get("partial"))
+
+
+def decode(data: bytes) -> str:
+    """Device bytes to text: invalid UTF-8 and NUL bytes become U+FFFD, never an exception."""
+    return data.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+
+
+# --- writing -----------------------------------------------------------------
+
+
+def capture_bytes(header: dict, stdout: bytes, stderr: bytes) -> bytes:
+    header = dict(header, stdout_bytes=len(stdout), stderr_bytes=len(stderr))
+    line = json.dumps(header, sort_keys=True, ensure_ascii=True).encode("ascii")
+    return MAGIC + line + b"\n" + stdout + stderr
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._")
+    return slug[:64] or "device"
+
+
+def write_new(directory: Path, stem: str, suffix: str, data: bytes, mode: int = 0o600) -> Path:
+    """Write `data` atomically to a new file `stem[-N]suffix` in `directory`; never overwrite.
+
+    The bytes go to a temporary file in the same directory, are fsync'ed, and
+    are then hard-linked to the first free name: a reader never sees half a
+    file and an existing file is never replaced.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".kit-", suffix=".tmp", dir=directory)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        for n in range(1000):
+            path = directory / (f"{_slug(stem)}{'' if n == 0 else f'-{n}'}{suffix}")
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                continue
+            return path
+        raise FileExistsError(f"no free file name for {stem}{suffix} in {directory}")
+    finally:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+
+
+def save(directory: Path, stem: str, header: dict, stdout: bytes, stderr: bytes) -> Path:
+    return write_new(directory, stem, ".cap", capture_bytes(header, stdout, stderr))
+
+
+# --- reading -----------------------------------------------------------------
+
+
+def load(path: Path) -> Capture:
+    return from_bytes(Path(path).read_bytes(), source=str(path))
+
+
+def from_bytes(data: bytes, source: str = "") -> Capture:
+    if not data.startswith(MAGIC):
+        return _raw_paste(data, source)
+    end = data.find(b"\n", len(MAGIC))
+    if end < 0:
+        raise CaptureFormatError("capture header is cut off")
+    try:
+        header = json.loads(data[len(MAGIC):end])
+        body = data[end + 1:]
+        n_out = int(header.get("stdout_bytes", len(body)))
+        n_err = int(header.get("stderr_bytes", 0))
+    except (ValueError, TypeError) as exc:
+        raise CaptureFormatError(f"capture header is not valid JSON ({exc})") from None
+    if not isinstance(header, dict):
+        raise CaptureFormatError("capture header is not a JSON object")
+    stdout, stderr = body[:n_out], body[n_out:n_out + n_err]
+    capture = Capture(header=header, stdout=stdout, stderr=stderr)
+    if len(body) < n_out + n_err:
+        capture.problems.append(
+            f"capture file is shorter than its header says ({len(body)} of {n_out + n_err} bytes)"
+        )
+    token = str(header.get("token", ""))
+    if token:
+        capture.sections, problems = split_sections(stdout, token)
+        capture.problems.extend(problems)
+    return capture
+
+
+def _raw_paste(data: bytes, source: str) -> Capture:
+    from kit.paste import detect  # local import: detection is only for pastes
+
+    text = decode(data)
+    name = detect(text)
+    header = {"target": source or "paste", "raw_paste": True, "detected": name}
+    section = SectionOutput(name=name, stdout=data, stderr="", rc=0)
+    return Capture(header=header, stdout=data, stderr=b"", sections={name: section}, raw_paste=True)
+
+
+_MARKER = re.compile(rb"(BEGIN|STDERR|END|DONE|KIT-PROBE) ?([^\n]*)\n?")
+
+
+def split_sections(stdout: bytes, token: str) -> tuple[dict[str, SectionOutput], list[str]]:
+    """Cut the probe's stdout into sections at the token's markers (see probes/probe.sh)."""
+    sep = b"\n" + token.encode("ascii") + b" "
+    rc_line = re.compile(b"\n?" + re.escape(token.encode("ascii")) + rb" RC (\d+)\n?")
+    sections: dict[str, SectionOutput] = {}
+    problems: list[str] = []
+    chunks = stdout.split(sep)
+    if chunks and chunks[0].strip():
+        problems.append(f"{len(chunks[0])} bytes before the probe's first marker (shell noise?)")
+    current: str | None = None
+    out = b""
+    err = b""
+    for chunk in chunks[1:]:
+        m = _MARKER.match(chunk)
+        if not m:
+            problems.append(f"unknown probe marker: {decode(chunk[:40])!r}")
+            continue
+        kind, arg = m.group(1).decode(), decode(m.group(2)).strip()
+        rest = chunk[m.end():]
+        if kind == "BEGIN":
+            if current is not None:
+                sections[current] = _section(current, out, err, rc_line, complete=False)
+            current, out, err = arg, rest, b""
+        elif kind == "STDERR" and current == arg:
+            err = rest
+        elif kind == "END" and current == arg:
+            sections[current] = _section(current, out, err, rc_line, complete=True)
+            current = None
+        elif kind in ("DONE", "KIT-PROBE"):
+            continue
+        else:
+            problems.append(f"marker {kind} {arg} out of order")
+    if current is not None:
+        # The link dropped or the probe was killed inside this section.
+        sections[current] = _section(current, out, err, rc_line, complete=False)
+        problems.append(f"section {current} did not finish")
+    return sections, problems
+
+
+def _section(name: str, out: bytes, err: bytes, rc_line: re.Pattern, complete: bool) -> SectionOutput:
+    rc = None
+    m = rc_line.search(err)
+    if m:
+        rc = int(m.group(1))
+        err = err[: m.start()] + (b"\n" if m.start() and m.end() < len(err) else b"") + err[m.end():]
+    limit = BY_NAME[name].max_bytes if name in BY_NAME else None
+    truncated = limit is not None and len(out) > limit
+    if truncated:
+        out = out[:limit]
+    return SectionOutput(
+        name=name, stdout=out, stderr=decode(err[:STDERR_LIMIT]).strip("\n"), rc=rc,
+        truncated=truncated, complete=complete,
+    )

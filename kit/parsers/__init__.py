@@ -1,0 +1,1 @@
+"""Parsers: one module per input format; each has parse(text) -> Parsed."""

@@ -1,0 +1,37 @@
+"""Render the device-side probe: the framing in probes/probe.sh plus one line per section."""
+from __future__ import annotations
+
+import secrets
+from importlib import resources
+
+from kit import __version__
+from kit.sections import SECTIONS, Section
+
+TOKEN_PREFIX = "KIT"
+
+
+def new_token() -> str:
+    """A per-run token: device output cannot guess it, so it cannot forge a section boundary."""
+    return TOKEN_PREFIX + secrets.token_hex(12)
+
+
+def _sh_quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def _section_line(section: Section) -> str:
+    # max_bytes + 1: the reader sees one byte more than allowed when output was cut.
+    return "kit_section {} {} {} {}".format(
+        _sh_quote(section.name), section.timeout, section.max_bytes + 1, _sh_quote(section.command)
+    )
+
+
+def render_probe(token: str | None = None, sections: tuple[Section, ...] = SECTIONS) -> str:
+    """The complete probe script for one run, as text."""
+    frame = resources.files("kit.probes").joinpath("probe.sh").read_text(encoding="utf-8")
+    body = "\n".join(_section_line(s) for s in sections)
+    return (
+        frame.replace("@KIT_TOKEN@", token or new_token())
+        .replace("@KIT_VERSION@", __version__)
+        .replace("@KIT_SECTIONS@", body)
+    )

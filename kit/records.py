@@ -1,0 +1,128 @@
+"""Typed records that flow down the pipeline: parse -> analyse -> render.
+
+Field names match the JSON keys of the report contract (DESIGN.md), so
+rendering JSON is mechanical. `None` always means "the source did not say",
+never zero. Parsers turn text into numbers; analysis never sees strings of
+digits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ParseProblem:
+    """A line a parser could not read: counted and shown, never fatal."""
+
+    line: int  # 1-based line number in the parsed text
+    text: str  # the line itself (bounded by the parser)
+    reason: str
+
+
+@dataclass(slots=True)
+class Parsed(Generic[T]):
+    """What every parser returns: the records it read and the lines it could not."""
+
+    records: list[T] = field(default_factory=list)
+    problems: list[ParseProblem] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ProcRef:
+    """One owner of a socket, from ss's users:(("name",pid=N,fd=N)) field."""
+
+    name: str
+    pid: int | None
+    fd: int | None
+
+
+# The skmem fields, in the order ss prints them, with the kernel's names
+# (include/uapi/linux/sock_diag.h SK_MEMINFO_*). ss key -> field:
+#   r  rmem_alloc   bytes in the receive queue (skb truesize, not payload)
+#   rb rcv_buf      receive buffer limit (SO_RCVBUF, doubled by the kernel)
+#   t  wmem_alloc   bytes of sent data not yet freed (in flight, tx queue)
+#   tb snd_buf      send buffer limit (SO_SNDBUF, doubled)
+#   f  fwd_alloc    memory reserved for the socket but not yet used
+#   w  wmem_queued  bytes queued for sending (TCP write queue, incl. unsent)
+#   o  opt_mem      option memory (socket filters, multicast lists)
+#   bl back_log     bytes in the backlog while the socket was locked
+#   d  sock_drop    packets dropped (a count, not bytes)
+SKMEM_KEYS = {
+    "r": "rmem_alloc",
+    "rb": "rcv_buf",
+    "t": "wmem_alloc",
+    "tb": "snd_buf",
+    "f": "fwd_alloc",
+    "w": "wmem_queued",
+    "o": "opt_mem",
+    "bl": "back_log",
+    "d": "sock_drop",
+}
+# Older ss (iproute2 < 3.x era) printed mem:(r,w,f,t) from INET_DIAG_MEMINFO:
+# r = rmem_alloc, w = wmem_queued, f = fwd_alloc, t = wmem_alloc.
+OLD_MEM_KEYS = {"r": "rmem_alloc", "w": "wmem_queued", "f": "fwd_alloc", "t": "wmem_alloc"}
+
+
+@dataclass(frozen=True, slots=True)
+class Skmem:
+    rmem_alloc: int | None = None
+    rcv_buf: int | None = None
+    wmem_alloc: int | None = None
+    snd_buf: int | None = None
+    fwd_alloc: int | None = None
+    wmem_queued: int | None = None
+    opt_mem: int | None = None
+    back_log: int | None = None
+    sock_drop: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Socket:
+    """One socket as ss (or /proc, or netstat) showed it."""
+
+    netid: str | None  # tcp, udp, u_str, nl, p_raw ... None when the source had no Netid column
+    state: str | None  # ESTAB, LISTEN, UNCONN, CLOSE-WAIT ...
+    recv_q: int | None
+    send_q: int | None
+    local: str
+    peer: str
+    processes: tuple[ProcRef, ...] = ()
+    skmem: Skmem | None = None
+    line: int = 0  # where it started in the source text (for evidence)
+
+
+@dataclass(frozen=True, slots=True)
+class KconfigOption:
+    """One CONFIG_ line: value is 'y', 'm', a string/number, or None for '# ... is not set'."""
+
+    name: str
+    value: str | None
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Sockstat:
+    """One protocol line of /proc/net/sockstat{,6}: 'TCP: inuse 5 orphan 0 tw 2 alloc 7 mem 3'.
+
+    `counters` keeps every key as printed (inuse, orphan, tw, alloc, mem);
+    'mem' is in pages, for TCP, UDP and FRAG it is bytes for FRAG only.
+    """
+
+    protocol: str  # TCP, UDP, UDPLITE, RAW, FRAG, TCP6, UDP6, sockets
+    counters: dict[str, int]
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    severity: str  # "critical", "warning", "info"
+    title: str  # one line
+    evidence: tuple[str, ...]  # the lines it rests on
+    remedy: str  # what to do
+    code: str = ""  # stable identifier, e.g. "rcvq-near-rcvbuf"
+
+
+SEVERITIES = ("critical", "warning", "info")

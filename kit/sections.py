@@ -1,0 +1,71 @@
+"""What the probe collects, declared in one place (the sos way).
+
+Each row is one section of the capture: a name, the POSIX sh that produces it
+on the device, the parser that reads it, and whether running it may change
+kernel state. The probe script is rendered from these rows (kit.probe), and
+the capture splitter and the report read sections back by the same names;
+nothing else lists commands.
+
+Rules for `command`: read-only, POSIX sh that busybox ash and dash both run,
+one short command line. It runs with stdin from /dev/null (the probe itself
+arrives on sh's stdin), its stdout and stderr are kept apart, it is killed
+after `timeout` seconds and its stdout is cut after `max_bytes`.
+Logic that depends on earlier output is shell inside its own section.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KIB = 1024
+MIB = 1024 * KIB
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    name: str
+    command: str
+    parser: str | None = None  # module name under kit.parsers, None: kept raw
+    why: str = ""  # shown in the report beside the raw output
+    changes_kernel: bool = False  # e.g. ss may autoload inet_diag modules
+    timeout: int = 15  # seconds
+    max_bytes: int = 1 * MIB
+
+
+# Kernel config: the first of these that reads is the one the report trusts.
+# Busybox `[ -r ]` is true for root even where the read then fails, so each
+# candidate is judged by the exit status of the read itself.
+_KCONFIG = (
+    'if zcat /proc/config.gz 2>/dev/null; then echo "# kit: source /proc/config.gz" >&2; '
+    'elif cat "/boot/config-$(uname -r)"; then echo "# kit: source /boot/config-$(uname -r)" >&2; '
+    'elif cat "/lib/modules/$(uname -r)/config"; then echo "# kit: source /lib/modules/$(uname -r)/config" >&2; '
+    "else exit 1; fi"
+)
+
+SECTIONS: tuple[Section, ...] = (
+    Section("uname", "uname -a", parser="uname", why="kernel release and machine"),
+    Section("hostname", "cat /proc/sys/kernel/hostname", why="device name"),
+    Section("id", "id", why="who ran the probe: ss -p only shows other users' processes to root"),
+    Section("os_release", "cat /etc/openwrt_release /etc/os-release", parser="os_release",
+            why="firmware: OpenWrt or another distribution"),
+    Section("pagesize", "getconf PAGESIZE", why="sockstat and tcp_mem count pages"),
+    Section("meminfo", "cat /proc/meminfo", parser="meminfo", why="MemTotal / MemAvailable"),
+    Section("kconfig", _KCONFIG, parser="kconfig", max_bytes=4 * MIB,
+            why="CONFIG_INET_DIAG and friends, from the running kernel's config"),
+    Section("modules_before", "cat /proc/modules", parser="proc_modules",
+            why="modules loaded before ss ran (ss can autoload inet_diag)"),
+    Section("ss", "ss -napm", parser="ss", changes_kernel=True, timeout=60, max_bytes=256 * MIB,
+            why="every socket with owner and skmem memory"),
+    Section("modules_after", "cat /proc/modules", parser="proc_modules",
+            why="modules loaded after ss ran"),
+    Section("sockstat", "cat /proc/net/sockstat", parser="sockstat",
+            why="kernel-wide socket counts and TCP/UDP memory in pages"),
+    Section("sockstat6", "cat /proc/net/sockstat6", parser="sockstat"),
+    Section("tcp_mem", "cat /proc/sys/net/ipv4/tcp_mem", why="TCP memory min/pressure/max in pages"),
+    Section("udp_mem", "cat /proc/sys/net/ipv4/udp_mem", why="UDP memory min/pressure/max in pages"),
+    Section("tcp_rmem", "cat /proc/sys/net/ipv4/tcp_rmem"),
+    Section("tcp_wmem", "cat /proc/sys/net/ipv4/tcp_wmem"),
+    Section("netstat_counters", "cat /proc/net/netstat", why="TcpExt counters: memory pressure, prunes"),
+    Section("snmp", "cat /proc/net/snmp", why="Udp RcvbufErrors / SndbufErrors"),
+)
+
+BY_NAME = {s.name: s for s in SECTIONS}

@@ -1,0 +1,1 @@
+"""The device-side probe (POSIX sh). Installed as the package kit.probes."""

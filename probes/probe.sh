@@ -1,0 +1,64 @@
+#!/bin/sh
+# shellcheck disable=SC2016 # section commands are single-quoted on purpose: they expand on the device.
+# kit probe @KIT_VERSION@: read-only socket-memory probe for busybox ash / dash.
+#
+# Streamed into `sh -s` over one SSH exec channel (or saved and run by hand on
+# a serial console: `sh probe.sh > capture.txt`). It writes nothing on the
+# device, not even in /tmp: every command's stdout goes straight to our stdout,
+# its stderr is held in a shell variable (bounded) and printed after it.
+#
+# Output framing. Every marker starts a line with the per-run token K, which
+# is random for each run, so nothing the device prints can forge a boundary:
+#   \n K BEGIN name          then the command's exact stdout bytes
+#   \n K STDERR name         then its stderr (at most 64 KiB) and, somewhere
+#                            in it, the line "K RC n" with its exit status
+#   \n K END name
+# A marker is always preceded by a newline that belongs to the framing, so the
+# reader recovers stdout byte for byte, with or without a final newline.
+# stdout is cut after max+1 bytes (the reader then knows it was cut), and a
+# command still running after its time limit gets SIGTERM (exit 143).
+
+K='@KIT_TOKEN@'
+PATH="$PATH:/usr/sbin:/sbin:/usr/bin:/bin:/usr/local/sbin:/usr/local/bin"
+LC_ALL=C
+export PATH LC_ALL
+exec 3>&1
+
+# kit_bounded SECONDS COMMAND: run COMMAND with stdin from /dev/null and kill
+# it after SECONDS. The watchdog polls once a second and holds none of our
+# pipes, so it never delays the end of the probe.
+kit_bounded() {
+	eval "$2" </dev/null &
+	kit_pid=$!
+	# A separate sh (exec'd, not a forked subshell) so that it inherits none
+	# of the descriptors the shell saved for the redirections around us.
+	sh -c 'i=0
+		while [ "$i" -lt "$1" ]; do
+			sleep 1
+			kill -0 "$2" 2>/dev/null || exit 0
+			i=$((i + 1))
+		done
+		kill -TERM "$2" 2>/dev/null' kit_watchdog "$1" "$kit_pid" </dev/null >/dev/null 2>&1 3>&- 4>&- 5>&- 6>&- &
+	wait "$kit_pid"
+}
+
+# kit_section NAME SECONDS MAXBYTES+1 COMMAND
+kit_section() {
+	printf '\n%s BEGIN %s\n' "$K" "$1"
+	kit_err=$(
+		{
+			{
+				{
+					kit_bounded "$2" "$4" 2>&1 1>&4 4>&-
+					printf '\n%s RC %s\n' "$K" "$?" >&6
+				} | head -c 65536 >&5
+			} 4>&1 | head -c "$3" >&3
+		} 5>&1 6>&1
+	)
+	printf '\n%s STDERR %s\n%s' "$K" "$1" "$kit_err"
+	printf '\n%s END %s\n' "$K" "$1"
+}
+
+printf '\n%s KIT-PROBE 1 @KIT_VERSION@\n' "$K"
+@KIT_SECTIONS@
+printf '\n%s DONE\n' "$K"
