@@ -1,0 +1,114 @@
+"""Totals of socket memory: overall, per process, per socket type and per state.
+
+Pure functions over parsed sockets. Only sockets for which ss printed memory
+contribute bytes; every socket counts in `sockets`. A socket owned by several
+processes (a listener shared after fork) is counted once in the totals and
+shown under each of its owners, so per-process rows can add up to more than
+the total: the report says so.
+
+The classic one-liner
+    ss -napm | awk -F '[\\(|,]' '/skmem/ {print $2}' | cut -c 2- | awk '{a+=$1}END{print a}'
+sums r (rmem_alloc); with $4 it sums t (wmem_alloc). Our rmem_alloc and
+wmem_alloc totals are those same sums, taken over every socket that has skmem.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from kit.records import Socket
+
+MEMORY_FIELDS = ("rmem_alloc", "wmem_alloc", "wmem_queued", "fwd_alloc", "sock_drop")
+
+
+@dataclass(slots=True)
+class Totals:
+    sockets: int = 0  # every socket in the capture
+    with_skmem: int = 0  # sockets for which ss printed memory
+    rmem_alloc: int = 0
+    wmem_alloc: int = 0
+    wmem_queued: int = 0
+    fwd_alloc: int = 0
+    sock_drop: int = 0
+    recv_q: int = 0  # sum of Recv-Q (bytes for most sockets; see the glossary)
+    send_q: int = 0
+
+    @property
+    def memory(self) -> int:
+        """Bytes the sockets hold now: received, sent-but-unacked and queued to send."""
+        return self.rmem_alloc + max(self.wmem_alloc, self.wmem_queued)
+
+    def add(self, sock: Socket) -> None:
+        self.sockets += 1
+        self.recv_q += sock.recv_q or 0
+        self.send_q += sock.send_q or 0
+        mem = sock.skmem
+        if mem is None:
+            return
+        self.with_skmem += 1
+        self.rmem_alloc += mem.rmem_alloc or 0
+        self.wmem_alloc += mem.wmem_alloc or 0
+        self.wmem_queued += mem.wmem_queued or 0
+        self.fwd_alloc += mem.fwd_alloc or 0
+        self.sock_drop += mem.sock_drop or 0
+
+
+@dataclass(slots=True)
+class Group:
+    """Totals for one process, socket type or state."""
+
+    key: str
+    name: str
+    pid: int | None = None
+    totals: Totals = field(default_factory=Totals)
+
+
+def totals(sockets: Iterable[Socket]) -> Totals:
+    result = Totals()
+    for sock in sockets:
+        result.add(sock)
+    return result
+
+
+def per_process(sockets: Iterable[Socket]) -> list[Group]:
+    """One group per (pid, name); sockets without a visible owner go to '(no owner shown)'."""
+    groups: dict[tuple, Group] = {}
+    for sock in sockets:
+        owners = {(p.pid, p.name) for p in sock.processes} or {(None, "")}
+        for pid, name in owners:
+            group = groups.get((pid, name))
+            if group is None:
+                label = name if pid is not None or name else "(no owner shown)"
+                group = groups[(pid, name)] = Group(key=f"{name}/{pid}", name=label, pid=pid)
+            group.totals.add(sock)
+    return _by_memory(groups.values())
+
+
+def per_key(sockets: Iterable[Socket], attribute: str) -> list[Group]:
+    """Groups by a socket attribute such as 'netid' or 'state'."""
+    groups: dict[str, Group] = defaultdict(lambda: Group(key="", name=""))
+    for sock in sockets:
+        value = getattr(sock, attribute) or "?"
+        group = groups[value]
+        group.key = group.name = value
+        group.totals.add(sock)
+    return _by_memory(groups.values())
+
+
+def _by_memory(groups: Iterable[Group]) -> list[Group]:
+    return sorted(groups, key=lambda g: (-g.totals.memory, -g.totals.sockets, g.name))
+
+
+def top_sockets(sockets: Sequence[Socket], key: str, n: int) -> list[Socket]:
+    """The n sockets with the most memory by `key`: 'rmem_alloc' or 'send' (wmem_alloc + wmem_queued)."""
+    def weight(sock: Socket) -> int:
+        mem = sock.skmem
+        if mem is None:
+            return 0
+        if key == "send":
+            return (mem.wmem_alloc or 0) + (mem.wmem_queued or 0)
+        return getattr(mem, key) or 0
+
+    ranked = sorted((s for s in sockets if weight(s) > 0), key=weight, reverse=True)
+    return ranked[:n]

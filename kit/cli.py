@@ -1,0 +1,390 @@
+"""The `kit` command line: one parser, one cmd_<name>() per subcommand, errors mapped here only.
+
+Exit codes (DESIGN.md): 0 done, nothing wrong; 1 done, the check failed;
+2 usage error / unreadable input; 3 could not reach or log in to the device;
+4 the probe ran but something was lost (partial capture saved); 130 Ctrl-C.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import getpass
+import logging
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Callable, Sequence, TextIO
+
+from kit import __version__
+from kit.errors import InputError, KitError, ProbeIncomplete, UsageError
+
+EPILOG_COLLECT = """\
+examples:
+  kit collect --local                              this machine, same probe, no SSH
+  kit collect root@192.168.1.1                     a router; key from ssh-agent or ~/.ssh
+  kit collect root@10.0.0.1 -p 2222 -i ~/.ssh/id_ed25519
+  KIT_PW=secret kit collect root@10.0.0.1 --password-env KIT_PW
+  kit collect root@10.0.0.1 --accept-new           first contact: record the host key
+
+Writes a capture (the device's raw output, saved first), an HTML report and a
+JSON report, and prints their three paths on stdout. Exit 1 when the kernel
+cannot report socket memory (see the report), 3 when the device could not be
+reached or refused the login, 4 when the probe was cut short (the partial
+capture and a report marked partial are still written).
+"""
+
+EPILOG_RENDER = """\
+examples:
+  kit render captures/router-20261126T101500Z.cap            HTML under ./reports
+  kit render captures/router.cap --format json | jq .totals
+  kit render ticket-paste.txt --format text                  a raw `ss -napm` paste works too
+  kit render captures/router.cap --redact -o ticket.html     addresses and names replaced
+
+CAPTURE is a file written by `kit collect`, or text pasted from a ticket:
+`ss` output of any version (kit detects what it is).
+"""
+
+EPILOG_PROBE = """\
+examples:
+  kit probe > probe.sh            then on the device's serial console:
+                                  sh probe.sh > /dev/console  (or copy the output)
+  kit probe | ssh root@router sh -s > router.txt
+
+The probe is POSIX sh for busybox ash and dash. It only reads: nothing is
+written on the device. Its output, saved to a file, can be given to
+`kit render` like any capture.
+"""
+
+EPILOG_KCONFIG = """\
+examples:
+  kit kconfig build/linux-5.15/.config             gate a kernel build (exit 1 when an option is missing)
+  kit kconfig /proc/config.gz
+  kit kconfig vmlinux   (or zImage, uImage)        the config embedded with CONFIG_IKCONFIG
+  kit kconfig .config --require CONFIG_INET_DIAG,CONFIG_UNIX_DIAG --format json
+
+Default --require: CONFIG_INET_DIAG,CONFIG_INET_TCP_DIAG,CONFIG_INET_UDP_DIAG
+(without them `ss -m` shows no socket memory); =y and =m both satisfy it.
+Exit 0 all present, 1 one missing, 2 the file cannot be read as a config.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and still exit 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _progress_printer(stream: TextIO) -> Callable[[str], None]:
+    if not stream.isatty():
+        return lambda _msg: None
+
+    def show(message: str) -> None:
+        stream.write(f"\r\x1b[2Kkit: {message}")
+        stream.flush()
+
+    return show
+
+
+# --- collect -----------------------------------------------------------------
+
+
+def _stem(target: str, when: float) -> str:
+    stamp = dt.datetime.fromtimestamp(when, dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{target}-{stamp}"
+
+
+def _password(args: argparse.Namespace) -> str | None:
+    if args.password_env:
+        value = os.environ.get(args.password_env)
+        if value is None:
+            raise UsageError(f"--password-env {args.password_env}: that environment variable is not set")
+        return value
+    if args.ask_password:
+        if not sys.stdin.isatty():
+            raise UsageError("--ask-password needs a terminal; use --password-env VAR in scripts")
+        return getpass.getpass("password: ")
+    return None
+
+
+def _transport(args: argparse.Namespace):
+    if args.local:
+        if args.destination:
+            raise UsageError("give either --local or a destination, not both")
+        from kit.transport.local import LocalTransport
+
+        return LocalTransport()
+    if not args.destination:
+        raise UsageError("a destination is needed: kit collect [user@]host, or kit collect --local")
+    from kit.transport.ssh import SshTransport, Target, parse_destination
+
+    user, host = parse_destination(args.destination)
+    if not host:
+        raise UsageError(f"no host in destination {args.destination!r}")
+    target = Target(
+        host=host,
+        port=args.port or 22,
+        user=args.login or user or getpass.getuser(),
+        key_files=tuple(Path(k).expanduser() for k in args.identity),
+        password=_password(args),
+        known_hosts=Path(args.known_hosts).expanduser() if args.known_hosts
+        else Path.home() / ".ssh" / "known_hosts",
+        accept_new=args.accept_new,
+        connect_timeout=args.timeout,
+    )
+    return SshTransport(target)
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from kit import capture
+    from kit.probe import new_token, render_probe
+
+    transport = _transport(args)
+    progress = _progress_printer(sys.stderr)
+    token = new_token()
+    script = render_probe(token).encode()
+    incomplete: ProbeIncomplete | None = None
+    try:
+        result = transport.run(script, timeout=args.probe_timeout, progress=progress)
+    except ProbeIncomplete as exc:
+        incomplete, result = exc, exc.result
+    header = {
+        "kit_version": __version__,
+        "target": transport.target,
+        "started": dt.datetime.fromtimestamp(result.started, dt.timezone.utc).isoformat(),
+        "finished": dt.datetime.fromtimestamp(result.finished, dt.timezone.utc).isoformat(),
+        "host_key": result.host_key or None,
+        "exit_status": result.exit_status,
+        "partial": incomplete is not None,
+        "error": result.error or None,
+        "token": token,
+    }
+    stem = _stem(transport.target, result.started)
+    try:
+        cap_path = capture.save(Path(args.captures), stem, header, result.stdout, result.stderr)
+    except OSError as exc:
+        raise ProbeIncomplete(
+            f"could not save the capture in {args.captures}: {exc.strerror or exc}", result,
+            hint="free some space or give --captures DIR") from None
+    progress("capture saved; rendering")
+    # Parse what is on disk, exactly as `kit render` would later.
+    report, html_path, json_path = _render_files(cap_path, Path(args.reports), stem)
+    if sys.stderr.isatty():
+        from kit.render import text
+
+        sys.stderr.write("\r\x1b[2K" + text.render(report, str(html_path)))
+    print(cap_path)
+    print(html_path)
+    print(json_path)
+    if incomplete is not None:
+        sys.stderr.write(f"kit: {incomplete} — partial capture saved in {cap_path}\n")
+        return ProbeIncomplete.exit_code
+    return 0 if report.kernel_diag.verdict == "ok" else 1
+
+
+def _load(path: Path):
+    from kit import capture
+
+    try:
+        return capture.load(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a capture") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except capture.CaptureFormatError as exc:
+        raise InputError(f"{path}: damaged capture: {exc}") from None
+
+
+def _render_files(cap_path: Path, reports: Path, stem: str):
+    from kit import capture, report as report_mod
+    from kit.render import html, json as json_render
+
+    rep = report_mod.build(_load(cap_path), source=str(cap_path))
+    html_path = capture.write_new(reports, stem, ".html", html.render(rep).encode("utf-8"), mode=0o644)
+    json_path = capture.write_new(reports, stem, ".json", json_render.render(rep).encode("utf-8"), mode=0o644)
+    return rep, html_path, json_path
+
+
+# --- render ------------------------------------------------------------------
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from kit import capture, report as report_mod
+
+    path = Path(args.capture)
+    rep = report_mod.build(_load(path), source=str(path))
+    if args.format == "html":
+        from kit.render import html
+
+        output = html.render(rep, redact=args.redact)
+    elif args.format == "json":
+        from kit.render import json as json_render
+
+        if args.redact:
+            from kit.redact import redact_json
+
+            output = json_render.json.dumps(redact_json(json_render.to_dict(rep)), indent=1,
+                                            ensure_ascii=False) + "\n"
+        else:
+            output = json_render.render(rep)
+    else:
+        from kit.render import text
+
+        output = text.render(rep)
+    if args.output == "-" or (args.output is None and args.format != "html"):
+        sys.stdout.write(output)
+    elif args.output is None:
+        stem = path.stem + ("-redacted" if args.redact else "")
+        out_path = capture.write_new(Path(args.reports), stem, ".html", output.encode("utf-8"), mode=0o644)
+        print(out_path)
+    else:
+        try:
+            Path(args.output).write_text(output, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    return 0
+
+
+# --- probe / kconfig ---------------------------------------------------------
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from kit.probe import render_probe
+
+    sys.stdout.write(render_probe())
+    return 0
+
+
+def cmd_kconfig(args: argparse.Namespace) -> int:
+    from kit import kconfig_check
+
+    require = [o.strip() for o in args.require.split(",") if o.strip()]
+    if not require:
+        raise UsageError("--require needs at least one CONFIG_ option")
+    return kconfig_check.run(args.paths, require, args.format, sys.stdout)
+
+
+# --- the parser and the error handler ---------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="kit",
+        description="Field diagnostic kit for socket memory on embedded Linux routers: "
+        "collect `ss -napm` and what explains it over SSH, check the kernel can report "
+        "socket memory at all, and render one self-contained report for a ticket.",
+        epilog="Start with: kit collect --local   (this machine), or kit collect root@ROUTER",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"kit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    raw = argparse.RawDescriptionHelpFormatter
+
+    p = sub.add_parser("collect", help="probe a device (or --local) and write capture + reports",
+                       description="Run the read-only probe on a device over SSH (or here with --local), "
+                       "save the raw capture first, then render HTML and JSON reports.",
+                       epilog=EPILOG_COLLECT, formatter_class=raw)
+    p.add_argument("destination", nargs="?", metavar="[user@]host", help="the device, as for ssh")
+    p.add_argument("--local", action="store_true", help="run the probe on this machine with /bin/sh")
+    p.add_argument("-p", "--port", type=int, help="SSH port (default 22)")
+    p.add_argument("-l", "--login", metavar="USER", help="user to log in as (default: user@ or your name)")
+    p.add_argument("-i", "--identity", action="append", default=[], metavar="KEYFILE",
+                   help="private key file; may be repeated")
+    p.add_argument("--known-hosts", metavar="FILE", help="known_hosts file (default ~/.ssh/known_hosts)")
+    p.add_argument("--accept-new", action="store_true",
+                   help="record an unknown host key in the known_hosts file (a changed key is always refused)")
+    pw = p.add_mutually_exclusive_group()
+    pw.add_argument("--password-env", metavar="VAR", help="take the password from environment variable VAR")
+    pw.add_argument("--ask-password", action="store_true", help="prompt for the password on the terminal")
+    p.add_argument("--timeout", type=float, default=15.0, metavar="SECONDS",
+                   help="connect/handshake/auth timeout (default 15)")
+    p.add_argument("--probe-timeout", type=float, default=300.0, metavar="SECONDS",
+                   help="time allowed for the whole probe (default 300)")
+    p.add_argument("--captures", default="captures", metavar="DIR", help="where captures go (default ./captures)")
+    p.add_argument("--reports", default="reports", metavar="DIR", help="where reports go (default ./reports)")
+    p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser("render", help="render a saved capture or a pasted `ss` output",
+                       description="Parse and analyse a capture again and render it as HTML, JSON or text.",
+                       epilog=EPILOG_RENDER, formatter_class=raw)
+    p.add_argument("capture", metavar="CAPTURE", help="a .cap file from kit collect, or a pasted ss output")
+    p.add_argument("--format", choices=("html", "json", "text"), default="html")
+    p.add_argument("-o", "--output", metavar="FILE|-", help="write here (- is stdout); "
+                   "default: html under --reports, json and text on stdout")
+    p.add_argument("--redact", action="store_true", help="replace addresses and host names with tokens")
+    p.add_argument("--reports", default="reports", metavar="DIR", help="where html goes without -o (default ./reports)")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("probe", help="print the device-side probe (POSIX sh)",
+                       description="Print the read-only probe script, to run by hand where SSH is not possible.",
+                       epilog=EPILOG_PROBE, formatter_class=raw)
+    p.set_defaults(func=cmd_probe)
+
+    p = sub.add_parser("kconfig", help="check a kernel config or image for the socket diag options",
+                       description="Check .config files, config.gz, or kernel images built with "
+                       "CONFIG_IKCONFIG for the options ss needs to show socket memory.",
+                       epilog=EPILOG_KCONFIG, formatter_class=raw)
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--require", default="CONFIG_INET_DIAG,CONFIG_INET_TCP_DIAG,CONFIG_INET_UDP_DIAG",
+                   metavar="OPT[,OPT...]")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_kconfig)
+    return parser
+
+
+def _log_path() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(Path.home(), ".local", "state")
+    return Path(base) / "kit" / "kit.log"
+
+
+def _setup_logging() -> None:
+    # paramiko logs handshake failures with tracebacks; they belong in our log
+    # file, never on the terminal (logging's last-resort handler would print them).
+    logger = logging.getLogger("paramiko")
+    logger.propagate = False
+    logger.addHandler(logging.NullHandler())
+
+
+def _write_crash_log(exc: BaseException) -> Path:
+    text = "".join(traceback.format_exception(exc))
+    stamp = dt.datetime.now(dt.timezone.utc).isoformat()
+    for path in (_log_path(), Path(tempfile.gettempdir()) / f"kit-{os.getuid()}.log"):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(f"--- {stamp} kit {__version__} {' '.join(sys.argv)}\n{text}\n")
+            return path
+        except OSError:
+            continue
+    return Path("(nowhere: no writable log location)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _setup_logging()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KitError as exc:
+        sys.stderr.write(f"kit {args.command}: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write(f"kit {args.command}: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        # `kit render ... | head`: the reader left; not an error of ours.
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the one place that turns surprises into a line
+        log = _write_crash_log(exc)
+        sys.stderr.write(f"kit {args.command}: internal error: {type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''} (traceback in {log})\n")
+        return 70

@@ -1,0 +1,147 @@
+"""From a capture to a Report: parse each section with its parser, then analyse.
+
+This is the middle of the pipeline and it is pure: a Capture goes in, a Report
+comes out; no files, no network. Renderers (kit.render.*) only read Reports.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from kit import __version__
+from kit.analyse import findings as findings_mod
+from kit.analyse import kdiag
+from kit.analyse import kernel_memory
+from kit.analyse.totals import Group, Totals, per_key, per_process, totals
+from kit.capture import Capture, SectionOutput
+from kit.records import Finding, Parsed, ParseProblem, Socket
+from kit.sections import BY_NAME
+
+SCHEMA = "kit.report/1"
+
+
+@dataclass(frozen=True, slots=True)
+class SectionProblem:
+    section: str
+    problem: ParseProblem
+
+
+@dataclass(slots=True)
+class Report:
+    capture: dict[str, Any]
+    device: dict[str, Any]
+    kernel_diag: kdiag.KernelDiag
+    sockets: list[Socket]
+    socket_source: str  # "ss", "netstat", "proc_net", or "" when no socket list at all
+    totals: Totals
+    processes: list[Group]
+    by_netid: list[Group]
+    by_state: list[Group]
+    sockstat: dict[str, dict[str, int]]
+    kernel_memory: kernel_memory.KernelMemory
+    findings: list[Finding]
+    parse_problems: list[SectionProblem]
+    sections: list[SectionOutput]
+    notes: list[str] = field(default_factory=list)  # framing trouble, shown near the top
+    schema: str = SCHEMA
+    kit_version: str = __version__
+
+
+def parse_section(section: SectionOutput, parser: str | None = None) -> Parsed:
+    """Run the section's parser (from the section table, or the one named) on its text."""
+    name = parser or (BY_NAME[section.name].parser if section.name in BY_NAME else section.name)
+    module = importlib.import_module(f"kit.parsers.{name}")
+    return module.parse(section.text)
+
+
+def _first(parsed: Parsed | None):
+    return parsed.records[0] if parsed and parsed.records else None
+
+
+# Sections whose records are socket lists, best first: ss carries memory.
+SOCKET_SOURCES = ("ss", "netstat", "proc_net")
+
+
+def build(capture: Capture, source: str = "") -> Report:
+    parsed: dict[str, Parsed] = {}
+    problems: list[SectionProblem] = []
+    for name, section in capture.sections.items():
+        spec = BY_NAME.get(name)
+        parser = spec.parser if spec else (name if capture.raw_paste else None)
+        if not parser or not section.stdout:
+            continue
+        result = parse_section(section, parser)
+        parsed[name] = result
+        problems.extend(SectionProblem(name, p) for p in result.problems)
+
+    socket_source = next((s for s in SOCKET_SOURCES if s in parsed), "")
+    sockets: list[Socket] = parsed[socket_source].records if socket_source else []
+
+    device = _device(capture, parsed)
+    ss_ran = "ss" in parsed
+    diag = kdiag.diagnose_live(capture.sections, sockets if ss_ran else None)
+    sockstat: dict[str, dict[str, int]] = {}
+    for name in ("sockstat", "sockstat6"):
+        for rec in parsed[name].records if name in parsed else ():
+            sockstat[rec.protocol] = dict(rec.counters)
+    kmem = kernel_memory.analyse(capture.sections, parsed)
+
+    report = Report(
+        capture=_capture_info(capture, source),
+        device=device,
+        kernel_diag=diag,
+        sockets=sockets,
+        socket_source=socket_source,
+        totals=totals(sockets),
+        processes=per_process(sockets),
+        by_netid=per_key(sockets, "netid"),
+        by_state=per_key(sockets, "state"),
+        sockstat=sockstat,
+        kernel_memory=kmem,
+        findings=[],
+        parse_problems=problems,
+        sections=list(capture.sections.values()),
+        notes=list(capture.problems),
+    )
+    report.findings = findings_mod.find(report)
+    return report
+
+
+def _device(capture: Capture, parsed: dict[str, Parsed]) -> dict[str, Any]:
+    from kit.parsers import os_release
+
+    uname = _first(parsed.get("uname"))
+    hostname_section = capture.sections.get("hostname")
+    hostname = hostname_section.text.strip()[:253] if hostname_section and hostname_section.ok else None
+    osr = os_release.as_dict(parsed["os_release"]) if "os_release" in parsed else {}
+    os_name = osr.get("DISTRIB_DESCRIPTION") or osr.get("PRETTY_NAME") or None
+    id_section = capture.sections.get("id")
+    who = id_section.text.strip()[:300] if id_section and id_section.ok else None
+    return {
+        "hostname": hostname or (uname.nodename if uname else None),
+        "kernel_release": uname.release if uname else None,
+        "kernel_version": uname.version if uname else None,
+        "machine": uname.machine if uname else None,
+        "os_release": os_name,
+        "openwrt": "DISTRIB_ID" in osr and "openwrt" in osr.get("DISTRIB_ID", "").lower(),
+        "user": who,
+        "root": who.startswith("uid=0(") if who else None,
+    }
+
+
+def _capture_info(capture: Capture, source: str) -> dict[str, Any]:
+    h = capture.header
+    return {
+        "file": source or None,
+        "target": h.get("target"),
+        "started": h.get("started"),
+        "finished": h.get("finished"),
+        "kit_version": h.get("kit_version"),
+        "host_key": h.get("host_key"),
+        "exit_status": h.get("exit_status"),
+        "partial": bool(h.get("partial")),
+        "error": h.get("error"),
+        "raw_paste": capture.raw_paste,
+        "detected": h.get("detected"),
+    }
