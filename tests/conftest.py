@@ -1,0 +1,104 @@
+"""Shared fixtures.
+
+Test devices (see devicelib.py) are session-scoped and started lazily: a
+session that never asks for `device` never starts dropbear. If a device cannot
+be started the test is skipped, or fails when CI=true.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import devicelib  # noqa: E402
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1")
+
+
+# ---------------------------------------------------------------- isolation
+
+@pytest.fixture(scope="session", autouse=True)
+def no_user_ssh_config(tmp_path_factory):
+    """Keep the developer's ~/.ssh (config, keys, known_hosts) and agent out.
+
+    Like fabric's fixture of that name: paramiko and kit look in $HOME/.ssh
+    and at $SSH_AUTH_SOCK, so point HOME at an empty home and drop the agent.
+    (OpenSSH's own ssh reads the passwd home, not $HOME: pass it -F/-o
+    UserKnownHostsFile explicitly.)
+    """
+    home = tmp_path_factory.mktemp("home")
+    (home / ".ssh").mkdir(mode=0o700)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(home))
+        mp.delenv("SSH_AUTH_SOCK", raising=False)
+        yield home
+
+
+# ---------------------------------------------------------------- devices
+
+class DevicePool:
+    """Starts each device variant once, on first request; stops all at the end."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self._devices = {}
+
+    def get(self, *, with_ss=True, kconfig="readable") -> devicelib.Device:
+        key = (with_ss, kconfig)
+        if key not in self._devices:
+            try:
+                self._devices[key] = devicelib.start_device(
+                    self.workdir, with_ss=with_ss, kconfig=kconfig)
+            except Exception as exc:  # anything: missing root, packages, timeout
+                self._devices[key] = exc
+        found = self._devices[key]
+        if isinstance(found, Exception):
+            reason = f"test device {key} unavailable: {found}"
+            if _in_ci():
+                pytest.fail(reason, pytrace=False)
+            pytest.skip(reason)
+        return found
+
+    def close(self):
+        errors = []
+        for found in self._devices.values():
+            if isinstance(found, devicelib.Device):
+                try:
+                    devicelib.stop_device(found)
+                except Exception as exc:
+                    errors.append(exc)
+        self._devices.clear()
+        if errors:
+            raise errors[0]
+
+
+@pytest.fixture(scope="session")
+def device_pool(tmp_path_factory):
+    pool = DevicePool(tmp_path_factory.mktemp("devices"))
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="session")
+def device(device_pool):
+    """Default device: ss present, /proc/config.gz readable."""
+    return device_pool.get()
+
+
+@pytest.fixture(scope="session")
+def device_no_ss(device_pool):
+    return device_pool.get(with_ss=False)
+
+
+@pytest.fixture(scope="session")
+def device_config_unreadable(device_pool):
+    return device_pool.get(kconfig="unreadable")
+
+
+@pytest.fixture(scope="session")
+def device_config_none(device_pool):
+    return device_pool.get(kconfig="none")
