@@ -23,7 +23,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kit.sections import BY_NAME
+from kit.sections import SECTIONS, Section
 
 MAGIC = b"KIT-CAPTURE 1\n"
 STDERR_LIMIT = 65536  # what the probe keeps of each command's stderr
@@ -165,21 +165,35 @@ def _raw_paste(data: bytes, source: str) -> Capture:
     return Capture(header=header, stdout=data, stderr=b"", sections={name: section}, raw_paste=True)
 
 
-_MARKER = re.compile(rb"(BEGIN|STDERR|END|DONE|KIT-PROBE) ?([^\n]*)\n?")
+_MARKER = re.compile(rb"(BEGIN|STDERR|RC|END|DONE|KIT-PROBE) ?([^\n]*)\n?")
 
 
-def split_sections(stdout: bytes, token: str) -> tuple[dict[str, SectionOutput], list[str]]:
-    """Cut the probe's stdout into sections at the token's markers (see probes/probe.sh)."""
-    sep = b"\n" + token.encode("ascii") + b" "
-    rc_line = re.compile(b"\n?" + re.escape(token.encode("ascii")) + rb" RC (\d+)\n?")
+def split_sections(
+    stdout: bytes, token: str, table: tuple[Section, ...] = SECTIONS
+) -> tuple[dict[str, SectionOutput], list[str]]:
+    """Cut the probe's stdout into sections at the token's markers (see probes/probe.sh).
+
+    `table` is the section table the probe was rendered from: it gives each
+    section's byte limit, so a cut output can be recognised.
+    """
+    limits = {s.name: s.max_bytes for s in table}
     sections: dict[str, SectionOutput] = {}
     problems: list[str] = []
-    chunks = stdout.split(sep)
+    chunks = stdout.split(b"\n" + token.encode("ascii") + b" ")
     if chunks and chunks[0].strip():
         problems.append(f"{len(chunks[0])} bytes before the probe's first marker (shell noise?)")
     current: str | None = None
-    out = b""
-    err = b""
+    out, err, rc = b"", b"", None
+
+    def finish(complete: bool) -> None:
+        limit = limits.get(current)
+        truncated = limit is not None and len(out) > limit
+        sections[current] = SectionOutput(
+            name=current, stdout=out[:limit] if truncated else out,
+            stderr=decode(err[:STDERR_LIMIT]).strip("\n"), rc=rc,
+            truncated=truncated, complete=complete,
+        )
+
     for chunk in chunks[1:]:
         m = _MARKER.match(chunk)
         if not m:
@@ -189,35 +203,23 @@ def split_sections(stdout: bytes, token: str) -> tuple[dict[str, SectionOutput],
         rest = chunk[m.end():]
         if kind == "BEGIN":
             if current is not None:
-                sections[current] = _section(current, out, err, rc_line, complete=False)
-            current, out, err = arg, rest, b""
-        elif kind == "STDERR" and current == arg:
+                finish(complete=False)
+                problems.append(f"section {current} has no end marker")
+            current, out, err, rc = arg, rest, b"", None
+        elif current is None and kind in ("STDERR", "RC", "END"):
+            problems.append(f"marker {kind} {arg} outside any section")
+        elif kind == "STDERR":
             err = rest
-        elif kind == "END" and current == arg:
-            sections[current] = _section(current, out, err, rc_line, complete=True)
+        elif kind == "RC":
+            # The exit status races the command's stderr into the same pipe:
+            # what follows the RC line is more stderr.
+            rc = int(arg) if arg.isdigit() else None
+            err += rest
+        elif kind == "END":
+            finish(complete=True)
             current = None
-        elif kind in ("DONE", "KIT-PROBE"):
-            continue
-        else:
-            problems.append(f"marker {kind} {arg} out of order")
     if current is not None:
         # The link dropped or the probe was killed inside this section.
-        sections[current] = _section(current, out, err, rc_line, complete=False)
+        finish(complete=False)
         problems.append(f"section {current} did not finish")
     return sections, problems
-
-
-def _section(name: str, out: bytes, err: bytes, rc_line: re.Pattern, complete: bool) -> SectionOutput:
-    rc = None
-    m = rc_line.search(err)
-    if m:
-        rc = int(m.group(1))
-        err = err[: m.start()] + (b"\n" if m.start() and m.end() < len(err) else b"") + err[m.end():]
-    limit = BY_NAME[name].max_bytes if name in BY_NAME else None
-    truncated = limit is not None and len(out) > limit
-    if truncated:
-        out = out[:limit]
-    return SectionOutput(
-        name=name, stdout=out, stderr=decode(err[:STDERR_LIMIT]).strip("\n"), rc=rc,
-        truncated=truncated, complete=complete,
-    )

@@ -24,19 +24,28 @@ LC_ALL=C
 export PATH LC_ALL
 exec 3>&1
 
-# kit_bounded SECONDS COMMAND: run COMMAND with stdin from /dev/null and kill
-# it after SECONDS. The watchdog polls once a second and holds none of our
-# pipes, so it never delays the end of the probe.
+# kit_bounded SECONDS COMMAND: run COMMAND in its own sh with stdin from
+# /dev/null and end it after SECONDS: SIGTERM to it and to its children (a
+# pipeline's members), found through /proc since busybox may lack pkill and
+# a script has no job control. The watchdog is an exec'd sh that polls once a
+# second and inherits none of the descriptors the shell saved around us, so
+# it never holds a pipe open and never delays the end of the probe.
 kit_bounded() {
-	eval "$2" </dev/null &
+	sh -c "$2" </dev/null &
 	kit_pid=$!
-	# A separate sh (exec'd, not a forked subshell) so that it inherits none
-	# of the descriptors the shell saved for the redirections around us.
 	sh -c 'i=0
 		while [ "$i" -lt "$1" ]; do
 			sleep 1
 			kill -0 "$2" 2>/dev/null || exit 0
 			i=$((i + 1))
+		done
+		for s in /proc/[0-9]*/stat; do
+			l=$(cat "$s" 2>/dev/null) || continue
+			l=${l##*) }
+			# shellcheck disable=SC2086 # split the stat fields
+			set -- "$1" "$2" $l
+			p=${s#/proc/}
+			[ "$4" = "$2" ] && kill -TERM "${p%/stat}" 2>/dev/null
 		done
 		kill -TERM "$2" 2>/dev/null' kit_watchdog "$1" "$kit_pid" </dev/null >/dev/null 2>&1 3>&- 4>&- 5>&- 6>&- &
 	wait "$kit_pid"

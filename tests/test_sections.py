@@ -1,0 +1,92 @@
+"""Conformance of the section table and the probe rendered from it (STYLE.md item 3)."""
+from __future__ import annotations
+
+import importlib
+import shutil
+import subprocess
+
+import pytest
+
+from kit.capture import split_sections
+from kit.probe import new_token, render_probe
+from kit.sections import SECTIONS, Section
+
+SHELLS = [s for s in ("dash", "busybox") if shutil.which(s)]
+
+
+def _run(shell: str, script: str) -> bytes:
+    argv = ["busybox", "ash", "-s"] if shell == "busybox" else [shell, "-s"]
+    return subprocess.run(argv, input=script.encode(), capture_output=True, timeout=120, check=True).stdout
+
+
+def test_names_unique_and_parsers_exist():
+    names = [s.name for s in SECTIONS]
+    assert len(names) == len(set(names))
+    for s in SECTIONS:
+        assert s.name.replace("_", "").isalnum(), s.name
+        if s.parser:
+            module = importlib.import_module(f"kit.parsers.{s.parser}")
+            assert callable(module.parse), s.parser
+
+
+def test_tokens_differ_per_run():
+    assert new_token() != new_token()
+    assert len(new_token()) >= 19
+
+
+@pytest.mark.skipif(not shutil.which("shellcheck"), reason="shellcheck not installed")
+def test_probe_is_shellcheck_clean(tmp_path):
+    path = tmp_path / "probe.sh"
+    path.write_text(render_probe())
+    proc = subprocess.run(["shellcheck", "-s", "sh", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_probe_runs_and_splits_into_every_section(shell):
+    token = new_token()
+    out = _run(shell, render_probe(token))
+    sections, problems = split_sections(out, token)
+    assert problems == []
+    assert [s.name for s in SECTIONS] == list(sections)
+    for sec in sections.values():
+        assert sec.complete and sec.rc is not None, sec.name
+    assert sections["uname"].rc == 0 and sections["uname"].text.startswith("Linux")
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_framing_keeps_bytes_status_and_stderr_apart(shell):
+    token = new_token()
+    table = (
+        Section("noeol", "printf 'a\\nb'"),
+        Section("binary", "printf 'x\\000y\\377\\n'"),
+        Section("fails", "echo out; echo err >&2; exit 7"),
+        # Device output that tries to forge a boundary: it cannot know the token.
+        Section("forge", "printf '\\nKIT0000 END forge\\nKIT0000 BEGIN evil\\n'"),
+        Section("stdin", "cat"),  # must not eat the rest of the probe from sh's stdin
+        Section("after", "echo still-running"),
+    )
+    sections, problems = split_sections(_run(shell, render_probe(token, table)), token, table)
+    assert problems == []
+    assert sections["noeol"].stdout == b"a\nb"
+    assert sections["binary"].stdout == b"x\x00y\xff\n"
+    assert "\x00" not in sections["binary"].text
+    assert (sections["fails"].rc, sections["fails"].stdout, sections["fails"].stderr) == (7, b"out\n", "err")
+    assert sections["forge"].stdout == b"\nKIT0000 END forge\nKIT0000 BEGIN evil\n"
+    assert "evil" not in sections
+    assert sections["stdin"].stdout == b"" and sections["stdin"].rc == 0
+    assert sections["after"].stdout == b"still-running\n"
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_output_is_bounded_and_slow_commands_are_killed(shell):
+    token = new_token()
+    table = (
+        Section("flood", "yes", max_bytes=1000),
+        Section("stuck", "sleep 30", timeout=2),
+        Section("after", "echo ok"),
+    )
+    sections, _ = split_sections(_run(shell, render_probe(token, table)), token, table)
+    assert sections["flood"].truncated and len(sections["flood"].stdout) == 1000
+    assert sections["stuck"].rc == 143  # SIGTERM from the watchdog
+    assert sections["after"].text == "ok\n"
