@@ -1,0 +1,312 @@
+"""The HTML report: one self-contained file for a support ticket.
+
+Rules the template and this module keep:
+- Jinja2 autoescape is on, and every string from the device also goes through
+  the `t` filter, which shows control and bidi characters as visible escapes
+  (a U+202E in a process name must not reverse the row) and cuts long strings
+  (a 10 kB unix path must not become a 10 kB table cell).
+- No URL of any kind: inline CSS, inline SVG, no scripts, no fonts, no images.
+  The report reads the same with JavaScript off and prints cleanly.
+- Bounded size: the socket table shows the top sockets by memory and says how
+  many it left out (the JSON has them all); raw sections are cut per section
+  and in total. A 100k-socket capture stays within a few MB.
+
+The template gets a small view model built here (numbers pre-computed, chart
+geometry pre-computed), so the template only lays things out.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable
+
+import jinja2
+from markupsafe import Markup, escape
+
+from kit.analyse.totals import Group
+from kit.records import SEVERITIES, Socket
+from kit.render.text import CONTROL, CONTROL_EXCEPT_NEWLINE, escape_char, human_bytes
+
+if TYPE_CHECKING:
+    from kit.report import Report
+
+SOCKET_ROWS = 500  # socket table: top N by memory
+PROCESS_ROWS = 300
+PROBLEM_ROWS = 200
+CHART_BARS = 10
+RAW_SECTION_BYTES = 128 * 1024  # per raw section shown
+RAW_TOTAL_BYTES = 1024 * 1024  # all raw sections together
+CELL_CHARS = 120  # device strings in table cells
+DIAG_OPTIONS = ("CONFIG_INET_DIAG", "CONFIG_INET_TCP_DIAG", "CONFIG_INET_UDP_DIAG")
+
+# The skmem glossary: ss key, kernel name (SK_MEMINFO_*), what it means.
+GLOSSARY = (
+    ("r", "rmem_alloc", "Bytes of received data waiting in the receive queue for the application to read, "
+     "counted as the kernel allocated them (skb truesize: payload plus buffer overhead)."),
+    ("rb", "rcv_buf", "The receive buffer limit (SO_RCVBUF as doubled by the kernel, or as autotuned for TCP). "
+     "When r reaches rb, new data is dropped (UDP) or the window closes (TCP)."),
+    ("t", "wmem_alloc", "Bytes of sent data the kernel still holds: handed to the device queue or, for TCP, "
+     "sent and not yet acknowledged."),
+    ("tb", "snd_buf", "The send buffer limit (SO_SNDBUF, doubled)."),
+    ("f", "fwd_alloc", "Memory reserved for the socket in advance (forward allocation), not yet used by data."),
+    ("w", "wmem_queued", "Bytes queued for sending: TCP's write queue, including data not yet sent."),
+    ("o", "opt_mem", "Option memory: socket filters, multicast lists and other per-socket options."),
+    ("bl", "back_log", "Bytes in the socket's backlog, received while the socket was locked by its owner."),
+    ("d", "sock_drop", "Packets dropped on this socket (a count, not bytes): a full receive buffer, "
+     "a filter, or memory pressure. Older ss does not print it."),
+)
+
+AWK_ONE_LINER = "ss -napm | awk -F '[\\(|,]' '/skmem/ {print $2}' | cut -c 2- | awk '{a+=$1}END{print a}'"
+
+
+# --- text filters --------------------------------------------------------------
+
+
+def _inert(value: object, limit: int | None, pattern) -> Markup:
+    text = "" if value is None else str(value)
+    tail = Markup("")
+    if limit is not None and len(text) > limit:
+        tail = Markup('<span class="cut">… +{} chars</span>').format(len(text) - limit)
+        text = text[:limit]
+    parts: list[str] = []
+    last = 0
+    for m in pattern.finditer(text):
+        parts.append(str(escape(text[last:m.start()])))
+        parts.append(f'<span class="ctl">{escape_char(m.group())}</span>')
+        last = m.end()
+    parts.append(str(escape(text[last:])))
+    return Markup("".join(parts)) + tail
+
+
+def t(value: object, limit: int | None = CELL_CHARS) -> Markup:
+    """Device text for HTML: escaped, control/bidi characters shown as escapes, cut at `limit`."""
+    return _inert(value, limit, CONTROL)
+
+
+def block(value: object, limit: int | None = None) -> Markup:
+    """Like `t` but keeps newlines and tabs (for <pre>)."""
+    return _inert(value, limit, CONTROL_EXCEPT_NEWLINE)
+
+
+def plain(value: object, limit: int = 40) -> str:
+    """Device text for SVG <text>: no markup allowed there, so escapes are spelled out."""
+    text = "" if value is None else str(value)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return CONTROL.sub(lambda m: escape_char(m.group()), text)
+
+
+def num(n: int | None) -> str:
+    """12345678 -> '12 345 678' (thin spaces keep columns readable); None -> '-'."""
+    if n is None:
+        return "-"
+    return f"{n:,}".replace(",", "\u202f")
+
+
+def kib(n: int | None) -> str:
+    if n is None:
+        return "-"
+    return f"{n / 1024:,.1f}".replace(",", "\u202f")
+
+
+# --- view model ------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Bar:
+    label: str
+    value: int
+    width: float  # px
+    y: int
+    detail: str
+
+
+@dataclass(slots=True)
+class TcpMemChart:
+    protocol: str
+    pages: int
+    bytes: int | None
+    min: int
+    pressure: int
+    max: int
+    level: str
+    scale: float  # px per page
+    width: int = 560
+    markers: list[tuple[str, float, int]] = field(default_factory=list)  # label, x, pages
+
+
+def socket_weight(sock: Socket) -> int:
+    mem = sock.skmem
+    if mem is None:
+        return (sock.recv_q or 0) + (sock.send_q or 0)
+    return (mem.rmem_alloc or 0) + max(mem.wmem_alloc or 0, mem.wmem_queued or 0)
+
+
+def _top_sockets(sockets: list[Socket], n: int) -> list[Socket]:
+    import heapq
+
+    if len(sockets) <= n:
+        return sorted(sockets, key=socket_weight, reverse=True)
+    return heapq.nlargest(n, sockets, key=socket_weight)
+
+
+def _process_bars(processes: list[Group], n: int = CHART_BARS) -> list[Bar]:
+    shown = [g for g in processes if g.totals.memory > 0][:n]
+    if not shown:
+        return []
+    top = max(g.totals.memory for g in shown) or 1
+    bars = []
+    for i, g in enumerate(shown):
+        label = plain(g.name, 24) + (f" [{g.pid}]" if g.pid is not None else "")
+        bars.append(Bar(label, g.totals.memory, max(1.0, 300.0 * g.totals.memory / top), i * 22,
+                        f"{human_bytes(g.totals.memory)}"))
+    return bars
+
+
+def _mem_charts(report: "Report") -> list[TcpMemChart]:
+    km = report.kernel_memory
+    charts = []
+    for proto in (km.tcp, km.udp):
+        if proto.pages is None or proto.limits is None:
+            continue
+        lim = proto.limits
+        top = max(lim.max, proto.pages, 1)
+        scale = 520.0 / top
+        chart = TcpMemChart(proto.protocol, proto.pages, km.bytes(proto.pages), lim.min, lim.pressure,
+                            lim.max, proto.level(), scale)
+        chart.markers = [("min", 20 + lim.min * scale, lim.min),
+                         ("pressure", 20 + lim.pressure * scale, lim.pressure),
+                         ("max", 20 + lim.max * scale, lim.max)]
+        charts.append(chart)
+    return charts
+
+
+def _diag_rows(diag) -> list[dict[str, Any]]:
+    options = getattr(diag, "options", {}) or {}
+    names = [n for n in DIAG_OPTIONS if n in options] + sorted(n for n in options if n not in DIAG_OPTIONS)
+    rows = []
+    for name in names:
+        opt = options[name]
+        rows.append({
+            "name": name,
+            "state": getattr(opt, "state", "unknown"),
+            "evidence": list(getattr(opt, "evidence", ()) or ()),
+            "remedy": getattr(opt, "remedy", None),
+            "required": name in DIAG_OPTIONS,
+        })
+    return rows
+
+
+@dataclass(slots=True)
+class RawSection:
+    name: str
+    rc: int | None
+    complete: bool
+    truncated: bool
+    size: int
+    shown: str
+    cut: int  # bytes not shown here
+    stderr: str
+    why: str
+
+
+def _raw_sections(report: "Report") -> list[RawSection]:
+    from kit.capture import decode
+    from kit.sections import BY_NAME
+
+    budget = RAW_TOTAL_BYTES
+    out = []
+    for s in report.sections:
+        size = len(s.stdout)
+        n = max(0, min(size, RAW_SECTION_BYTES, budget))
+        budget -= n
+        shown = decode(s.stdout[:n])
+        out.append(RawSection(s.name, s.rc, s.complete, s.truncated, size, shown, size - n, s.stderr,
+                              BY_NAME[s.name].why if s.name in BY_NAME else ""))
+    return out
+
+
+def _shared_sockets(sockets: Iterable[Socket]) -> int:
+    return sum(1 for s in sockets if len({p.pid for p in s.processes}) > 1)
+
+
+def _when(value: str | None) -> str:
+    if not value:
+        return ""
+    try:
+        stamp = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return stamp.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+
+
+def context(report: "Report", redacted: bool = False) -> dict[str, Any]:
+    top = _top_sockets(report.sockets, SOCKET_ROWS)
+    km = report.kernel_memory
+    t_ = report.totals
+    findings = {s: [f for f in report.findings if f.severity == s] for s in SEVERITIES}
+    mem_total = km.mem_total
+    skmem_bytes = t_.rmem_alloc + max(t_.wmem_alloc, t_.wmem_queued)
+    return {
+        "r": report,
+        "dev": report.device,
+        "cap": report.capture,
+        "diag": report.kernel_diag,
+        "diag_rows": _diag_rows(report.kernel_diag),
+        "findings": findings,
+        "n_findings": len(report.findings),
+        "totals": t_,
+        "total_rows": [
+            ("r", "rmem_alloc", t_.rmem_alloc, "bytes received, not yet read"),
+            ("t", "wmem_alloc", t_.wmem_alloc, "bytes sent, not yet freed"),
+            ("w", "wmem_queued", t_.wmem_queued, "bytes queued to send"),
+            ("f", "fwd_alloc", t_.fwd_alloc, "bytes reserved, unused"),
+        ],
+        "skmem_bytes": skmem_bytes,
+        "mem_share": (100.0 * skmem_bytes / mem_total) if mem_total else None,
+        "bars": _process_bars(report.processes),
+        "mem_charts": _mem_charts(report),
+        "processes": report.processes[:PROCESS_ROWS],
+        "processes_left": max(0, len(report.processes) - PROCESS_ROWS),
+        "shared": _shared_sockets(report.sockets),
+        "sockets": top,
+        "sockets_left": len(report.sockets) - len(top),
+        "socket_rows": SOCKET_ROWS,
+        "problems": report.parse_problems[:PROBLEM_ROWS],
+        "problems_left": max(0, len(report.parse_problems) - PROBLEM_ROWS),
+        "raw": _raw_sections(report),
+        "km": km,
+        "counters": getattr(km, "counters", None) or {},
+        "watched_counters": getattr(km, "watched", ()) or (),
+        "glossary": GLOSSARY,
+        "CELL": CELL_CHARS,
+        "awk": AWK_ONE_LINER,
+        "started": _when(report.capture.get("started")),
+        "redacted": redacted,
+        "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+    }
+
+
+# --- rendering -------------------------------------------------------------------
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("kit", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(t=t, block=block, plain=plain, num=num, kib=kib, hb=human_bytes)
+    return env
+
+
+def render(report: "Report", redact: bool = False) -> str:
+    """One self-contained HTML document for `report` (addresses and names replaced if `redact`)."""
+    if redact:
+        from kit import redact as redact_mod
+
+        report = redact_mod.redact(report)
+    env = environment()
+    return env.get_template("report.html.j2").render(**context(report, redacted=redact))

@@ -1,0 +1,97 @@
+"""The terminal summary: verdict, top processes by memory, findings, the report path.
+
+Printed by `kit render --format text` and at the end of `kit collect`. Every
+string from the device goes through `visible()` first: a process name or a
+hostname can hold terminal escape sequences (ESC [ 2 J clears the screen of
+whoever reads the ticket) or bidi overrides, and they must print as inert
+text.
+"""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from kit.records import SEVERITIES
+
+if TYPE_CHECKING:
+    from kit.report import Report
+
+# Characters that change how surrounding text is shown instead of being shown:
+# C0/C1 controls (terminal escapes, NUL, CR), DEL, and the Unicode format
+# characters that reorder or hide text (bidi embeddings/overrides/isolates,
+# zero-width characters, line/paragraph separators, BOM, Arabic letter mark).
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+CONTROL_EXCEPT_NEWLINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
+
+def escape_char(ch: str) -> str:
+    """The visible spelling of an invisible character: \\x1b, \\u202e."""
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible(value: object, limit: int | None = None, keep_newlines: bool = False) -> str:
+    """Device text made inert for a terminal (or any plain-text sink), cut to `limit` characters."""
+    text = "" if value is None else str(value)
+    cut = ""
+    if limit is not None and len(text) > limit:
+        cut = f"… (+{len(text) - limit} chars)"
+        text = text[:limit]
+    pattern = CONTROL_EXCEPT_NEWLINE if keep_newlines else CONTROL
+    return pattern.sub(lambda m: escape_char(m.group()), text) + cut
+
+
+def human_bytes(n: int | None) -> str:
+    """1536 -> '1.5 KiB'; exact bytes below 1 KiB."""
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(value) < 1024 or unit == "GiB":
+            return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def render(report: "Report", report_path: str | None = None, top: int = 5) -> str:
+    dev = report.device
+    cap = report.capture
+    diag = report.kernel_diag
+    t = report.totals
+    lines: list[str] = []
+    who = visible(dev.get("hostname") or cap.get("target") or "?", 80)
+    kernel = " ".join(visible(x, 60) for x in (dev.get("kernel_release"), dev.get("machine")) if x)
+    when = visible(cap.get("started") or "", 40)
+    lines.append(f"kit {report.kit_version}: {who}" + (f", kernel {kernel}" if kernel else "")
+                 + (f", captured {when}" if when else ""))
+    if cap.get("partial"):
+        lines.append("PARTIAL CAPTURE: " + visible(cap.get("error") or "the probe did not finish", 200))
+    lines.append(f"Kernel socket diag: {visible(diag.verdict).upper()}"
+                 + (f" — {visible(diag.summary, 200)}" if getattr(diag, "summary", "") else ""))
+    lines.append(
+        f"Socket memory: {t.sockets} sockets ({t.with_skmem} with skmem) — "
+        f"r (rmem_alloc) {human_bytes(t.rmem_alloc)}, t (wmem_alloc) {human_bytes(t.wmem_alloc)}, "
+        f"w (wmem_queued) {human_bytes(t.wmem_queued)}, f (fwd_alloc) {human_bytes(t.fwd_alloc)}, "
+        f"d (drops) {t.sock_drop}"
+    )
+    procs = [g for g in report.processes if g.totals.memory or g.totals.sockets][:top]
+    if procs:
+        lines.append(f"Top processes by memory (of {len(report.processes)}):")
+        lines.append(f"  {'r':>10} {'t':>10} {'w':>10} {'sockets':>8}  process")
+        for g in procs:
+            name = visible(g.name, 40) + (f" [{g.pid}]" if g.pid is not None else "")
+            lines.append(f"  {human_bytes(g.totals.rmem_alloc):>10} {human_bytes(g.totals.wmem_alloc):>10} "
+                         f"{human_bytes(g.totals.wmem_queued):>10} {g.totals.sockets:>8}  {name}")
+    if report.findings:
+        counts = ", ".join(f"{sum(f.severity == s for f in report.findings)} {s}" for s in SEVERITIES
+                           if any(f.severity == s for f in report.findings))
+        lines.append(f"Findings ({counts}):")
+        for f in report.findings:
+            lines.append(f"  [{f.severity}] {visible(f.title, 200)}")
+            if f.remedy:
+                lines.append(f"      do: {visible(f.remedy, 300)}")
+    else:
+        lines.append("Findings: none")
+    if report_path:
+        lines.append(f"Report: {visible(report_path)}")
+    return "\n".join(lines) + "\n"
