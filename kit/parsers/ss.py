@@ -1,0 +1,424 @@
+"""`ss` (iproute2) socket listings, above all `ss -napm`.
+
+Source: iproute2's misc/ss.c. Read on real output of iproute2 6.1.0 (Debian 12,
+tests/fixtures/debian-12/) and on the ss.c of v3.0.0, v3.10.0, v4.0.0, v4.9.0
+and v6.1.0 for the older dialects.
+
+    parse(text) -> Parsed[Socket]
+
+Layout of `ss -napm` (iproute2 6.1.0, tests/fixtures/debian-12/ss-napm.out;
+tabs shown as `\\t`, trailing padding cut)::
+
+    Netid State      Recv-Q Send-Q   Local Address:Port  Peer Address:Port Process
+    nl    UNCONN     4352   0                4:9542              *     \\t skmem:(r4352,rb2097152,t0,tb65536,f0,w0,o0,bl0,d0)
+    u_str ESTAB      777    0                    * 23740         * 23739 users:(("kit-craft",pid=9490,fd=27)) skmem:(r0,rb212992,...)
+    tcp   LISTEN     0      16           127.0.0.1:5001      0.0.0.0:*     users:(("kit-craft",pid=9537,fd=3),("kit-craft",pid=9490,fd=3))
+    \\t skmem:(r0,rb131072,t0,tb16384,f0,w0,o0,bl0,d0)
+    tcp   TIME-WAIT  0      0            127.0.0.1:59368   127.0.0.1:5001
+    \\t
+
+How it is read:
+
+- The header decides, once, whether there is a Netid column (absent when one
+  protocol is listed: `ss -t`) and a State column (absent when one state is
+  listed: `ss -l`). The header text itself varies (`Peer Address:PortProcess`
+  glued together in 6.x, no `Process` in 3.x/4.x); only the words `Netid` and
+  `State` before `Recv-Q` matter. A header line anywhere re-decides it
+  (several listings pasted one after the other). Without any header the layout
+  is guessed from the first row (a known Netid first, a state name next).
+- A row is the fixed columns: [Netid] [State] Recv-Q Send-Q Local Peer. Inet
+  addresses are one token each (`127.0.0.1:5001`, `[::1]:5003`,
+  `[fe80::1]%kitd0:5005`, `[::ffff:127.0.0.1]:5003`, `*:5003`, `*:*`, and
+  `:::22` / `::ffff:10.0.0.1:22` without brackets from ss before 4.x); unix
+  rows print address and port as two tokens (`/tmp/x.sock 23741`,
+  `@abstract 23744`, `* 23740`: path or `*`, then the inode; the peer is `*`
+  and the peer's inode), kept as `"path inode"` with one space. Netlink
+  prints `protocol:portid` and `*`; packet `*:*` (or `proto:iface`) and `*`.
+- Everything after the fixed columns, and every continuation line, is read
+  by one keyword table (`_TAIL`, the PCP ss_parse.c way): `users:(...)`,
+  `skmem:(...)` and the old `mem:(...)` are read; every other keyword (the
+  -e, -o, -i extras: `uid:`, `ino:`, `sk:`, `cgroup:`, `timer:(...)`, `ts`,
+  `sack`, `cubic`, `rtt:`, `send 1bps` ...) is skipped, known or not, since
+  each ss release adds some.
+- tcp/udp/raw rows put `\\n\\t skmem:(...)` (and -i info) on a continuation
+  line; unix, netlink and packet rows print skmem on the row itself, after
+  users. With `-O` everything is on the row. A continuation line is one
+  that starts with blank space, or (tabs lost in a paste) whose first word is
+  a tail keyword; it belongs to the socket above it. TIME-WAIT and
+  SYN-RECV rows get an empty continuation line (a tab and padding).
+- `users:(("name",pid=N,fd=N),...)` (ss >= 3.?: with `pid=`/`fd=`, plus
+  `tid=` with -T and `proc_ctx=`/`sock_ctx=` with -Z), and the older
+  `users:(("name",N,N),...)` of iproute2 3.x, are read by a small
+  quote-aware reader, never evaluated. ss prints the name raw: it may hold
+  spaces, commas, quotes, `(` and UTF-8 (`("a b,"c" (d",pid=9538,fd=3)`);
+  ss itself reads the name from /proc/PID/stat with `%[^)]`, so a name with
+  `)` arrives cut there (`cut)here` is printed as `cut`). A name ends at the
+  first `",` that is followed by the pid and fd fields.
+- skmem:(r,rb,t,tb,f,w,o[,bl][,d]) -> Skmem (kit.records.SKMEM_KEYS; `bl`
+  since iproute2 3.17 / Linux 3.15, `d` since 4.?). Keys are read by their
+  letters, so two-letter keys never collide with one-letter ones, and a key
+  ss did not print stays None. The old `mem:(r,w,f,t)` (INET_DIAG_MEMINFO,
+  printed when the kernel gives no SKMEMINFO) maps through OLD_MEM_KEYS.
+- Recv-Q / Send-Q are kept as printed; what they mean depends on the socket
+  (see `QUEUE_MEANING` and `queue_meaning()`): the accept queue and its limit
+  on a TCP LISTEN row, unread bytes (plus 1 for the FIN) on CLOSE-WAIT,
+  allocated memory (skb truesize) on UDP, raw and netlink sockets.
+
+Problems (ParseProblem, never an exception): every non-blank line that is
+not a header, a row or a continuation, with its 1-based line number, the
+line cut at 300 characters and the reason. That includes lines before the
+header (a shell prompt, the command line) and ss's stderr mixed into a paste
+(`RTNETLINK answers: Invalid argument`, printed by ss 6.x on kernels without
+some diag module). A row whose users or skmem field cannot be read still
+gives its socket, plus a problem naming the field.
+"""
+from __future__ import annotations
+
+import re
+
+from kit.records import OLD_MEM_KEYS, SKMEM_KEYS, Parsed, ParseProblem, ProcRef, Skmem, Socket
+
+MAX_LINE = 300  # characters of a bad line kept in a ParseProblem
+
+# Netids ss prints (misc/ss.c: proto_name, unix_netid_name, sock_state_print...).
+NETIDS = frozenset({
+    "tcp", "udp", "raw", "mptcp", "sctp", "dccp", "icmp6", "???",
+    "u_str", "u_dgr", "u_seq", "p_raw", "p_dgr", "nl",
+    "ti_st", "ti_dg", "ti_rd", "ti_sq", "v_str", "v_dgr", "xdp",
+})
+UNIX_NETIDS = frozenset({"u_str", "u_dgr", "u_seq"})
+# sstate_name[] and sctp_sstate_name[] of misc/ss.c.
+STATES = frozenset({
+    "UNKNOWN", "ESTAB", "SYN-SENT", "SYN-RECV", "FIN-WAIT-1", "FIN-WAIT-2",
+    "TIME-WAIT", "UNCONN", "CLOSE-WAIT", "LAST-ACK", "LISTEN", "CLOSING",
+    "CLOSED", "COOKIE_WAIT", "COOKIE_ECHOED", "SHUTDOWN_PENDING", "SHUTDOWN_SENT",
+    "SHUTDOWN_RECEIVED", "ACK_SENT",
+})
+_NETID_LIKE = re.compile(r"[a-z][a-z0-9_]{0,7}\Z")  # an unknown future netid
+_STATE_LIKE = re.compile(r"[A-Z][A-Z0-9_-]{1,19}\Z")  # an unknown future state
+
+# What Recv-Q / Send-Q hold, per kind of socket (kernel: inet_diag.c
+# inet_sk_diag_fill / tcp_diag_get_info, udp_diag.c, unix_diag.c, netlink_diag.c).
+QUEUE_MEANING = {
+    ("tcp", "LISTEN"): ("accept queue (connections not yet accepted)", "accept queue limit (listen backlog)"),
+    ("tcp", "CLOSE-WAIT"): ("bytes not yet read by the process, plus 1 for the peer's FIN", "bytes not yet acknowledged by the peer"),
+    ("tcp", None): ("bytes not yet read by the process", "bytes not yet acknowledged by the peer"),
+    ("udp", None): ("memory allocated to received datagrams (rmem_alloc, skb truesize)", "memory allocated to datagrams being sent (wmem_alloc)"),
+    ("raw", None): ("memory allocated to received packets (rmem_alloc)", "memory allocated to packets being sent (wmem_alloc)"),
+    ("nl", None): ("memory allocated to received messages (rmem_alloc)", "memory allocated to messages being sent (wmem_alloc)"),
+    ("p_raw", None): ("memory allocated to received packets (rmem_alloc)", "memory being sent (wmem_alloc)"),
+    ("p_dgr", None): ("memory allocated to received packets (rmem_alloc)", "memory being sent (wmem_alloc)"),
+    ("u_str", "LISTEN"): ("connections waiting to be accepted", "accept queue limit (listen backlog)"),
+    ("u_seq", "LISTEN"): ("connections waiting to be accepted", "accept queue limit (listen backlog)"),
+    ("u_str", None): ("bytes waiting to be read", "memory of data sent and not yet read by the peer (wmem_alloc)"),
+    ("u_seq", None): ("bytes waiting to be read", "memory of data sent and not yet read by the peer (wmem_alloc)"),
+    ("u_dgr", None): ("size of the first waiting datagram", "memory of datagrams sent and not yet read (wmem_alloc)"),
+}
+
+
+def queue_meaning(netid: str | None, state: str | None) -> tuple[str, str] | None:
+    """What this socket's Recv-Q and Send-Q count, as (recv_q, send_q); None if unknown.
+
+    Linux >= 3.x semantics; mptcp, sctp and the rest follow tcp.
+    """
+    if netid in ("mptcp", "sctp", "dccp"):
+        netid = "tcp"
+    return QUEUE_MEANING.get((netid, state)) or QUEUE_MEANING.get((netid, None))
+
+
+# --- the tail: everything after the fixed columns ------------------------------
+
+# ("name",pid=N,fd=N) | ("name",pid=N,tid=N,fd=N) | ("name",pid=N,proc_ctx=C,fd=N[,sock_ctx=C])
+# | ("name",N,N) (iproute2 3.x). The lazy name ends at the first `",` that the
+# rest of an entry follows, so names with quotes and commas are read whole.
+_USER = re.compile(
+    r'\("(.*?)",(?:pid=)?(\d+),(?:tid=\d+,)?(?:proc_ctx=.*?,)?(?:fd=)?(\d+)(?:,sock_ctx=[^)]*)?\)'
+)
+_NONSPACE = re.compile(r"\S+")
+
+
+def _read_users(s: str, pos: int, procs: list) -> tuple[int, str | None]:
+    """Read the entries of users:( ... ) starting at `pos` (just after `users:(`).
+
+    Returns (position after the field, reason or None).
+    """
+    n = len(s)
+    while True:
+        m = _USER.match(s, pos)
+        if m is None:
+            return _skip_field(s, pos), "unreadable users:(...) entry"
+        procs.append(ProcRef(m.group(1), int(m.group(2)), int(m.group(3))))
+        pos = m.end()
+        if pos < n and s[pos] == ",":
+            pos += 1
+            continue
+        if pos < n and s[pos] == ")":
+            return pos + 1, None
+        return pos, "users:(...) field not closed"
+
+
+def _skip_field(s: str, pos: int) -> int:
+    """After an unreadable users field: resume at the next memory field or the next blank."""
+    for mark in (" skmem:(", " mem:(", "\t"):
+        i = s.find(mark, pos)
+        if i >= 0:
+            return i
+    return len(s)
+
+
+def _read_mem(inner: str, keys: dict) -> Skmem | None:
+    kw = {}
+    for item in inner.split(","):
+        i = 0
+        n = len(item)
+        while i < n and item[i].isalpha():
+            i += 1
+        key, value = item[:i], item[i:]
+        if not (value.isdigit() and value.isascii()):
+            return None
+        field = keys.get(key)
+        if field is not None:
+            kw[field] = int(value)
+        # an unknown key from a newer ss: skipped
+    if not kw:
+        return None
+    return Skmem(**kw)
+
+
+def _tail_skmem(tok: str, acc: list, cache: dict) -> str | None:
+    mem = cache.get(tok)
+    if mem is None:
+        if not tok.endswith(")"):
+            return "skmem:(...) field cut off"
+        mem = _read_mem(tok[7:-1], SKMEM_KEYS)
+        if mem is None:
+            return "unreadable skmem:(...) field"
+        cache[tok] = mem
+    acc[_SKMEM] = mem
+    return None
+
+
+def _tail_mem(tok: str, acc: list, cache: dict) -> str | None:
+    if not tok.endswith(")"):
+        return "mem:(...) field cut off"
+    mem = _read_mem(tok[5:-1], OLD_MEM_KEYS)
+    if mem is None:
+        return "unreadable mem:(...) field"
+    if acc[_SKMEM] is None:  # skmem, when both are printed, is the fuller one
+        acc[_SKMEM] = mem
+    return None
+
+
+# One row per keyword after the fixed columns (the key is the text before ':'
+# or '(', or the whole word). None: known, deliberately skipped. Words not in
+# the table are skipped too (newer ss versions add some); the table says what
+# was seen, and where a new field would go.
+_TAIL = {
+    "skmem": _tail_skmem,
+    "mem": _tail_mem,
+    # -e
+    "uid": None, "ino": None, "sk": None, "cgroup": None, "<->": None, "v6only": None,
+    # -o
+    "timer": None,
+    # -i (tcp_show_info)
+    "ts": None, "sack": None, "ecn": None, "ecnseen": None, "fastopen": None,
+    "cubic": None, "reno": None, "bbr": None, "wscale": None, "rto": None, "backoff": None,
+    "rtt": None, "ato": None, "mss": None, "pmtu": None, "rcvmss": None, "advmss": None,
+    "cwnd": None, "ssthresh": None, "bytes_sent": None, "bytes_retrans": None,
+    "bytes_acked": None, "bytes_received": None, "segs_out": None, "segs_in": None,
+    "data_segs_out": None, "data_segs_in": None, "send": None, "lastsnd": None,
+    "lastrcv": None, "lastack": None, "pacing_rate": None, "delivery_rate": None,
+    "delivered": None, "app_limited": None, "busy": None, "rwnd_limited": None,
+    "sndbuf_limited": None, "unacked": None, "retrans": None, "lost": None,
+    "sacked": None, "reordering": None, "rcv_rtt": None, "rcv_space": None,
+    "rcv_ssthresh": None, "minrtt": None, "snd_wnd": None, "notsent": None,
+    "dsack_dups": None, "reord_seen": None, "qack": None, "bidir": None,
+}
+_SKMEM = 7  # index of skmem in the pending-row list (see _Row below)
+_PROCS = 6
+
+
+def _read_tail(s: str, pos: int, acc: list, cache: dict) -> str | None:
+    """Read keywords from s[pos:] into acc; return the first problem met, or None."""
+    problem = None
+    while True:
+        m = _NONSPACE.search(s, pos)
+        if m is None:
+            return problem
+        start = m.start()
+        if s.startswith("users:(", start):
+            pos, why = _read_users(s, start + 7, acc[_PROCS])
+        else:
+            pos = m.end()
+            tok = m.group()
+            cut = len(tok)
+            for ch in ":(":
+                i = tok.find(ch)
+                if 0 < i < cut:
+                    cut = i
+            handler = _TAIL.get(tok[:cut])
+            why = handler(tok, acc, cache) if handler is not None else None
+        if why and problem is None:
+            problem = why
+
+
+# --- the fixed columns -----------------------------------------------------------
+
+def _is_num(tok: str) -> bool:
+    return tok.isdigit() and tok.isascii()
+
+
+def _layout_from_header(tokens: list[str]) -> tuple[bool, bool]:
+    i = tokens.index("Recv-Q")
+    before = tokens[:i]
+    return "Netid" in before, "State" in before
+
+
+def _guess_layout(tokens: list[str]) -> tuple[bool, bool] | None:
+    """Columns of a headerless listing, from its first row."""
+    if not tokens:
+        return None
+    first = tokens[0]
+    if first in NETIDS:
+        return True, len(tokens) > 1 and tokens[1] in STATES
+    if first in STATES:
+        return False, True
+    if _is_num(first):
+        return False, False
+    return None
+
+
+def _read_row(line: str, has_netid: bool, has_state: bool) -> list | str:
+    """The fixed columns of a row -> pending list, or the reason it is not a row."""
+    base = has_netid + has_state
+    nfix = base + 4
+    parts = line.split(None, nfix)
+    if len(parts) < nfix:
+        return "too few columns for an ss row"
+    netid = parts[0] if has_netid else None
+    if has_netid and netid not in NETIDS and not _NETID_LIKE.match(netid):
+        return "no Netid in the first column"
+    state = parts[base - 1] if has_state else None
+    if has_state and state not in STATES and not _STATE_LIKE.match(state):
+        return "no socket state in the State column"
+    rq, sq = parts[base], parts[base + 1]
+    if not (_is_num(rq) and _is_num(sq)):
+        return "Recv-Q / Send-Q are not numbers"
+    local, peer = parts[base + 2], parts[base + 3]
+    rest = parts[nfix] if len(parts) > nfix else ""
+    if netid in UNIX_NETIDS or (netid is None and _is_num(peer)):
+        # unix: "path inode  peer inode", two tokens per address
+        more = line.split(None, nfix + 2)
+        if len(more) < nfix + 2 or not (_is_num(more[base + 3]) and _is_num(more[base + 5])):
+            return _read_unix_slow(line, parts, base, netid, state, rq, sq)
+        local = more[base + 2] + " " + more[base + 3]
+        peer = more[base + 4] + " " + more[base + 5]
+        rest = more[nfix + 2] if len(more) > nfix + 2 else ""
+    # pending row: netid, state, rq, sq, local, peer, procs, skmem, rest
+    return [netid, state, int(rq), int(sq), local, peer, [], None, rest]
+
+
+_UNIX_TAIL = re.compile(r"\s(?:users:\(|skmem:\(|mem:\(|uid:|ino:|sk:|<->)")
+
+
+def _read_unix_slow(line, parts, base, netid, state, rq, sq):
+    """A unix row whose path holds blanks: addresses end where the keywords start."""
+    m = _UNIX_TAIL.search(line)
+    head = line[: m.start()] if m else line
+    rest = line[m.start():] if m else ""
+    words = head.split()[base + 2:]
+    # words: path... inode peer... inode; the peer is usually "*"
+    if len(words) < 4 or not (_is_num(words[-1])):
+        return "unix row without its inode columns"
+    if words[-2] == "*":
+        peer_words, local_words = words[-2:], words[:-2]
+    else:
+        j = next((k for k in range(1, len(words) - 1) if _is_num(words[k])), None)
+        if j is None:
+            return "unix row without its inode columns"
+        local_words, peer_words = words[: j + 1], words[j + 1:]
+    if len(local_words) < 2 or not _is_num(local_words[-1]):
+        return "unix row without its inode columns"
+    return [netid, state, int(rq), int(sq), " ".join(local_words), " ".join(peer_words), [], None, rest]
+
+
+def _is_header(line: str) -> bool:
+    return "Recv-Q" in line and "Send-Q" in line
+
+
+def _starts_with_keyword(stripped: str) -> bool:
+    if stripped.startswith("users:("):
+        return True
+    word = stripped.split(None, 1)[0]
+    cut = len(word)
+    for ch in ":(":
+        i = word.find(ch)
+        if 0 < i < cut:
+            cut = i
+    return word[:cut] in _TAIL
+
+
+def _problem(n: int, line: str, reason: str) -> ParseProblem:
+    return ParseProblem(n, line.rstrip("\r\n")[:MAX_LINE], reason)
+
+
+def parse(text: str) -> Parsed[Socket]:
+    """Read ss output into Sockets; every line that is not understood becomes a ParseProblem."""
+    out: Parsed[Socket] = Parsed()
+    records = out.records
+    problems = out.problems
+    cache: dict = {}  # skmem text -> Skmem (most sockets repeat a few)
+    layout: tuple[bool, bool] | None = None
+    pending: list | None = None  # the row being read: [netid, state, rq, sq, local, peer, procs, skmem, rest]
+    pending_line = 0
+
+    def finish():
+        records.append(Socket(pending[0], pending[1], pending[2], pending[3], pending[4],
+                              pending[5], tuple(pending[6]), pending[7], pending_line))
+
+    for n, line in enumerate(text.split("\n"), 1):
+        stripped = line.strip()
+        if not stripped:
+            continue  # blank, or the empty continuation of a TIME-WAIT row
+        if _starts_with_keyword(stripped):
+            if pending is None:
+                problems.append(_problem(n, line, "continuation line with no socket above it"))
+                continue
+            why = _read_tail(line, 0, pending, cache)
+            if why:
+                problems.append(_problem(n, line, why))
+            continue
+        if _is_header(stripped):
+            tokens = stripped.split()
+            if pending is not None:
+                finish()
+                pending = None
+            layout = _layout_from_header(tokens)
+            continue
+        if layout is None:
+            layout = _guess_layout(stripped.split())
+            if layout is None:
+                problems.append(_problem(n, line, "not an ss row (before the ss header: a prompt or the command?)"))
+                continue
+        row = _read_row(stripped, layout[0], layout[1])
+        if isinstance(row, str):
+            if pending is not None and line[0] in " \t":
+                # An indented line that is no row: more about the socket above
+                # (a continuation starting with a word not in _TAIL).
+                why = _read_tail(line, 0, pending, cache)
+                if why:
+                    problems.append(_problem(n, line, why))
+                continue
+            problems.append(_problem(n, line, row))
+            continue
+        if pending is not None:
+            finish()
+        pending, pending_line = row, n
+        rest = row.pop()
+        if rest:
+            why = _read_tail(rest, 0, pending, cache)
+            if why:
+                problems.append(_problem(n, line, why))
+    if pending is not None:
+        finish()
+    return out
