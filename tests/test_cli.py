@@ -1,0 +1,80 @@
+"""The command line: dispatch, --help that teaches, one-line errors with exit codes."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kit import __version__
+from kit.cli import main
+
+KIT = str(Path(sys.executable).with_name("kit"))
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.strip() == f"kit {__version__}"
+
+
+@pytest.mark.parametrize("command", ["collect", "render", "probe", "kconfig"])
+def test_help_teaches_with_examples(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    assert exc.value.code == 0 and "examples:" in out and f"kit {command}" in out
+
+
+@pytest.mark.parametrize("argv", [[], ["nosuch"], ["render"], ["render", "x", "--format", "pdf"],
+                                  ["collect", "--password-env", "A", "--ask-password", "h"]])
+def test_usage_error_is_one_line_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["collect"], "destination"),
+    (["collect", "--local", "host"], "not both"),
+    (["collect", "h", "--password-env", "KIT_SURELY_UNSET"], "not set"),
+    (["render", "/nonexistent/cap"], "no such file"),
+])
+def test_bad_input_is_one_line_exit_2(argv, needle, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err
+
+
+def test_connection_refused_is_exit_3(tmp_path, capsys):
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    code = main(["collect", "root@127.0.0.1", "-p", str(port), "--captures", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 3 and err.count("\n") == 1 and "refused" in err
+
+
+def test_probe_prints_the_script(capsys):
+    assert main(["probe"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("#!/bin/sh") and "kit_section 'ss'" in out
+
+
+def test_collect_local_with_the_installed_console_script(tmp_path):
+    proc = subprocess.run([KIT, "collect", "--local"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300, env=dict(os.environ, PYTHONPATH=""))
+    assert proc.returncode in (0, 1), proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 3 and proc.stderr == ""  # stderr is not a terminal: no progress
+    cap, html, js = (tmp_path / p for p in lines)
+    assert cap.parent.name == "captures" and html.parent.name == "reports" == js.parent.name
+    assert cap.exists() and html.stat().st_size > 1000 and js.exists()
+    # every run writes new files
+    again = subprocess.run([KIT, "collect", "--local"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert set(again.stdout.splitlines()).isdisjoint(lines)
