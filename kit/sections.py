@@ -66,6 +66,23 @@ SECTIONS: tuple[Section, ...] = (
     Section("tcp_wmem", "cat /proc/sys/net/ipv4/tcp_wmem"),
     Section("netstat_counters", "cat /proc/net/netstat", why="TcpExt counters: memory pressure, prunes"),
     Section("snmp", "cat /proc/net/snmp", why="Udp RcvbufErrors / SndbufErrors"),
+    # Kernel diag evidence (kit.analyse.kdiag). Each is one bounded read; none loads a module.
+    Section("kdiag_config_files",
+            'ls -l /proc/config.gz "/boot/config-$(uname -r)" "/lib/modules/$(uname -r)/config"',
+            max_bytes=4 * KIB, why="which kernel config files exist (size, permissions): why none was read"),
+    Section("kdiag_module_files",
+            'd="/lib/modules/$(uname -r)"; ls -d "$d" && for f in "$d"/*diag.ko* "$d"/configs.ko* '
+            '"$d"/kernel/net/*/*diag.ko* "$d"/kernel/kernel/configs.ko*; do [ ! -e "$f" ] || echo "$f"; done',
+            max_bytes=64 * KIB, why="diag modules on disk (.ko, .ko.xz/.gz/.zst; OpenWrt keeps them flat)"),
+    Section("kdiag_modules_builtin", 'cat "/lib/modules/$(uname -r)/modules.builtin"', max_bytes=256 * KIB,
+            why="modules built into the kernel"),
+    Section("kdiag_kallsyms",
+            "grep -E ' (inet_diag_register|tcp_diag_get_info|udp_diag_dump|raw_diag_dump|unix_diag_dump"
+            "|netlink_diag_dump|packet_diag_dump|ikconfig_read_current|kernel_config_data)([[:space:]]|$)' "
+            "/proc/kallsyms",
+            max_bytes=16 * KIB, why="diag code in the running kernel: built in, or [module]"),
+    Section("kdiag_tools", 'for c in modprobe insmod opkg apk; do command -v "$c" || true; done',
+            max_bytes=4 * KIB, why="what the remedy can use: modprobe or insmod, opkg or apk"),
 )
 
 BY_NAME = {s.name: s for s in SECTIONS}

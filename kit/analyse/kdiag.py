@@ -1,0 +1,650 @@
+"""Can this kernel give `ss` per-socket memory? A verdict per option, with the evidence named.
+
+`ss -m` gets skmem:(...) only through the sock_diag netlink families:
+inet_diag plus tcp_diag / udp_diag / raw_diag for TCP, UDP and raw sockets,
+unix_diag, netlink_diag and af_packet_diag for the others. Where a family is
+missing, ss quietly falls back to /proc/net/{tcp,udp,raw,unix,netlink,packet}
+and prints the sockets without any memory.
+
+Live (`diagnose_live`), the evidence is ranked:
+
+1. the functional proof: did ss print skmem for sockets that can carry it
+   (TIME-WAIT and SYN-RECV never do)? A working family is built in, or a
+   loaded module; a failing one is absent, or a module that is not loaded;
+2. /proc/modules before and after ss (ss can make the kernel autoload
+   inet_diag and friends: named when it did);
+3. modules.builtin and /proc/kallsyms (`tcp_diag_get_info [tcp_diag]` is a
+   module, without the bracket it is built in);
+4. the module files under /lib/modules/$(uname -r) (.ko, .ko.xz/.gz/.zst);
+5. the config file the probe could read (/proc/config.gz is this kernel's;
+   /boot/config-* and /lib/modules/*/config may belong to another build, and
+   a disagreement with 1-4 is said).
+
+Offline (`diagnose_config`) only the config speaks: =y builtin, =m module,
+not set absent; a defconfig that does not mention an option gets the
+Kconfig default, said as such.
+
+States and verdicts are the report contract (DESIGN.md, "Kernel diag states").
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Mapping, Sequence
+
+from kit.parsers import kconfig as kconfig_parser
+from kit.parsers import os_release as os_release_parser
+from kit.parsers import proc_modules
+from kit.records import KconfigOption, Socket
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kit.capture import SectionOutput
+
+OPTIONS: tuple[str, ...] = (
+    "CONFIG_INET_DIAG",
+    "CONFIG_INET_TCP_DIAG",
+    "CONFIG_INET_UDP_DIAG",
+    "CONFIG_INET_RAW_DIAG",
+    "CONFIG_UNIX_DIAG",
+    "CONFIG_NETLINK_DIAG",
+    "CONFIG_PACKET_DIAG",
+    "CONFIG_IKCONFIG",
+    "CONFIG_IKCONFIG_PROC",
+)
+REQUIRED: tuple[str, ...] = ("CONFIG_INET_DIAG", "CONFIG_INET_TCP_DIAG", "CONFIG_INET_UDP_DIAG")
+STATES = ("builtin", "module", "loaded", "available", "absent", "unknown")
+VERDICTS = ("ok", "partial", "missing", "unknown")
+OK_STATES = ("builtin", "loaded")
+# TIME-WAIT and SYN-RECV sockets are minisocks: the kernel has no sk_buff
+# accounting for them, so ss never prints skmem there, whatever the kernel.
+NO_MEMORY_STATES = frozenset({"TIME-WAIT", "SYN-RECV"})
+
+
+@dataclass(frozen=True)
+class OptionVerdict:
+    state: str
+    evidence: tuple[str, ...]
+    remedy: str | None
+
+
+@dataclass(frozen=True)
+class KernelDiag:
+    verdict: str
+    options: dict[str, OptionVerdict]
+    summary: str  # one line for the report's first screen
+    notes: tuple[str, ...] = ()  # evidence about the evidence: which config was read, why not
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """What kit knows about one option (from the kernel's Kconfig and Makefiles)."""
+
+    name: str
+    module: str | None  # the .ko it builds when =m (None: bool option)
+    symbol: str  # a /proc/kallsyms text symbol that exists only when the code is in
+    netids: tuple[str, ...]  # ss netids whose skmem proves it works
+    depends: tuple[str, ...]  # config options it depends on (for the remedy's config lines)
+    default: str  # Kconfig default: 'y', 'n', or '=NAME' (follows NAME)
+    openwrt: str | None  # the OpenWrt package that ships the module
+    label: str
+
+
+_SPECS: dict[str, _Spec] = {s.name: s for s in (
+    # net/ipv4/Kconfig: menuconfig INET_DIAG tristate, default y;
+    # INET_TCP_DIAG def_tristate INET_DIAG; UDP and RAW default n.
+    _Spec("CONFIG_INET_DIAG", "inet_diag", "inet_diag_register", ("tcp", "udp", "raw"),
+          ("CONFIG_INET",), "y", "kmod-inet-diag", "INET socket monitoring"),
+    _Spec("CONFIG_INET_TCP_DIAG", "tcp_diag", "tcp_diag_get_info", ("tcp",),
+          ("CONFIG_INET_DIAG",), "=CONFIG_INET_DIAG", "kmod-inet-diag", "TCP socket monitoring"),
+    _Spec("CONFIG_INET_UDP_DIAG", "udp_diag", "udp_diag_dump", ("udp",),
+          ("CONFIG_INET_DIAG",), "n", "kmod-inet-diag", "UDP socket monitoring"),
+    _Spec("CONFIG_INET_RAW_DIAG", "raw_diag", "raw_diag_dump", ("raw",),
+          ("CONFIG_INET_DIAG",), "n", "kmod-inet-diag", "RAW socket monitoring"),
+    # net/unix/Kconfig, net/netlink/Kconfig, net/packet/Kconfig: default n.
+    _Spec("CONFIG_UNIX_DIAG", "unix_diag", "unix_diag_dump", ("u_str", "u_dgr", "u_seq"),
+          ("CONFIG_UNIX",), "n", None, "UNIX socket monitoring"),
+    _Spec("CONFIG_NETLINK_DIAG", "netlink_diag", "netlink_diag_dump", ("nl",),
+          ("CONFIG_NET",), "n", "kmod-netlink-diag", "netlink socket monitoring"),
+    _Spec("CONFIG_PACKET_DIAG", "af_packet_diag", "packet_diag_dump", ("p_raw", "p_dgr"),
+          ("CONFIG_PACKET",), "n", None, "packet socket monitoring"),
+    # init/Kconfig: IKCONFIG tristate (=m builds configs.ko), default n;
+    # IKCONFIG_PROC bool, depends on IKCONFIG && PROC_FS, default y.
+    _Spec("CONFIG_IKCONFIG", "configs", "ikconfig_read_current", (),
+          (), "n", None, "kernel .config embedded in the kernel"),
+    _Spec("CONFIG_IKCONFIG_PROC", None, "ikconfig_read_current", (),
+          ("CONFIG_IKCONFIG", "CONFIG_PROC_FS"), "=CONFIG_IKCONFIG", None, "/proc/config.gz"),
+)}
+# A second symbol proving IKCONFIG (data: only with CONFIG_KALLSYMS_ALL).
+_EXTRA_SYMBOLS = {"kernel_config_data": "CONFIG_IKCONFIG"}
+PROTOCOLS = (("TCP", "tcp", "CONFIG_INET_TCP_DIAG"), ("UDP", "udp", "CONFIG_INET_UDP_DIAG"))
+
+
+# --------------------------------------------------------------------- evidence
+
+
+@dataclass
+class _Evidence:
+    """Everything the capture says, gathered once from the sections."""
+
+    config: dict[str, KconfigOption] | None = None  # None: no config was read
+    config_source: str = ""
+    config_dialect: str = "config"
+    before: set[str] | None = None  # module names in /proc/modules before ss
+    after: set[str] | None = None
+    no_module_support: bool = False  # no /proc/modules at all
+    files: dict[str, str] | None = None  # module name -> path; None: not looked
+    modules_dir: str = ""
+    modules_dir_missing: bool = False
+    builtin: set[str] | None = None  # module names in modules.builtin
+    kallsyms: dict[str, str] | None = None  # symbol -> '' (built in) or module name
+    tools: set[str] | None = None  # modprobe, insmod, opkg, apk found on the device
+    openwrt: str = ""  # OpenWrt release when /etc/openwrt_release says so
+    ss_sockets: Sequence[Socket] | None = None
+    ss_note: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+_SOURCE = re.compile(r"^# kit: source (.+)$", re.M)
+
+
+def _modname(name: str) -> str:
+    # The kernel treats - and _ alike in module names; /proc/modules prints _.
+    return name.replace("-", "_")
+
+
+def _module_file_name(path: str) -> str | None:
+    base = path.rstrip("/").rsplit("/", 1)[-1]
+    m = re.match(r"(.+)\.ko(\.(xz|gz|zst))?$", base)
+    return _modname(m.group(1)) if m else None
+
+
+def _gather(sections: Mapping[str, "SectionOutput"], sockets: Sequence[Socket] | None) -> _Evidence:
+    ev = _Evidence(ss_sockets=sockets)
+    _gather_config(sections, ev)
+    for name in ("modules_before", "modules_after"):
+        sec = sections.get(name)
+        if sec is None:
+            continue
+        text = sec.text
+        if not text.strip() and _says_missing(sec.stderr):
+            ev.no_module_support = True
+            continue
+        if not text.strip() and not sec.ok:
+            continue  # unreadable: says nothing
+        names = proc_modules.names(proc_modules.parse(text))
+        setattr(ev, "before" if name == "modules_before" else "after", names)
+    sec = sections.get("kdiag_module_files")
+    if sec is not None and sec.complete:
+        lines = [ln.strip() for ln in sec.text.splitlines() if ln.strip()]
+        if lines:
+            ev.modules_dir = lines[0] if _module_file_name(lines[0]) is None else ""
+            ev.files = {}
+            for ln in lines:
+                mod = _module_file_name(ln)
+                if mod and mod not in ev.files:
+                    ev.files[mod] = ln
+        elif sec.ok or _says_missing(sec.stderr):
+            ev.files = {}  # looked: nothing there (or no module directory at all)
+            m = re.search(r"(/lib/modules/\S+?)'?: No such file", sec.stderr or "")
+            ev.modules_dir = m.group(1) if m else ""
+            ev.modules_dir_missing = bool(m)
+    sec = sections.get("kdiag_modules_builtin")
+    if sec is not None and (sec.text.strip() or sec.ok):
+        ev.builtin = {m for m in (_module_file_name(ln.strip()) for ln in sec.text.splitlines()) if m}
+    sec = sections.get("kdiag_kallsyms")
+    if sec is not None and sec.complete and not _says_missing(sec.stderr):
+        ev.kallsyms = {}
+        for ln in sec.text.splitlines():
+            parts = ln.split()
+            if len(parts) >= 3:
+                module = parts[3].strip("[]") if len(parts) > 3 else ""
+                ev.kallsyms.setdefault(parts[2], module)
+    sec = sections.get("kdiag_tools")
+    if sec is not None and sec.complete:
+        ev.tools = {ln.strip().rsplit("/", 1)[-1] for ln in sec.text.splitlines() if ln.strip()}
+    sec = sections.get("os_release")
+    if sec is not None:
+        values = os_release_parser.as_dict(os_release_parser.parse(sec.text))
+        if values.get("DISTRIB_ID", "").lower() == "openwrt" or values.get("ID", "").lower() == "openwrt":
+            ev.openwrt = values.get("DISTRIB_RELEASE") or values.get("VERSION_ID") or "?"
+    sec = sections.get("ss")
+    if sockets is None:
+        if sec is None:
+            ev.ss_note = "ss did not run"
+        elif sec.rc == 127 or re.search(r"\bss: (not found|No such file)", sec.stderr or ""):
+            ev.ss_note = "ss is not installed on the device"
+        else:
+            ev.ss_note = "ss gave no socket list" + (f" ({_first_line(sec.stderr)})" if sec.stderr else "")
+    return ev
+
+
+def _first_line(text: str, limit: int = 120) -> str:
+    for ln in (text or "").splitlines():
+        if ln.strip() and not ln.startswith("# kit:"):
+            return ln.strip()[:limit]
+    return ""
+
+
+def _says_missing(stderr: str) -> bool:
+    return bool(re.search(r"No such file|not found|can't open", stderr or "", re.I))
+
+
+def _gather_config(sections: Mapping[str, "SectionOutput"], ev: _Evidence) -> None:
+    sec = sections.get("kconfig")
+    files = sections.get("kdiag_config_files")
+    if sec is not None:
+        m = _SOURCE.search(sec.stderr or "")
+        text = sec.text
+        if text.strip():
+            parsed = kconfig_parser.parse(text)
+            if parsed.records:
+                ev.config = kconfig_parser.as_dict(parsed)
+                ev.config_source = m.group(1).strip() if m else "kernel config (source not recorded)"
+                ev.config_dialect = kconfig_parser.dialect(text)
+                if not sec.complete or sec.truncated:
+                    ev.notes.append(f"{ev.config_source} was cut short: options after the cut are unknown")
+                if ev.config_source != "/proc/config.gz":
+                    ev.notes.append(f"config read from {ev.config_source}: it may belong to another build "
+                                    "than the running kernel; the live evidence decides where they disagree")
+                return
+    # No config: say why, file by file (the kconfig section hides zcat's complaint).
+    reasons = []
+    listing = files.text if files is not None else ""
+    listed = {ln.split()[-1]: ln.split() for ln in listing.splitlines() if len(ln.split()) >= 5}
+    err = (files.stderr if files is not None else "") + "\n" + (sec.stderr if sec is not None else "")
+    for path in ("/proc/config.gz", "/boot/config-", "/lib/modules/"):
+        hit = next((p for p in listed if p.startswith(path)), None)
+        if hit is not None:
+            fields = listed[hit]
+            size = fields[4] if len(fields) > 4 and fields[4].isdigit() else None
+            if size == "0" and not hit.startswith("/proc/"):
+                reasons.append(f"{hit} is empty")
+            elif re.search(re.escape(hit) + r".*(Permission denied|Operation not permitted)", err):
+                reasons.append(f"{hit}: permission denied")
+            elif hit == "/proc/config.gz":
+                reasons.append("/proc/config.gz exists but could not be read (zcat missing or failed?)")
+            else:
+                reasons.append(f"{hit} exists ({' '.join(fields[:1])}) but could not be read")
+            continue
+        m = re.search(r"(" + re.escape(path) + r"\S*)[^\n]*?(No such file|Permission denied|"
+                      r"Operation not permitted)", err)
+        if m:
+            what = "absent" if m.group(2) == "No such file" else m.group(2).lower()
+            reasons.append(f"{m.group(1).rstrip(':')}: {what}")
+        elif path == "/proc/config.gz" and files is not None:
+            reasons.append("/proc/config.gz: absent (CONFIG_IKCONFIG_PROC not set)")
+    if sec is None:
+        reasons.insert(0, "the capture has no kernel config section")
+    elif not reasons:
+        reasons.append(f"no config file could be read ({_first_line(sec.stderr) or 'nothing printed'})")
+    ev.notes.append("no kernel config read: " + "; ".join(reasons))
+
+
+# --------------------------------------------------------------------- live
+
+
+@dataclass
+class _Functional:
+    works: bool | None  # None: nothing to judge on
+    evidence: str
+
+
+def _functional(ev: _Evidence, netids: tuple[str, ...], label: str) -> _Functional:
+    if not netids:
+        return _Functional(None, "")
+    if ev.ss_sockets is None:
+        return _Functional(None, f"{ev.ss_note or 'ss did not run'}: no functional proof")
+    eligible = [s for s in ev.ss_sockets if s.netid in netids and s.state not in NO_MEMORY_STATES]
+    if not eligible:
+        skipped = sum(1 for s in ev.ss_sockets if s.netid in netids)
+        extra = f" ({skipped} in TIME-WAIT/SYN-RECV, which never carry it)" if skipped else ""
+        return _Functional(None, f"no {label} socket that can carry memory in the capture{extra}")
+    with_mem = [s for s in eligible if s.skmem is not None]
+    if with_mem:
+        return _Functional(True, f"ss printed skmem for {len(with_mem)} of {len(eligible)} {label} sockets")
+    states = ", ".join(sorted({s.state or "?" for s in eligible}))
+    return _Functional(False, f"ss printed no skmem for {len(eligible)} {label} sockets ({states}): "
+                              f"it fell back to /proc")
+
+
+def _config_line(option: KconfigOption | None, name: str) -> str:
+    if option is None:
+        return f"{name} not in the config"
+    if option.value is None:
+        return f"# {name} is not set"
+    return f"{name}={option.value}"
+
+
+def _config_value(ev: _Evidence, name: str) -> str | None:
+    """'y', 'm', 'n', or None when the config does not say (or there is none)."""
+    if ev.config is None:
+        return None
+    option = ev.config.get(name)
+    if option is None:
+        if ev.config_dialect == "config":
+            return "n"  # a full .config omits options whose dependencies are not met
+        return None
+    return "n" if option.value is None else kconfig_parser.unquote(option.value)
+
+
+def _option_live(spec: _Spec, ev: _Evidence, verdicts: dict[str, OptionVerdict]) -> OptionVerdict:
+    evidence: list[str] = []
+    name, mod = spec.name, spec.module
+    # --- functional proof
+    func = _Functional(None, "")
+    if name == "CONFIG_INET_DIAG":
+        parts = [_functional(ev, (n,), n) for n in spec.netids]
+        if any(p.works for p in parts):
+            func = next(p for p in parts if p.works)
+        elif any(p.works is False for p in parts):
+            # Every inet family failed: inet_diag itself, or each protocol module.
+            func = _Functional(False, "; ".join(p.evidence for p in parts if p.works is False))
+        else:
+            func = parts[0]
+    elif name in ("CONFIG_IKCONFIG", "CONFIG_IKCONFIG_PROC"):
+        if ev.config_source == "/proc/config.gz":
+            func = _Functional(True, "/proc/config.gz was read")
+    else:
+        func = _functional(ev, spec.netids, spec.netids[0] if len(spec.netids) == 1 else
+                           {"u_str": "unix", "nl": "netlink", "p_raw": "packet"}.get(spec.netids[0], "?"))
+    if func.evidence:
+        evidence.append(func.evidence)
+    # --- modules
+    loaded_before = mod is not None and ev.before is not None and mod in ev.before
+    loaded_after = mod is not None and ev.after is not None and mod in ev.after
+    loaded = loaded_before or loaded_after
+    lists_known = ev.before is not None or ev.after is not None
+    if mod is not None:
+        if loaded_after and not loaded_before and ev.before is not None:
+            evidence.append(f"ss autoloaded {mod} (in /proc/modules after ss ran, not before)")
+        elif loaded:
+            evidence.append(f"/proc/modules: {mod} loaded")
+        elif lists_known:
+            evidence.append(f"/proc/modules: {mod} not loaded (before or after ss)")
+    if ev.no_module_support and not lists_known:
+        evidence.append("no /proc/modules: the kernel has no loadable module support")
+    # --- built in / kallsyms / files
+    in_builtin = mod is not None and ev.builtin is not None and mod in ev.builtin
+    if in_builtin:
+        evidence.append(f"modules.builtin lists {mod}.ko")
+    sym_module: str | None = None  # '' built in, name: module, None: not seen / not read
+    if ev.kallsyms is not None:
+        symbols = [spec.symbol] + [s for s, o in _EXTRA_SYMBOLS.items() if o == name]
+        for sym in symbols:
+            if sym in ev.kallsyms:
+                sym_module = ev.kallsyms[sym]
+                where = f"[{sym_module}]" if sym_module else "(built in)"
+                evidence.append(f"/proc/kallsyms: {sym} {where}")
+                break
+    path = ev.files.get(mod) if (ev.files is not None and mod) else None
+    if path:
+        evidence.append(f"module file {path}")
+    elif ev.files is not None and mod and not loaded and not in_builtin and not ev.no_module_support:
+        if ev.modules_dir_missing:
+            evidence.append(f"no module directory {ev.modules_dir}")
+        else:
+            evidence.append(f"no {mod}.ko* under {ev.modules_dir or '/lib/modules/$(uname -r)'}")
+    # --- config
+    value = _config_value(ev, name)
+    if ev.config is not None:
+        evidence.append(f"{ev.config_source}: {_config_line(ev.config.get(name), name)}")
+    # --- decide
+    strong_builtin = in_builtin or sym_module == ""
+    if func.works:
+        if loaded or sym_module:
+            state = "loaded"
+        elif lists_known or ev.no_module_support or strong_builtin or not (value == "m" or path):
+            state = "builtin"
+        else:
+            state = "loaded"  # works, is a module (=m / file), no module list to confirm
+    elif func.works is False:
+        if loaded:
+            state = "loaded"
+            evidence.append(f"{mod} is loaded, yet ss printed no memory")
+        elif path:
+            state = "available"
+        else:
+            state = "absent"
+    elif loaded or sym_module:
+        state = "loaded"
+    elif strong_builtin:
+        state = "builtin"
+    elif path:
+        state = "available"
+    elif value == "y":
+        state = "builtin"
+        if ev.kallsyms:
+            evidence.append(f"{spec.symbol} not seen in /proc/kallsyms")
+    elif value == "m":
+        state = "absent" if (lists_known and ev.files is not None) else "module"
+    elif value == "n":
+        state = "absent"
+    elif ev.no_module_support and ev.kallsyms and sym_module is None:
+        state = "absent"
+    else:
+        state = "unknown"
+    # --- disagreements (the config may be from another build)
+    if ev.config is not None and value is not None:
+        says_in = value in ("y", "m")
+        is_in = state in ("builtin", "loaded", "available")
+        if func.works is not None and says_in != bool(func.works) and is_in != says_in:
+            evidence.append(f"the config disagrees with what ss showed: trust ss "
+                            f"({ev.config_source} may belong to another build)")
+        elif value == "y" and state == "loaded":
+            evidence.append(f"{ev.config_source} says built in, but it is a loaded module: "
+                            "the config belongs to another build")
+        elif value in ("n",) and state in ("loaded", "available") and ev.config.get(name) is not None:
+            evidence.append(f"{ev.config_source} says not set, but the module is there: "
+                            "the config belongs to another build")
+    remedy = None if state in OK_STATES else _remedy_live(spec, state, ev, verdicts)
+    return OptionVerdict(state, tuple(evidence), remedy)
+
+
+def _remedy_live(spec: _Spec, state: str, ev: _Evidence, verdicts: dict[str, OptionVerdict]) -> str:
+    if state in ("available", "module"):
+        return _load_command(spec, ev, verdicts)
+    if state == "absent":
+        return _install_or_build(spec, ev)
+    # unknown
+    if ev.config is None:
+        return ("no evidence either way: make the kernel's config readable (CONFIG_IKCONFIG=y and "
+                "CONFIG_IKCONFIG_PROC=y give /proc/config.gz), or check the build's .config with "
+                "`kit kconfig` (OpenWrt: build_dir/target-*/linux-*/linux-*/.config)")
+    return _install_or_build(spec, ev)
+
+
+def _load_command(spec: _Spec, ev: _Evidence, verdicts: dict[str, OptionVerdict]) -> str:
+    chain = []
+    for dep in spec.depends:
+        dspec = _SPECS.get(dep)
+        if dspec and dspec.module and verdicts.get(dep) and verdicts[dep].state not in OK_STATES:
+            chain.append(dspec)
+    chain.append(spec)
+    if ev.tools is None or "modprobe" in ev.tools:
+        return "modprobe " + spec.module  # modprobe loads the dependencies itself
+    if "insmod" in ev.tools and ev.files is not None:
+        paths = [ev.files.get(s.module or "") for s in chain]
+        if all(paths):
+            cmds = " && ".join(f"insmod {p}" for p in paths)
+            if any(p.endswith((".xz", ".gz", ".zst")) for p in paths):
+                cmds += "  (compressed: needs an insmod that reads them, e.g. kmod's)"
+            return cmds
+    return f"modprobe {spec.module}  (or insmod the .ko file)"
+
+
+def _install_or_build(spec: _Spec, ev: _Evidence) -> str:
+    lines = _config_lines(spec, lambda dep: _config_value(ev, dep))
+    if ev.openwrt and spec.openwrt:
+        pm = "apk add" if ev.tools is not None and "apk" in ev.tools and "opkg" not in ev.tools \
+            else "opkg update && opkg install"
+        return (f"{pm} {spec.openwrt}  (OpenWrt {ev.openwrt}; a custom build: enable {spec.openwrt} "
+                f"under Kernel modules > Network Support)")
+    if ev.openwrt:
+        return f"OpenWrt ships no package for it: add to the target's kernel config and rebuild: {lines}"
+    return f"rebuild the kernel with: {lines}"
+
+
+def _config_lines(spec: _Spec, value_of) -> str:
+    """The config lines to add: the option and any dependency the config does not have."""
+    wanted = [f"{spec.name}=y"]
+    for dep in spec.depends:
+        v = value_of(dep)
+        if v not in ("y", "m"):
+            wanted.insert(0, f"{dep}=y")
+    return " ".join(wanted)
+
+
+def _protocol_capability(options: Mapping[str, OptionVerdict], ev: _Evidence | None,
+                         netid: str, option: str, offline: bool) -> tuple[bool | None, str]:
+    good = ("builtin", "loaded", "module") if offline else OK_STATES
+    bad = ("absent",) if offline else ("absent", "available")
+    if ev is not None:
+        func = _functional(ev, (netid,), netid)
+        if func.works is not None:
+            return func.works, func.evidence
+    states = [options[n].state for n in ("CONFIG_INET_DIAG", option)]
+    if all(s in good for s in states):
+        return True, ""
+    if any(s in bad for s in states):
+        return False, ""
+    return None, ""
+
+
+def _verdict(options: Mapping[str, OptionVerdict], ev: _Evidence | None, offline: bool) -> tuple[str, dict]:
+    caps = {label: _protocol_capability(options, ev, netid, opt, offline)[0]
+            for label, netid, opt in PROTOCOLS}
+    values = list(caps.values())
+    if all(v is True for v in values):
+        return "ok", caps
+    if any(v is True for v in values):
+        return "partial", caps
+    if any(v is False for v in values):
+        return "missing", caps
+    return "unknown", caps
+
+
+def _summary(verdict: str, caps: dict, options: Mapping[str, OptionVerdict], ev: _Evidence | None,
+             offline: bool) -> str:
+    yes = [p for p, v in caps.items() if v is True]
+    no = [p for p, v in caps.items() if v is False]
+    unk = [p for p, v in caps.items() if v is None]
+    required = [(n, options[n]) for n in REQUIRED]
+    states = ", ".join(f"{_SPECS[n].module} {v.state}" for n, v in required)
+    fix = next((v.remedy for _, v in required if v.remedy and v.state not in ("unknown",)), None)
+    fix = fix or next((v.remedy for _, v in required if v.remedy), None)
+    can = "this kernel can give" if offline else "ss can show"
+    if verdict == "ok":
+        return f"{can} socket memory for TCP and UDP ({states})"
+    if verdict == "unknown":
+        why = "no TCP or UDP socket to test on and no config or module evidence" if not offline \
+            else "the config does not say"
+        return f"cannot tell whether {can.split(' ', 1)[1] if offline else 'ss can show'} socket memory: {why}" \
+            + (f" — {fix}" if fix else "")
+    parts = []
+    if yes:
+        parts.append(f"memory for {' and '.join(yes)} only")
+    if no:
+        parts.append(f"no memory for {' and '.join(no)}")
+    if unk:
+        parts.append(f"{' and '.join(unk)} unknown")
+    text = ("kernel config: " if offline else "ss: ") + ", ".join(parts) + f" ({states})"
+    if verdict == "missing" and not offline:
+        text += "; ss fell back to /proc (queue bytes only)"
+    if fix:
+        text += f" — fix: {fix}"
+    return text
+
+
+def diagnose_live(sections: Mapping[str, "SectionOutput"], sockets: Sequence[Socket] | None) -> KernelDiag:
+    """The running kernel's verdict from one capture (sections) and ss's sockets (None: ss did not run)."""
+    ev = _gather(sections, sockets)
+    options: dict[str, OptionVerdict] = {}
+    for name in OPTIONS:  # in order: dependencies come before what needs them
+        options[name] = _option_live(_SPECS[name], ev, options)
+    # A dependency that is missing explains its dependants; say it on them.
+    for name in OPTIONS:
+        spec = _SPECS[name]
+        for dep in spec.depends:
+            if dep in options and options[dep].state in ("absent", "available") \
+                    and options[name].state not in OK_STATES:
+                ov = options[name]
+                options[name] = OptionVerdict(ov.state, ov.evidence + (f"needs {dep}, which is {options[dep].state}",),
+                                              ov.remedy)
+    verdict, caps = _verdict(options, ev, offline=False)
+    return KernelDiag(verdict, options, _summary(verdict, caps, options, ev, offline=False), tuple(ev.notes))
+
+
+# --------------------------------------------------------------------- offline
+
+
+def _default(spec: _Spec, value_of) -> str:
+    if spec.default.startswith("="):
+        return value_of(spec.default[1:]) or "n"
+    if spec.default == "y" and any(value_of(d) not in ("y", "m") for d in spec.depends):
+        return "n"
+    return spec.default
+
+
+def diagnose_config(options: Mapping[str, KconfigOption | None], source: str, *,
+                    dialect: str = "config") -> KernelDiag:
+    """Offline verdict from a config: =y builtin, =m module, not set (or missing) absent.
+
+    `dialect` 'defconfig': an option the file does not mention takes its Kconfig
+    default (savedefconfig leaves out whatever equals the default).
+    """
+    def value_of(name: str) -> str | None:
+        option = options.get(name)
+        if option is None:
+            if dialect == "defconfig":
+                spec = _SPECS.get(name)
+                return _default(spec, value_of) if spec else None
+            return "n"
+        return "n" if option.value is None else kconfig_parser.unquote(option.value)
+
+    result: dict[str, OptionVerdict] = {}
+    for name in OPTIONS:
+        spec = _SPECS[name]
+        option = options.get(name)
+        value = value_of(name)
+        if option is not None:
+            evidence = [f"{source}: {_config_line(option, name)}"]
+        elif dialect == "defconfig":
+            evidence = [f"{source}: not mentioned, so the Kconfig default applies: {name}={value}"]
+        else:
+            evidence = [f"{source}: {name} not in the config (its dependencies are not met)"]
+        if value == "y":
+            state = "builtin"
+        elif value == "m":
+            state = "module" if spec.module else "builtin"
+            if spec.module:
+                evidence.append(f"built as {spec.module}.ko: loaded on demand (ss autoloads it where modprobe works)")
+        elif value in ("n", None) or value == "":
+            state = "absent"
+        else:
+            state = "unknown"
+            evidence.append(f"unexpected value {value!r} for a tristate option")
+        for dep in spec.depends:
+            if state == "absent" and value_of(dep) not in ("y", "m"):
+                evidence.append(f"needs {dep}, which is not set either")
+        remedy = None
+        if state in ("absent", "unknown"):
+            remedy = "add to the config and rebuild: " + _config_lines(spec, value_of)
+        result[name] = OptionVerdict(state, tuple(evidence), remedy)
+    verdict, caps = _verdict(result, None, offline=True)
+    return KernelDiag(verdict, result, _summary(verdict, caps, result, None, offline=True))
+
+
+# --------------------------------------------------------------------- JSON
+
+
+def to_json(diag: KernelDiag) -> dict:
+    options = {}
+    for name, ov in diag.options.items():
+        entry: dict = {"state": ov.state, "evidence": list(ov.evidence)}
+        if ov.remedy:
+            entry["remedy"] = ov.remedy
+        options[name] = entry
+    out = {"verdict": diag.verdict, "summary": diag.summary, "options": options}
+    if diag.notes:
+        out["notes"] = list(diag.notes)
+    return out
