@@ -137,6 +137,15 @@ _USER = re.compile(
 _NONSPACE = re.compile(r"\S+")
 
 
+# Reasons. SHORT and CUT mean the text stops inside a row or a field: the next
+# line may be its wrapped rest (a terminal or a mail client broke it).
+SHORT = "too few columns for an ss row"
+USERS_CUT = "users:(...) field cut off"
+SKMEM_CUT = "skmem:(...) field cut off"
+MEM_CUT = "mem:(...) field cut off"
+CUT = frozenset({USERS_CUT, SKMEM_CUT, MEM_CUT})
+
+
 def _read_users(s: str, pos: int, procs: list) -> tuple[int, str | None]:
     """Read the entries of users:( ... ) starting at `pos` (just after `users:(`).
 
@@ -146,6 +155,8 @@ def _read_users(s: str, pos: int, procs: list) -> tuple[int, str | None]:
     while True:
         m = _USER.match(s, pos)
         if m is None:
+            if "))" not in s[pos:] and ")," not in s[pos:]:
+                return n, USERS_CUT
             return _skip_field(s, pos), "unreadable users:(...) entry"
         procs.append(ProcRef(m.group(1), int(m.group(2)), int(m.group(3))))
         pos = m.end()
@@ -154,6 +165,8 @@ def _read_users(s: str, pos: int, procs: list) -> tuple[int, str | None]:
             continue
         if pos < n and s[pos] == ")":
             return pos + 1, None
+        if s[pos:].strip() == "":
+            return n, USERS_CUT
         return pos, "users:(...) field not closed"
 
 
@@ -189,7 +202,7 @@ def _tail_skmem(tok: str, acc: list, cache: dict) -> str | None:
     mem = cache.get(tok)
     if mem is None:
         if not tok.endswith(")"):
-            return "skmem:(...) field cut off"
+            return SKMEM_CUT
         mem = _read_mem(tok[7:-1], SKMEM_KEYS)
         if mem is None:
             return "unreadable skmem:(...) field"
@@ -200,7 +213,7 @@ def _tail_skmem(tok: str, acc: list, cache: dict) -> str | None:
 
 def _tail_mem(tok: str, acc: list, cache: dict) -> str | None:
     if not tok.endswith(")"):
-        return "mem:(...) field cut off"
+        return MEM_CUT
     mem = _read_mem(tok[5:-1], OLD_MEM_KEYS)
     if mem is None:
         return "unreadable mem:(...) field"
@@ -256,8 +269,16 @@ def _read_tail(s: str, pos: int, acc: list, cache: dict) -> str | None:
                 i = tok.find(ch)
                 if 0 < i < cut:
                     cut = i
-            handler = _TAIL.get(tok[:cut])
-            why = handler(tok, acc, cache) if handler is not None else None
+            key = tok[:cut]
+            handler = _TAIL.get(key)
+            if handler is not None:
+                why = handler(tok, acc, cache)
+            elif key[0].isupper() and key not in _TAIL:
+                # ss prints no capitalised word after the columns: this is
+                # other text (stderr, a prompt) glued or pasted in.
+                why = "text that is not ss output after the columns"
+            else:
+                why = None
         if why and problem is None:
             problem = why
 
@@ -288,13 +309,28 @@ def _guess_layout(tokens: list[str]) -> tuple[bool, bool] | None:
     return None
 
 
+# An inet, netlink or packet address ends in ":port" (digits, *, a service
+# name, an interface) or is a bare "*" (netlink and packet peers).
+_ADDRESS = re.compile(r"(?:.*:)?[\w*.+-]+\Z")
+
+
+def _row_start(tokens: list[str], layout: tuple[bool, bool]) -> bool:
+    """Could these words begin a row of this layout (a row cut short)?"""
+    first = tokens[0]
+    if layout[0]:
+        return first in NETIDS or bool(_NETID_LIKE.match(first)) and len(tokens) > 1
+    if layout[1]:
+        return first in STATES
+    return _is_num(first) and len(tokens) > 1 and _is_num(tokens[1])
+
+
 def _read_row(line: str, has_netid: bool, has_state: bool) -> list | str:
     """The fixed columns of a row -> pending list, or the reason it is not a row."""
     base = has_netid + has_state
     nfix = base + 4
     parts = line.split(None, nfix)
     if len(parts) < nfix:
-        return "too few columns for an ss row"
+        return SHORT
     netid = parts[0] if has_netid else None
     if has_netid and netid not in NETIDS and not _NETID_LIKE.match(netid):
         return "no Netid in the first column"
@@ -305,7 +341,11 @@ def _read_row(line: str, has_netid: bool, has_state: bool) -> list | str:
     if not (_is_num(rq) and _is_num(sq)):
         return "Recv-Q / Send-Q are not numbers"
     local, peer = parts[base + 2], parts[base + 3]
+    if peer.startswith(("users:(", "skmem:(", "mem:(")):
+        return SHORT
     rest = parts[nfix] if len(parts) > nfix else ""
+    if rest == "" and (peer[-1] == ":" or local[-1] == ":"):
+        return SHORT  # "0.0.0.0:" at the end of a line: the port was wrapped
     if netid in UNIX_NETIDS or (netid is None and _is_num(peer)):
         # unix: "path inode  peer inode", two tokens per address
         more = line.split(None, nfix + 2)
@@ -314,6 +354,8 @@ def _read_row(line: str, has_netid: bool, has_state: bool) -> list | str:
         local = more[base + 2] + " " + more[base + 3]
         peer = more[base + 4] + " " + more[base + 5]
         rest = more[nfix + 2] if len(more) > nfix + 2 else ""
+    elif not (_ADDRESS.match(local) and _ADDRESS.match(peer)):
+        return "Local / Peer columns are not addresses"
     # pending row: netid, state, rq, sq, local, peer, procs, skmem, rest
     return [netid, state, int(rq), int(sq), local, peer, [], None, rest]
 
@@ -328,6 +370,8 @@ def _read_unix_slow(line, parts, base, netid, state, rq, sq):
     rest = line[m.start():] if m else ""
     words = head.split()[base + 2:]
     # words: path... inode peer... inode; the peer is usually "*"
+    if len(words) < 4 and not rest:
+        return SHORT
     if len(words) < 4 or not (_is_num(words[-1])):
         return "unix row without its inode columns"
     if words[-2] == "*":
@@ -346,20 +390,53 @@ def _is_header(line: str) -> bool:
     return "Recv-Q" in line and "Send-Q" in line
 
 
-def _starts_with_keyword(stripped: str) -> bool:
-    if stripped.startswith("users:("):
-        return True
+# Words of the header that a narrow terminal pushes onto a line of their own
+# (ss 6.x at 80 columns prints "Process" alone under the header).
+_HEADER_WORDS = frozenset({"Process", "Local", "Peer", "Address:Port", "Address:PortProcess",
+                           "Address", "Port", "Netid", "State", "Recv-Q", "Send-Q"})
+
+
+def _first_key(stripped: str) -> str:
     word = stripped.split(None, 1)[0]
     cut = len(word)
     for ch in ":(":
         i = word.find(ch)
         if 0 < i < cut:
             cut = i
-    return word[:cut] in _TAIL
+    return word[:cut]
+
+
+def _starts_with_keyword(stripped: str) -> bool:
+    return stripped.startswith("users:(") or _first_key(stripped) in _TAIL
+
+
+def _has_field(text: str) -> bool:
+    """Does a stray line carry something of a socket (a field ss prints)?"""
+    return "users:(" in text or "skmem:(" in text or "mem:(" in text
 
 
 def _problem(n: int, line: str, reason: str) -> ParseProblem:
     return ParseProblem(n, line.rstrip("\r\n")[:MAX_LINE], reason)
+
+
+def _build(group: list, layout: tuple[bool, bool], cache: dict):
+    """Read a socket's logical lines from scratch -> (row or None, problems, broken)."""
+    n0, first = group[0]
+    row = _read_row(first.strip(), layout[0], layout[1])
+    if isinstance(row, str):
+        return None, [_problem(n0, first, row)], row == SHORT
+    probs = []
+    why = None
+    rest = row.pop()
+    if rest:
+        why = _read_tail(rest, 0, row, cache)
+        if why:
+            probs.append(_problem(n0, first, why))
+    for n, text in group[1:]:
+        why = _read_tail(text, 0, row, cache)
+        if why:
+            probs.append(_problem(n, text, why))
+    return row, probs, why in CUT
 
 
 def parse(text: str) -> Parsed[Socket]:
@@ -369,56 +446,102 @@ def parse(text: str) -> Parsed[Socket]:
     problems = out.problems
     cache: dict = {}  # skmem text -> Skmem (most sockets repeat a few)
     layout: tuple[bool, bool] | None = None
-    pending: list | None = None  # the row being read: [netid, state, rq, sq, local, peer, procs, skmem, rest]
-    pending_line = 0
+    # The socket being read: its logical lines [[line number, text], ...], its
+    # row ([netid, state, rq, sq, local, peer, procs, skmem], None while the
+    # row is cut short), the problems met in it, and whether its last line
+    # ended inside a field (cut by a terminal or a mail client).
+    group: list | None = None
+    row: list | None = None
+    gprobs: list = []
+    broken = False
+    after_header = False
 
     def finish():
-        records.append(Socket(pending[0], pending[1], pending[2], pending[3], pending[4],
-                              pending[5], tuple(pending[6]), pending[7], pending_line))
+        if row is not None:
+            records.append(Socket(row[0], row[1], row[2], row[3], row[4], row[5],
+                                  tuple(row[6]), row[7], group[0][0]))
+        problems.extend(gprobs)
+
+    def glue(n, line, need_field):
+        """Join a wrapped line onto the socket's last line, if that reads cleanly."""
+        if need_field and not (_has_field(line) or _starts_with_keyword(line.strip())):
+            return None
+        last_n, last = group[-1]
+        for sep in ("", " "):
+            trial = group[:-1] + [[last_n, last.rstrip("\r") + sep + line.strip()]]
+            built = _build(trial, layout, cache)
+            if built[0] is not None and not built[1]:
+                return trial, built
+        return None
 
     for n, line in enumerate(text.split("\n"), 1):
         stripped = line.strip()
         if not stripped:
             continue  # blank, or the empty continuation of a TIME-WAIT row
+        if broken:
+            done = glue(n, line, need_field=False)
+            if done is not None:
+                group, (row, gprobs, broken) = done
+                continue
         if _starts_with_keyword(stripped):
-            if pending is None:
+            if group is None or row is None:
                 problems.append(_problem(n, line, "continuation line with no socket above it"))
                 continue
-            why = _read_tail(line, 0, pending, cache)
+            group.append([n, line])
+            why = _read_tail(line, 0, row, cache)
             if why:
-                problems.append(_problem(n, line, why))
+                gprobs.append(_problem(n, line, why))
+            broken = why in CUT
             continue
         if _is_header(stripped):
-            tokens = stripped.split()
-            if pending is not None:
+            if group is not None:
                 finish()
-                pending = None
-            layout = _layout_from_header(tokens)
+                group, row, gprobs, broken = None, None, [], False
+            layout = _layout_from_header(stripped.split())
+            after_header = True
             continue
+        if after_header and all(w in _HEADER_WORDS for w in stripped.split()):
+            continue  # the header's tail, wrapped by a narrow terminal
+        after_header = False
         if layout is None:
             layout = _guess_layout(stripped.split())
             if layout is None:
                 problems.append(_problem(n, line, "not an ss row (before the ss header: a prompt or the command?)"))
                 continue
-        row = _read_row(stripped, layout[0], layout[1])
-        if isinstance(row, str):
-            if pending is not None and line[0] in " \t":
-                # An indented line that is no row: more about the socket above
-                # (a continuation starting with a word not in _TAIL).
-                why = _read_tail(line, 0, pending, cache)
-                if why:
-                    problems.append(_problem(n, line, why))
+        new = _read_row(stripped, layout[0], layout[1])
+        if isinstance(new, str):
+            if group is not None:
+                done = glue(n, line, need_field=not broken and row is not None)
+                if done is not None:
+                    group, (row, gprobs, broken) = done
+                    continue
+                if line[0] in " \t" and row is not None:
+                    # An indented line that is no row: more about the socket
+                    # above (a continuation starting with a word not in _TAIL).
+                    group.append([n, line])
+                    why = _read_tail(line, 0, row, cache)
+                    if why:
+                        gprobs.append(_problem(n, line, why))
+                    broken = why in CUT
+                    continue
+            if new == SHORT and _row_start(stripped.split(), layout):
+                # The start of a row cut short: wait for the rest of it.
+                if group is not None:
+                    finish()
+                group, row, gprobs, broken = [[n, line]], None, [_problem(n, line, new)], True
                 continue
-            problems.append(_problem(n, line, row))
+            problems.append(_problem(n, line, new))
             continue
-        if pending is not None:
+        if group is not None:
             finish()
-        pending, pending_line = row, n
-        rest = row.pop()
+        group, row, gprobs, broken = [[n, line]], new, [], False
+        rest = new.pop()
         if rest:
-            why = _read_tail(rest, 0, pending, cache)
+            why = _read_tail(rest, 0, row, cache)
             if why:
-                problems.append(_problem(n, line, why))
-    if pending is not None:
+                gprobs.append(_problem(n, line, why))
+                broken = why in CUT
+    if group is not None:
         finish()
+    problems.sort(key=lambda p: p.line)
     return out

@@ -31,7 +31,7 @@ def awk_total(path: Path, one_liner: str) -> int:
 
 
 def read(path: Path) -> str:
-    return path.read_text(encoding="utf-8")
+    return path.read_bytes().decode("utf-8")  # keep CRLF as it is
 
 
 @pytest.fixture(scope="module")
@@ -53,16 +53,23 @@ def by_local(parsed, local, state=None):
 # --- every fixture ---------------------------------------------------------------
 
 
+WRAPPED = {"ss-napm-tmux80.out", "ss-napm-mail72.out"}  # rows broken over lines
+
+
 @pytest.mark.parametrize("path", ALL_SS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_fixture_reads_without_problems(path):
-    parsed = ss.parse(read(path))
-    assert parsed.problems == []
-    # One socket per row: a row is a line that does not start with blank space,
-    # apart from the header (counted on the raw text, not by the parser).
-    lines = read(path).split("\n")
-    rows = [ln for ln in lines[1:] if ln.strip() and ln[0] not in " \t"]
-    assert lines[0].split()[0] in ("Netid", "State", "Recv-Q")
-    assert len(parsed.records) == len(rows)
+    text = read(path)
+    parsed = ss.parse(text)
+    # ss's own stderr (on a terminal it lands among the rows) is the only problem.
+    lines = text.split("\n")
+    stderr = [(n, ln.rstrip("\r")) for n, ln in enumerate(lines, 1) if ln.startswith("RTNETLINK answers")]
+    assert [(p.line, p.text) for p in parsed.problems] == stderr
+    if path.name not in WRAPPED:
+        # One socket per row: a row is a line that does not start with blank
+        # space, apart from the header (counted on the raw text).
+        rows = [ln for ln in lines if ln.strip() and ln[0] not in " \t" and "Recv-Q" not in ln
+                and not ln.startswith("RTNETLINK")]
+        assert len(parsed.records) == len(rows)
 
 
 @pytest.mark.parametrize("path", ALL_SS, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -276,3 +283,52 @@ def test_stderr_and_prompt_are_problems():
 def test_empty_input():
     assert ss.parse("").records == [] and ss.parse("").problems == []
     assert ss.parse("\n \n\t\n").problems == []
+
+
+# --- pasted, wrapped and mangled ----------------------------------------------------
+
+
+def _same(a, b):
+    key = lambda s: (s.netid, s.state, s.recv_q, s.send_q, s.local, s.peer, s.processes, s.skmem)  # noqa: E731
+    assert list(map(key, a)) == list(map(key, b))
+
+
+@pytest.mark.parametrize("name", ["ss-napm-mail72.out", "ss-napm-squeezed.out"])
+def test_mangled_copies_read_the_same(napm, name):
+    # fold -s -w 72 (a mail client) and "tabs lost, spaces squeezed" (a chat
+    # window) applied to ss-napm.out: the very same sockets must come back.
+    text = read(DEBIAN / name)
+    assert text != read(DEBIAN / "ss-napm.out")
+    parsed = ss.parse(text)
+    assert parsed.problems == []
+    _same(parsed.records, napm.records)
+
+
+@pytest.mark.parametrize("name", ["ss-napm-pty100.out", "ss-napm-tmux80.out"])
+def test_terminal_output_reads_the_same_sockets(napm, measured, name):
+    # Separate ss runs on the same namespace, on a terminal: the crafted
+    # sockets are all there, with the same owners; tmux/script add their own.
+    text = read(DEBIAN / name)
+    parsed = ss.parse(text)
+    if "pty" in name:
+        assert "\r\n" in text and not any("\r" in p.text for p in parsed.problems)
+    else:
+        # really wrapped: some physical lines are exactly 80 wide
+        assert any(len(ln) == 80 for ln in text.split("\n"))
+    ours = {(s.netid, s.state, s.local, s.peer): s for s in napm.records if s.netid != "nl"}
+    theirs = {(s.netid, s.state, s.local, s.peer): s for s in parsed.records}
+    assert set(ours) <= set(theirs)
+    for k, s in ours.items():
+        assert theirs[k].processes == s.processes
+        if s.state == "LISTEN":
+            assert theirs[k].skmem == s.skmem
+    extra = [s for k, s in theirs.items() if k not in ours and s.netid != "nl"]
+    assert all(p.name.startswith(("tmux", "script", "ss", "sh")) for s in extra for p in s.processes)
+
+
+def test_crlf_and_prompt(napm):
+    # A Windows paste of ss-napm.out with the prompt above it.
+    text = "root@debian:~# ss -napm\r\n" + read(DEBIAN / "ss-napm.out").replace("\n", "\r\n")
+    parsed = ss.parse(text)
+    assert [(p.line, p.text) for p in parsed.problems] == [(1, "root@debian:~# ss -napm")]
+    _same(parsed.records, napm.records)
