@@ -2,23 +2,82 @@
 
 Each rule is a small function from the Report to zero or more Findings; the
 RULES tuple lists them in one place. Rules read the analysed report only.
+
+Socket rules give one finding per kind of trouble, not one per socket (a
+100k-socket capture must not give 100k findings): the title counts the
+sockets, the evidence names the worst few (EVIDENCE_SOCKETS), the JSON's
+socket list has them all.
+
+What ss's columns mean for the rules (misc/ss.c, net/ipv4/tcp_diag.c):
+- LISTEN rows: Recv-Q is the accept queue length (sk_ack_backlog), Send-Q the
+  backlog passed to listen() (sk_max_ack_backlog). The kernel calls the queue
+  full when the length exceeds the backlog (sk_acceptq_is_full), so
+  Recv-Q > Send-Q means new connections are being dropped now.
+- CLOSE-WAIT rows: the peer has closed; Recv-Q counts unread bytes plus one
+  for the FIN. Data there means the application neither reads nor closes.
+- skmem r (rmem_alloc) near rb (rcv_buf): the receive queue is full. UDP drops
+  datagrams (sock_drop, Udp RcvbufErrors); TCP closes its window.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
-from kit.records import SEVERITIES, Finding
+from kit.records import SEVERITIES, Finding, Socket
 
 if TYPE_CHECKING:
     from kit.report import Report
+
+EVIDENCE_SOCKETS = 5
+RCVBUF_FULL_SHARE = 0.75  # r >= 75% of rb counts as "near rcv_buf"
+DIAG_OPTIONS = ("CONFIG_INET_DIAG", "CONFIG_INET_TCP_DIAG", "CONFIG_INET_UDP_DIAG")
+
+
+def describe(sock: Socket) -> str:
+    """One evidence line for a socket: type, state, addresses, queues, skmem, owners."""
+    parts = [sock.netid or "?", sock.state or "?", sock.local or "*"]
+    if sock.peer and sock.peer not in ("*", "*:*", "0.0.0.0:*", "[::]:*"):
+        parts.append("-> " + sock.peer)
+    parts.append(f"Recv-Q {sock.recv_q if sock.recv_q is not None else '?'} "
+                 f"Send-Q {sock.send_q if sock.send_q is not None else '?'}")
+    mem = sock.skmem
+    if mem is not None:
+        fields = (("r", mem.rmem_alloc), ("rb", mem.rcv_buf), ("t", mem.wmem_alloc),
+                  ("w", mem.wmem_queued), ("d", mem.sock_drop))
+        parts.append("skmem " + ",".join(f"{k}{v}" for k, v in fields if v is not None))
+    if sock.processes:
+        owners = ", ".join(f"{p.name}[{p.pid}]" if p.pid is not None else p.name for p in sock.processes[:3])
+        more = f" +{len(sock.processes) - 3}" if len(sock.processes) > 3 else ""
+        parts.append(f"owner {owners}{more}")
+    else:
+        parts.append("owner not shown")
+    if sock.line:
+        parts.append(f"(ss line {sock.line})")
+    return " ".join(parts)
+
+
+def _owners(socks: Sequence[Socket]) -> str:
+    names = sorted({p.name for s in socks for p in s.processes})
+    if not names:
+        return ""
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    return f" ({shown})"
+
+
+def _evidence(socks: Sequence[Socket]) -> tuple[str, ...]:
+    return tuple(describe(s) for s in socks[:EVIDENCE_SOCKETS])
+
+
+# --- capture and kernel -----------------------------------------------------------
 
 
 def partial_capture(report: "Report") -> Iterable[Finding]:
     cap = report.capture
     if cap["partial"]:
+        unfinished = [s.name for s in report.sections if not s.complete]
         yield Finding(
             "critical", "The capture is partial: the probe did not finish",
-            (cap.get("error") or "the probe stopped early",),
+            (cap.get("error") or "the probe stopped early",)
+            + ((f"unfinished section(s): {', '.join(unfinished)}",) if unfinished else ()),
             "Re-run kit collect; if it stops at the same place, raise --timeout or check the link.",
             code="partial-capture",
         )
@@ -28,16 +87,192 @@ def kernel_diag_not_ok(report: "Report") -> Iterable[Finding]:
     diag = report.kernel_diag
     if diag.verdict == "ok":
         return
-    remedies = [f"{name}: {v.remedy}" for name, v in diag.options.items() if v.remedy and name in (
-        "CONFIG_INET_DIAG", "CONFIG_INET_TCP_DIAG", "CONFIG_INET_UDP_DIAG")]
+    remedies = [f"{name}: {v.remedy}" for name, v in diag.options.items() if v.remedy and name in DIAG_OPTIONS]
     severity = "critical" if diag.verdict == "missing" else "warning"
     yield Finding(
         severity, f"Kernel socket diag: {diag.verdict} — {diag.summary}",
-        tuple(e for name in ("CONFIG_INET_DIAG", "CONFIG_INET_TCP_DIAG", "CONFIG_INET_UDP_DIAG")
+        tuple(f"{name}: {diag.options[name].state}: {e}" for name in DIAG_OPTIONS
               if name in diag.options for e in diag.options[name].evidence[:3]),
-        "; ".join(remedies) or "See the kernel diag section.",
+        ("; ".join(remedies) or "See the kernel diag section.")
+        + " Without inet_diag ss prints no memory: the totals here come from /proc queue bytes only.",
         code="kernel-diag",
     )
+
+
+def ss_missing(report: "Report") -> Iterable[Finding]:
+    if report.capture.get("raw_paste"):
+        return
+    ss = next((s for s in report.sections if s.name == "ss"), None)
+    if ss is not None and (ss.stdout.strip() or ss.rc is None):
+        return  # ss ran (or was cut off: partial_capture says so)
+    if ss is None and not report.sections:
+        return
+    evidence = ("the capture has no ss section",) if ss is None else (
+        f"ss exited {ss.rc}" + (f": {ss.stderr.splitlines()[0][:200]}" if ss.stderr.strip() else ""),)
+    if report.socket_source:
+        evidence += (f"sockets were read from {report.socket_source} instead (no memory per socket)",)
+    yield Finding(
+        "warning", "ss is missing or failed on the device: no per-socket memory",
+        evidence,
+        "Install iproute2's ss (OpenWrt: opkg update && opkg install ss; Debian/Ubuntu: apt install iproute2) "
+        "and collect again. Busybox netstat and /proc give queue bytes, never skmem.",
+        code="ss-missing",
+    )
+
+
+def non_root(report: "Report") -> Iterable[Finding]:
+    if report.device.get("root") is False:
+        yield Finding(
+            "warning", "The probe did not run as root: owners of other users' sockets are not shown",
+            (f"id: {report.device.get('user')}",),
+            "ss -p shows only the processes of the user it runs as; collect as root (kit collect root@HOST) "
+            "to see which process holds each socket.",
+            code="non-root",
+        )
+
+
+def tcp_udp_memory_pressure(report: "Report") -> Iterable[Finding]:
+    km = report.kernel_memory
+    for proto, sysctl in ((km.tcp, "tcp_mem"), (km.udp, "udp_mem")):
+        level = proto.level()
+        if level not in ("pressure", "max"):
+            continue
+        lim = proto.limits
+        yield Finding(
+            "critical" if level == "max" else "warning",
+            f"{proto.protocol} memory is past {'its maximum' if level == 'max' else 'the pressure threshold'}: "
+            f"{proto.pages} pages in use ({sysctl} {lim.min} {lim.pressure} {lim.max})",
+            (f"/proc/net/sockstat: {proto.protocol}: mem {proto.pages} (pages of {km.page_size} bytes = "
+             f"{km.bytes(proto.pages)} bytes)",
+             f"/proc/sys/net/ipv4/{sysctl}: min {lim.min} pressure {lim.pressure} max {lim.max} pages"),
+            f"Find the sockets holding memory (the per-process table: large r means an application not "
+            f"reading, large t/w a peer not acknowledging) and fix that process first. Only if the load is "
+            f"legitimate raise {sysctl} (sysctl -w net.ipv4.{sysctl}='MIN PRESSURE MAX', in pages) within "
+            f"what the device's RAM allows.",
+            code=f"{sysctl.replace('_', '-')}-pressure",
+        )
+
+
+# --- sockets ---------------------------------------------------------------------
+
+
+def _ratio(sock: Socket) -> float:
+    mem = sock.skmem
+    if mem is None or not mem.rcv_buf or mem.rmem_alloc is None:
+        return 0.0
+    return mem.rmem_alloc / mem.rcv_buf
+
+
+def receive_queue_near_rcvbuf(report: "Report") -> Iterable[Finding]:
+    socks = [s for s in report.sockets if s.skmem is not None and (s.skmem.rmem_alloc or 0) > 0
+             and _ratio(s) >= RCVBUF_FULL_SHARE]
+    if not socks:
+        return
+    socks.sort(key=lambda s: (-_ratio(s), -(s.skmem.rmem_alloc or 0)))
+    yield Finding(
+        "warning",
+        f"{len(socks)} socket(s) with the receive queue near rcv_buf: an application is not reading{_owners(socks)}",
+        _evidence(socks),
+        "The owning process is not reading fast enough (stuck, blocked, or overloaded): check it (strace -p PID, "
+        "its logs) and restart it if it is hung. Raising SO_RCVBUF / net.core.rmem_max only helps bursts.",
+        code="rcvq-near-rcvbuf",
+    )
+
+
+def socket_drops(report: "Report") -> Iterable[Finding]:
+    socks = [s for s in report.sockets if s.skmem is not None and (s.skmem.sock_drop or 0) > 0]
+    if not socks:
+        return
+    socks.sort(key=lambda s: -(s.skmem.sock_drop or 0))
+    total = sum(s.skmem.sock_drop or 0 for s in socks)
+    yield Finding(
+        "warning",
+        f"{len(socks)} socket(s) dropped {total} packet(s){_owners(socks)}",
+        _evidence(socks),
+        "Drops on a socket mostly mean its receive buffer was full (see r against rb): make the owner read "
+        "faster, or give it a larger SO_RCVBUF (bounded by net.core.rmem_max). Drops can also come from a "
+        "socket filter or memory pressure.",
+        code="socket-drops",
+    )
+
+
+def close_wait_with_data(report: "Report") -> Iterable[Finding]:
+    def holds_data(s: Socket) -> bool:
+        if s.skmem is not None and s.skmem.rmem_alloc is not None:
+            return s.skmem.rmem_alloc > 0
+        return (s.recv_q or 0) > 1  # Recv-Q counts the FIN as one byte
+
+    socks = [s for s in report.sockets if s.state == "CLOSE-WAIT" and holds_data(s)]
+    if not socks:
+        return
+    socks.sort(key=lambda s: -((s.skmem.rmem_alloc if s.skmem else 0) or (s.recv_q or 0)))
+    yield Finding(
+        "warning",
+        f"{len(socks)} CLOSE-WAIT socket(s) holding unread data: an application neither reads nor closes"
+        f"{_owners(socks)}",
+        _evidence(socks),
+        "The peer closed these connections but the owning process never read the rest nor closed the socket "
+        "(a missing close() or a stuck worker). Fix or restart that process; the memory is freed when it closes.",
+        code="close-wait-data",
+    )
+
+
+def accept_queue_full(report: "Report") -> Iterable[Finding]:
+    socks = [s for s in report.sockets if s.state == "LISTEN" and s.recv_q is not None
+             and s.send_q is not None and s.recv_q > s.send_q]
+    if not socks:
+        return
+    socks.sort(key=lambda s: -(s.recv_q or 0))
+    evidence = tuple(f"{describe(s)}: accept queue {s.recv_q} > backlog {s.send_q}"
+                     for s in socks[:EVIDENCE_SOCKETS])
+    overflows = report.kernel_memory.counter("TcpExt", "ListenOverflows")
+    if overflows:
+        evidence += (f"/proc/net/netstat: TcpExt ListenOverflows {overflows} since boot",)
+    yield Finding(
+        "warning",
+        f"{len(socks)} listener(s) with a full accept queue: new connections are dropped{_owners(socks)}",
+        evidence,
+        "The process is not calling accept() fast enough (on a LISTEN row ss shows the accept queue in Recv-Q "
+        "and the backlog in Send-Q). Check that process; a larger listen() backlog (capped by "
+        "net.core.somaxconn) only absorbs bursts.",
+        code="accept-queue-full",
+    )
+
+
+# --- counters since boot -----------------------------------------------------------
+
+# (code, severity, title, counters, remedy); a finding when any counter is above 0.
+COUNTER_RULES: tuple[tuple[str, str, str, tuple[tuple[str, str], ...], str], ...] = (
+    ("tcp-memory-counters", "warning", "TCP ran short of memory since boot",
+     (("TcpExt", "TCPMemoryPressures"), ("TcpExt", "TCPAbortOnMemory")),
+     "TCP hit tcp_mem: look for sockets holding memory now (the per-process table) and compare with a later "
+     "capture (kit diff) to see whether the counters still grow."),
+    ("tcp-prune-counters", "warning", "TCP receive queues were pruned or dropped since boot",
+     (("TcpExt", "PruneCalled"), ("TcpExt", "RcvPruned"), ("TcpExt", "OfoPruned"), ("TcpExt", "TCPRcvQDrop")),
+     "Receive queues outgrew their buffers: an application reads too slowly or rcv_buf is too small for the "
+     "link. Find sockets with r near rb; compare with a later capture (kit diff)."),
+    ("udp-rcvbuf-counters", "warning", "UDP datagrams were dropped on receive since boot",
+     (("Udp", "RcvbufErrors"), ("Udp", "MemErrors"), ("Udp", "InErrors")),
+     "RcvbufErrors: a socket's receive buffer was full (its owner reads too slowly, see drops per socket); "
+     "MemErrors: udp_mem ran out; InErrors counts both plus checksum errors."),
+    ("udp-sndbuf-counters", "warning", "UDP sends failed for a full send buffer since boot",
+     (("Udp", "SndbufErrors"),),
+     "An application sends faster than the interface drains: check its send rate and the qdisc; a larger "
+     "SO_SNDBUF only absorbs bursts."),
+)
+
+
+def memory_counters(report: "Report") -> Iterable[Finding]:
+    km = report.kernel_memory
+    source = {"TcpExt": "/proc/net/netstat", "Udp": "/proc/net/snmp"}
+    for code, severity, title, names, remedy in COUNTER_RULES:
+        hits = [(g, n, km.counter(g, n)) for g, n in names if (km.counter(g, n) or 0) > 0]
+        if hits:
+            yield Finding(
+                severity, title + ": " + ", ".join(f"{n} {v}" for _, n, v in hits),
+                tuple(f"{source.get(g, g)}: {g} {n} {v}" for g, n, v in hits),
+                remedy, code=code,
+            )
 
 
 def parse_problems(report: "Report") -> Iterable[Finding]:
@@ -54,6 +289,14 @@ def parse_problems(report: "Report") -> Iterable[Finding]:
 RULES: tuple[Callable[["Report"], Iterable[Finding]], ...] = (
     partial_capture,
     kernel_diag_not_ok,
+    ss_missing,
+    non_root,
+    tcp_udp_memory_pressure,
+    receive_queue_near_rcvbuf,
+    socket_drops,
+    close_wait_with_data,
+    accept_queue_full,
+    memory_counters,
     parse_problems,
 )
 

@@ -5,17 +5,40 @@ in /proc/sys/net/ipv4/tcp_mem and udp_mem are pages too: three numbers, min,
 pressure and max. Past `pressure` the kernel starts to shrink buffers; at
 `max` new allocations fail (TCPAbortOnMemory, RcvbufErrors). Bytes = pages *
 the device's page size (getconf PAGESIZE; 4096 when the device did not say).
+
+Counters from /proc/net/netstat and /proc/net/snmp (kit.parsers.proc_counters)
+that show memory trouble are picked out in WATCHED, with what each means. They
+count since boot (per network namespace): a single capture shows that trouble
+happened, two captures (kit diff) show whether it still does.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 from kit.capture import SectionOutput
-from kit.parsers import meminfo
+from kit.parsers import meminfo, proc_counters
 from kit.records import Parsed
 
 DEFAULT_PAGE_SIZE = 4096
+
+# (group, counter, meaning): the counters that show socket memory trouble.
+# Meanings from the kernel sources that bump them (net/ipv4/tcp_input.c,
+# net/ipv4/udp.c, net/core/sock.c).
+WATCHED: tuple[tuple[str, str, str], ...] = (
+    ("TcpExt", "TCPMemoryPressures", "times TCP entered memory pressure (tcp_mem pressure reached)"),
+    ("TcpExt", "TCPAbortOnMemory", "connections reset because TCP memory (tcp_mem max) or orphans ran out"),
+    ("TcpExt", "PruneCalled", "times a socket's receive queue had to be collapsed to fit its buffer"),
+    ("TcpExt", "RcvPruned", "packets dropped from receive queues after collapsing did not free enough"),
+    ("TcpExt", "OfoPruned", "packets dropped from out-of-order queues to free memory"),
+    ("TcpExt", "TCPRcvQDrop", "packets dropped because the receive queue could not get memory"),
+    ("TcpExt", "ListenOverflows", "times a listener's accept queue was full"),
+    ("TcpExt", "ListenDrops", "connection attempts dropped at a listener (all causes)"),
+    ("Udp", "RcvbufErrors", "datagrams dropped because the socket's receive buffer was full"),
+    ("Udp", "SndbufErrors", "datagrams not sent because the send buffer was full"),
+    ("Udp", "InErrors", "datagrams dropped on receive for any reason (includes RcvbufErrors)"),
+    ("Udp", "MemErrors", "datagrams dropped because UDP memory (udp_mem) ran out"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +73,21 @@ class KernelMemory:
     mem_available: int | None
     tcp: ProtoMemory
     udp: ProtoMemory
+    # {group: {counter: value}} from /proc/net/netstat and /proc/net/snmp
+    counters: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def bytes(self, pages: int | None) -> int | None:
         return None if pages is None else pages * self.page_size
+
+
+    def counter(self, group: str, name: str) -> int | None:
+        return self.counters.get(group, {}).get(name)
+
+    @property
+    def watched(self) -> list[tuple[str, str, int, str]]:
+        """(group, counter, value, meaning) for each WATCHED counter the device printed."""
+        return [(g, n, self.counters[g][n], meaning) for g, n, meaning in WATCHED
+                if n in self.counters.get(g, {})]
 
 
 def _limits(section: SectionOutput | None) -> Limits | None:
@@ -68,6 +103,15 @@ def analyse(sections: Mapping[str, SectionOutput], parsed: Mapping[str, Parsed])
     page = sections.get("pagesize")
     page_text = page.text.strip() if page and page.ok else ""
     page_size = int(page_text) if page_text.isdigit() and int(page_text) > 0 else DEFAULT_PAGE_SIZE
+    counters: dict[str, dict[str, int]] = {}
+    for name in ("netstat_counters", "snmp"):
+        result = parsed.get(name)
+        if result is None and name in sections and sections[name].stdout:
+            # The section table may not name the parser yet; the text is the same.
+            result = proc_counters.parse(sections[name].text)
+        if result is not None and result.records and isinstance(result.records[0], proc_counters.CounterGroup):
+            for group, values in proc_counters.as_dict(result).items():
+                counters.setdefault(group, values)
     mem = meminfo.as_dict(parsed["meminfo"]) if "meminfo" in parsed else {}
     stat = {r.protocol: r.counters for r in parsed["sockstat"].records} if "sockstat" in parsed else {}
     return KernelMemory(
@@ -77,4 +121,5 @@ def analyse(sections: Mapping[str, SectionOutput], parsed: Mapping[str, Parsed])
         mem_available=mem.get("MemAvailable"),
         tcp=ProtoMemory("TCP", stat.get("TCP", {}).get("mem"), _limits(sections.get("tcp_mem"))),
         udp=ProtoMemory("UDP", stat.get("UDP", {}).get("mem"), _limits(sections.get("udp_mem"))),
+        counters=counters,
     )

@@ -168,7 +168,7 @@ def _mem_charts(report: "Report") -> list[TcpMemChart]:
     charts = []
     for proto in (km.tcp, km.udp):
         if proto.pages is None or proto.limits is None:
-            continue
+            continue  # the template says what is missing
         lim = proto.limits
         top = max(lim.max, proto.pages, 1)
         scale = 520.0 / top
@@ -266,6 +266,7 @@ def context(report: "Report", redacted: bool = False) -> dict[str, Any]:
         "mem_share": (100.0 * skmem_bytes / mem_total) if mem_total else None,
         "bars": _process_bars(report.processes),
         "mem_charts": _mem_charts(report),
+        "mem_missing": [p for p in (km.tcp, km.udp) if p.pages is None or p.limits is None],
         "processes": report.processes[:PROCESS_ROWS],
         "processes_left": max(0, len(report.processes) - PROCESS_ROWS),
         "shared": _shared_sockets(report.sockets),

@@ -1,0 +1,221 @@
+"""Redaction for tickets that leave the company: addresses, MACs and host names become tokens.
+
+    redact(report) -> Report        every string in the report (sockets, device, raw sections, findings)
+    redact_json(data) -> data       the same on kit.render.json.to_dict output
+
+One `Redactor` per report, so the same value gets the same token everywhere
+in it (10.0.0.7 is `ip4-3` in the socket table, the findings and the raw ss
+section alike). What is replaced:
+
+- IPv4 addresses (`192.168.1.1`, also inside `192.168.1.1:22`) -> `ip4-N`
+- IPv6 addresses (`fe80::1`, `[2001:db8::5]:443`, `fe80::1%eth0`) -> `ip6-N`;
+  an IPv4-mapped address keeps its prefix: `::ffff:10.0.0.1` -> `::ffff:ip4-N`
+- /proc/net/tcp style hex addresses (`0100007F:0016`, 32 hex digits for v6)
+  -> the token of the address they encode, port kept
+- MAC addresses (`aa:bb:cc:dd:ee:ff`, also with `-`) -> `mac-N`
+- the device's host names (hostname, uname nodename, the SSH target's host)
+  -> `host-N`, matched as whole words
+
+Kept, because they say something and identify nothing: loopback (127.0.0.0/8,
+::1), wildcard (0.0.0.0, ::, `*`), the broadcast address, the all-zero and
+broadcast MACs, and the default names `localhost`, `OpenWrt`, `(none)` (and `local`, the
+target of `kit collect --local`).
+The running kernel's release string is protected, so a four-part release
+such as `2.6.36.4` is not mistaken for an address.
+
+What is not touched: ports, unix socket paths (they name programs, not
+hosts), process names, numbers. Tokens are stable within one report only;
+two reports of the same device get independent tokens.
+"""
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+from typing import Any
+
+# IPv4: four decimal octets not glued to other digits or dots.
+_IPV4 = r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\d)"
+# MAC: six hex pairs joined by ':' or '-'.
+_MAC = r"(?<![\w:.-])[0-9A-Fa-f]{2}(?P<sep>[:-])(?:[0-9A-Fa-f]{2}(?P=sep)){4}[0-9A-Fa-f]{2}(?![\w:-])"
+# IPv6 candidates: hex groups with at least two colons, either ending in a dotted IPv4
+# (::ffff:10.0.0.1) or not followed by more address characters; then maybe a %scope.
+# A candidate that ipaddress does not accept (a time like 05:35:39) is left alone.
+_IPV6 = (r"(?<![\w:.])(?=[0-9A-Fa-f:]*:[0-9A-Fa-f]*:)"
+         r"(?:[0-9A-Fa-f:]*:(?:\d{1,3}\.){3}\d{1,3}(?![\w.])|[0-9A-Fa-f:]{2,39}(?![\w.:]))(?:%[\w.-]+)?")
+# /proc/net/{tcp,udp,raw}[6]: ADDR:PORT in hex, little-endian words.
+_PROC_HEX = r"(?<![0-9A-Fa-f:])(?P<hex>[0-9A-Fa-f]{32}|[0-9A-Fa-f]{8}):(?P<port>[0-9A-Fa-f]{4})(?![0-9A-Fa-f:])"
+
+_PATTERN = re.compile(f"(?P<proc>{_PROC_HEX})|(?P<mac>{_MAC})|(?P<v4>{_IPV4})|(?P<v6>{_IPV6})")
+
+KEPT_NAMES = frozenset({"localhost", "openwrt", "(none)", "localhost.localdomain", "local"})
+KEPT_MACS = frozenset({"00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"})
+
+
+class Redactor:
+    """Replaces addresses, MACs and the given host names with consistent tokens."""
+
+    def __init__(self, hostnames: tuple[str, ...] = (), keep: tuple[str, ...] = ()):
+        self._tokens: dict[tuple[str, str], str] = {}
+        self._counts: dict[str, int] = {}
+        self._cache: dict[str, str] = {}
+        names = sorted({h for h in hostnames if h and len(h) >= 2 and h.lower() not in KEPT_NAMES
+                        and not _is_address(h)}, key=len, reverse=True)
+        for name in names:
+            self._token("host", name.lower())
+        self._names = re.compile(
+            "|".join(rf"(?<![\w.-]){re.escape(n)}(?![\w-])" for n in names), re.IGNORECASE) if names else None
+        kept = sorted({k for k in keep if k}, key=len, reverse=True)
+        self._keep = re.compile("|".join(re.escape(k) for k in kept)) if kept else None
+
+    def _token(self, kind: str, value: str) -> str:
+        key = (kind, value)
+        token = self._tokens.get(key)
+        if token is None:
+            self._counts[kind] = self._counts.get(kind, 0) + 1
+            token = self._tokens[key] = f"{kind}-{self._counts[kind]}"
+        return token
+
+    @property
+    def mapping(self) -> dict[str, str]:
+        """token -> original value (for the engineer who keeps the unredacted report; never rendered)."""
+        return {token: value for (_, value), token in self._tokens.items()}
+
+    # --- one address ---
+
+    def _v4(self, text: str) -> str:
+        try:
+            addr = ipaddress.IPv4Address(text)
+        except ValueError:
+            return text
+        if addr.is_loopback or addr.is_unspecified or text == "255.255.255.255":
+            return text
+        return self._token("ip4", str(addr))
+
+    def _v6(self, text: str) -> str:
+        bare, _, scope = text.partition("%")
+        try:
+            addr = ipaddress.IPv6Address(bare)
+        except ValueError:
+            return text
+        if addr.is_loopback or addr.is_unspecified:
+            return text
+        if addr.ipv4_mapped is not None:
+            prefix = bare[: bare.rfind(":") + 1] if "." in bare else "::ffff:"
+            return prefix + self._v4(str(addr.ipv4_mapped))
+        return self._token("ip6", str(addr)) + (f"%{scope}" if scope else "")
+
+    def _proc(self, hexaddr: str, port: str) -> str:
+        raw = bytes.fromhex(hexaddr)
+        if len(raw) == 4:
+            addr = ipaddress.IPv4Address(raw[::-1])
+            if addr.is_loopback or addr.is_unspecified:
+                return f"{hexaddr}:{port}"
+            return f"{self._v4(str(addr))}:{port}"
+        # IPv6: four 32-bit words, each in host (little-endian) order.
+        words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+        addr6 = ipaddress.IPv6Address(words)
+        if addr6.is_loopback or addr6.is_unspecified:
+            return f"{hexaddr}:{port}"
+        return f"{self._v6(str(addr6))}:{port}"
+
+    def _match(self, m: re.Match) -> str:
+        text = m.group()
+        if m.group("proc"):
+            return self._proc(m.group("hex"), m.group("port"))
+        if m.group("mac"):
+            low = text.lower().replace("-", ":")
+            return text if low in KEPT_MACS else self._token("mac", low)
+        if m.group("v4"):
+            return self._v4(text)
+        return self._v6(text)
+
+    # --- text ---
+
+    def _plain(self, text: str) -> str:
+        text = _PATTERN.sub(self._match, text)
+        if self._names is not None:
+            text = self._names.sub(lambda m: self._token("host", m.group().lower()), text)
+        return text
+
+    def text(self, text: str) -> str:
+        cached = self._cache.get(text)
+        if cached is not None:
+            return cached
+        if self._keep is None:
+            out = self._plain(text)
+        else:
+            parts, last = [], 0
+            for m in self._keep.finditer(text):
+                parts.append(self._plain(text[last:m.start()]))
+                parts.append(m.group())
+                last = m.end()
+            parts.append(self._plain(text[last:]))
+            out = "".join(parts)
+        if len(text) < 4096:
+            self._cache[text] = out
+        return out
+
+    def value(self, obj: Any) -> Any:
+        """Any value with every string inside it redacted: str, bytes, lists, tuples, dicts, dataclasses."""
+        if isinstance(obj, str):
+            return self.text(obj)
+        if isinstance(obj, bytes):
+            return self.text(obj.decode("utf-8", errors="surrogateescape")).encode("utf-8", errors="surrogateescape")
+        if isinstance(obj, (int, float, bool)) or obj is None:
+            return obj
+        if isinstance(obj, list):
+            return [self.value(v) for v in obj]
+        if isinstance(obj, tuple):
+            return tuple(self.value(v) for v in obj)
+        if isinstance(obj, dict):
+            return {k: self.value(v) for k, v in obj.items()}
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            changes = {f.name: self.value(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+            return dataclasses.replace(obj, **changes)
+        return obj
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+def _target_host(target: str | None) -> str | None:
+    if not target:
+        return None
+    host = target.rpartition("@")[2]
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _names(device: dict, capture: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    hostnames = []
+    for value in (device.get("hostname"), _target_host(capture.get("target"))):
+        if value:
+            hostnames.append(str(value))
+            if "." in str(value) and not _is_address(str(value)):
+                hostnames.append(str(value).split(".")[0])  # the short name too
+    keep = tuple(str(v) for v in (device.get("kernel_release"),) if v)
+    return tuple(hostnames), keep
+
+
+def redactor_for(device: dict, capture: dict) -> Redactor:
+    hostnames, keep = _names(device or {}, capture or {})
+    return Redactor(hostnames, keep)
+
+
+def redact(report):
+    """A copy of the Report with every address, MAC and host name replaced by a token."""
+    redactor = redactor_for(report.device, report.capture)
+    return redactor.value(report)
+
+
+def redact_json(data: dict) -> dict:
+    """The same on the JSON form (kit.render.json.to_dict output)."""
+    redactor = redactor_for(data.get("device") or {}, data.get("capture") or {})
+    return redactor.value(data)

@@ -1,0 +1,111 @@
+"""Real captures for the render tests: the real probe, run in fresh namespaces on sockets we make.
+
+Each capture is made once per session by situations.py under
+`unshare --net --uts --mount` (root only). Without root or unshare the tests
+that need one are skipped, or fail when CI=true.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+HOSTILE_HOSTNAME = "<svg/onload=alert(1)>\"'&x"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1")
+
+
+def skip_or_fail(reason: str):
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: required)")
+    pytest.skip(reason)
+
+
+def _can_unshare() -> bool:
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        return False
+    return subprocess.run(["unshare", "--net", "--uts", "--mount", "true"], capture_output=True).returncode == 0
+
+
+class Captures:
+    """Makes each named capture once: make('idle', 'idle') -> Path."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self._made: dict[str, Path] = {}
+        self.usable = _can_unshare()
+
+    def make(self, name: str, *args: str) -> Path:
+        if name in self._made:
+            return self._made[name]
+        if not self.usable:
+            skip_or_fail("making real socket situations needs root and unshare (network namespaces)")
+        out = self.directory / f"{name}.cap"
+        run = subprocess.run(
+            ["unshare", "--net", "--uts", "--mount", "--", sys.executable, str(HERE / "situations.py"), str(out), *args],
+            capture_output=True, timeout=300)
+        if run.returncode != 0:
+            raise RuntimeError(f"situations.py {args} failed: {run.stderr.decode(errors='replace')[-3000:]}")
+        self._made[name] = out
+        return out
+
+
+@pytest.fixture(scope="session")
+def captures(tmp_path_factory) -> Captures:
+    return Captures(tmp_path_factory.mktemp("captures"))
+
+
+def build(path: Path):
+    from kit import capture, report
+
+    return report.build(capture.load(path), source=str(path))
+
+
+@pytest.fixture(scope="session")
+def situations_cap(captures) -> Path:
+    """Every trouble at once, plus hostile names, on a device with a hostile hostname."""
+    return captures.make("situations", "--hostname", HOSTILE_HOSTNAME,
+                         "idle", "noread", "udpdrop", "closewait", "acceptq", "hostile", "addresses")
+
+
+@pytest.fixture(scope="session")
+def idle_cap(captures) -> Path:
+    return captures.make("idle", "--hostname", "idle-router", "idle")
+
+
+@pytest.fixture(scope="session")
+def nonroot_cap(captures) -> Path:
+    return captures.make("nonroot", "--user", "65534", "idle", "noread")
+
+
+@pytest.fixture(scope="session")
+def noss_cap(captures) -> Path:
+    return captures.make("noss", "--no-ss", "idle")
+
+
+@pytest.fixture(scope="session")
+def local_cap(tmp_path_factory) -> Path:
+    """The probe on this machine as it is (host network namespace: tcp_mem is readable here)."""
+    from kit import capture
+    from kit.probe import new_token, render_probe
+
+    token = new_token()
+    proc = subprocess.run(["sh", "-s"], input=render_probe(token).encode(), capture_output=True, timeout=300)
+    header = {"kit_version": "test", "target": "local", "token": token, "exit_status": proc.returncode,
+              "started": "2026-01-01T00:00:00+00:00", "partial": False}
+    return capture.save(tmp_path_factory.mktemp("local"), "local", header, proc.stdout, proc.stderr)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        skip_or_fail("Debian's chromium is not installed")
+    return path

@@ -1,0 +1,247 @@
+"""Create real socket situations in a fresh network namespace, run the real probe, save the capture.
+
+Run by tests/render/conftest.py as
+
+    unshare --net --uts --mount -- PYTHON situations.py OUT.cap [--hostname NAME] [--user NAME] [--no-ss] SITUATION...
+
+Alone in its network namespace, the probe's `ss -napm` sees only the sockets
+made here (and /proc/net/snmp counts only their drops), so other tests on the
+machine cannot leak into what we assert; the UTS namespace lets us give the
+"device" a hostile hostname, and the private mount namespace lets --no-ss
+hide ss (a bind mount of /dev/null over it: exec fails, as on firmware
+without iproute2's ss). --user runs the probe as that user (setpriv), as a
+non-root login would. Each situation runs in a forked child that names
+itself with prctl(PR_SET_NAME) (ss prints that comm), builds its sockets,
+reports ready on a pipe, and sleeps until the probe has run.
+
+Situations:
+  idle       a TCP listener, a UDP socket and a unix listener nobody talks to
+  noread     a TCP receiver that never reads (small SO_RCVBUF), sender blocked
+  udpdrop    a UDP socket with a small SO_RCVBUF flooded with datagrams
+  closewait  the peer sent data and closed; the receiver neither reads nor closes
+  acceptq    listen(1), several connects, no accept(): a full accept queue
+  hostile    processes named with markup, bidi and escapes; unix sockets bound to markup paths
+  addresses  a TCP connection between two non-loopback addresses and an IPv6 listener (for --redact)
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+PR_SET_NAME = 15
+
+HOSTILE_NAMES = ('<b>x</b>"\'&', "<img src=x>", "<script>x", "\u202eevil\x1b[2J")
+HOSTILE_PATHS = ("<script>alert(1)</script>", "\"'&amp;\u202etxt.sock")
+HOSTILE_ABSTRACT = "<img src=x onerror=alert(1)>"
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def set_name(name: str) -> None:
+    raw = name.encode("utf-8")[:15]
+    if _libc.prctl(PR_SET_NAME, ctypes.c_char_p(raw), 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NAME)")
+
+
+def listener(port: int = 0, backlog: int = 16, rcvbuf: int | None = None) -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.bind(("127.0.0.1", port))
+    s.listen(backlog)
+    return s
+
+
+def idle(keep: list) -> None:
+    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    tcp.bind(("0.0.0.0", 2222))
+    tcp.listen(16)
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("0.0.0.0", 5353))
+    unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    unix.bind("\0kit-idle")
+    unix.listen(4)
+    keep += [tcp, udp, unix]
+
+
+def noread(keep: list) -> None:
+    lst = listener(rcvbuf=32768)
+    client = socket.create_connection(lst.getsockname())
+    server, _ = lst.accept()
+    client.setblocking(False)
+    chunk = b"n" * 65536
+    quiet_since = None
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            client.send(chunk)
+            quiet_since = None
+        except BlockingIOError:
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since > 0.5:
+                break
+            time.sleep(0.02)
+    keep += [lst, client, server]
+
+
+def udpdrop(keep: list) -> None:
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    rx.bind(("127.0.0.1", 0))
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for _ in range(300):
+        tx.sendto(b"u" * 1200, rx.getsockname())
+    keep += [rx, tx]
+
+
+def closewait(keep: list) -> None:
+    lst = listener()
+    client = socket.create_connection(lst.getsockname())
+    server, _ = lst.accept()
+    client.sendall(b"c" * 5000)
+    client.close()
+    time.sleep(0.2)  # let the FIN arrive: server goes CLOSE-WAIT
+    keep += [lst, server]
+
+
+def acceptq(keep: list) -> None:
+    lst = listener(backlog=1)
+    clients = []
+    for _ in range(4):
+        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        c.setblocking(False)
+        try:
+            c.connect(lst.getsockname())
+        except BlockingIOError:
+            pass
+        clients.append(c)
+    time.sleep(0.5)  # handshakes complete into the accept queue until it is full
+    keep += [lst, *clients]
+
+
+def hostile(keep: list, name: str, tmp: str, index: int) -> None:
+    if index == 0:
+        for rel in HOSTILE_PATHS:
+            path = os.path.join(tmp, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(path)
+            s.listen(1)
+            keep.append(s)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.bind("\0" + HOSTILE_ABSTRACT)
+        keep.append(s)
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    t.bind(("127.0.0.1", 0))
+    t.listen(1)
+    keep.append(t)
+
+
+ADDRESSES = ("10.23.45.67", "10.23.45.68", "2001:db8::7")
+
+
+def addresses(keep: list) -> None:
+    for addr in ADDRESSES:
+        extra = ["nodad"] if ":" in addr else []
+        subprocess.run(["ip", "addr", "add", addr, "dev", "lo", *extra], check=True)
+    lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lst.bind((ADDRESSES[0], 8080))
+    lst.listen(4)
+    client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    client.bind((ADDRESSES[1], 0))
+    client.connect((ADDRESSES[0], 8080))
+    server, _ = lst.accept()
+    six = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    six.bind((ADDRESSES[2], 8443))
+    six.listen(4)
+    keep += [lst, client, server, six]
+
+
+def spawn(name: str, build, *args) -> int:
+    """Fork a child named `name` that builds its sockets and sleeps; return its pid once ready."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            os.close(r)
+            set_name(name)
+            keep: list = []
+            build(keep, *args)
+            os.write(w, b"ok")
+            os.close(w)
+            signal.pause()
+        except BaseException as exc:  # noqa: BLE001 - report any failure to the parent
+            os.write(w, f"error {type(exc).__name__}: {exc}".encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    answer = os.read(r, 4096)
+    os.close(r)
+    if answer != b"ok":
+        raise RuntimeError(f"situation {name!r} failed: {answer.decode(errors='replace')}")
+    return pid
+
+
+def main(argv: list[str]) -> int:
+    out_path, rest = argv[0], argv[1:]
+    hostname = user = None
+    no_ss = False
+    while rest and rest[0].startswith("--"):
+        if rest[0] == "--hostname":
+            hostname, rest = rest[1], rest[2:]
+        elif rest[0] == "--user":
+            user, rest = rest[1], rest[2:]
+        elif rest[0] == "--no-ss":
+            no_ss, rest = True, rest[1:]
+        else:
+            raise SystemExit(f"unknown option {rest[0]}")
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    if hostname is not None:
+        socket.sethostname(hostname)
+    if no_ss:
+        ss = subprocess.run(["sh", "-c", "command -v ss"], capture_output=True, text=True).stdout.strip()
+        for path in {ss, os.path.realpath(ss)} if ss else ():
+            subprocess.run(["mount", "--bind", "/dev/null", path], check=True)
+    probe_cmd = ["sh", "-s"]
+    if user is not None:
+        probe_cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", "sh", "-s"]
+    from kit import capture
+    from kit.probe import new_token, render_probe
+
+    builders = {"idle": idle, "noread": noread, "udpdrop": udpdrop, "closewait": closewait, "acceptq": acceptq,
+                "addresses": addresses}
+    children = []
+    tmp = tempfile.mkdtemp(prefix="kitR")
+    try:
+        for situation in rest:
+            if situation == "hostile":
+                for i, name in enumerate(HOSTILE_NAMES):
+                    children.append(spawn(name, hostile, name, tmp, i))
+            else:
+                children.append(spawn(situation, builders[situation]))
+        token = new_token()
+        started = time.time()
+        proc = subprocess.run(probe_cmd, input=render_probe(token).encode(), capture_output=True, timeout=120)
+        header = {"kit_version": "test", "target": "local", "token": token, "exit_status": proc.returncode,
+                  "started": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(started)),
+                  "finished": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()), "partial": False}
+        with open(out_path, "wb") as fh:
+            fh.write(capture.capture_bytes(header, proc.stdout, proc.stderr))
+    finally:
+        for pid in children:
+            os.kill(pid, signal.SIGTERM)
+            os.waitpid(pid, 0)
+        subprocess.run(["rm", "-rf", "--", tmp], check=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
