@@ -97,15 +97,14 @@ def _stem(target: str, when: float) -> str:
 
 
 def _password(args: argparse.Namespace) -> str | None:
+    """The password from --password-env (never from argv); --ask-password prompts later, when needed."""
     if args.password_env:
         value = os.environ.get(args.password_env)
         if value is None:
             raise UsageError(f"--password-env {args.password_env}: that environment variable is not set")
         return value
-    if args.ask_password:
-        if not sys.stdin.isatty():
-            raise UsageError("--ask-password needs a terminal; use --password-env VAR in scripts")
-        return getpass.getpass("password: ")
+    if args.ask_password and not sys.stdin.isatty():
+        raise UsageError("--ask-password needs a terminal; use --password-env VAR in scripts")
     return None
 
 
@@ -118,23 +117,39 @@ def _transport(args: argparse.Namespace):
         return LocalTransport()
     if not args.destination:
         raise UsageError("a destination is needed: kit collect [user@]host, or kit collect --local")
-    from kit.transport.ssh import SshTransport, Target, parse_destination
+    from kit.transport.ssh import SshTransport
+    from kit.transport.sshconfig import Flags, resolve
 
-    user, host = parse_destination(args.destination)
-    if not host:
-        raise UsageError(f"no host in destination {args.destination!r}")
-    target = Target(
-        host=host,
-        port=args.port or 22,
-        user=args.login or user or getpass.getuser(),
-        key_files=tuple(Path(k).expanduser() for k in args.identity),
-        password=_password(args),
-        known_hosts=Path(args.known_hosts).expanduser() if args.known_hosts
-        else Path.home() / ".ssh" / "known_hosts",
+    if args.port is not None and not 0 < args.port < 65536:
+        raise UsageError(f"-p {args.port}: not a TCP port")
+    if args.timeout is not None and args.timeout <= 0:
+        raise UsageError("--timeout must be more than 0 seconds")
+    flags = Flags(
+        port=args.port,
+        user=args.login,
+        identity=tuple(Path(k).expanduser() for k in args.identity),
+        config=args.config,
+        jump=args.jump,
+        known_hosts=Path(args.known_hosts).expanduser() if args.known_hosts else None,
         accept_new=args.accept_new,
-        connect_timeout=args.timeout,
+        timeout=args.timeout,
+        legacy=args.legacy,
+        password=_password(args),
+        ask_password=args.ask_password,
     )
-    return SshTransport(target)
+    target = resolve(args.destination, flags)
+
+    def ask(prompt: str, echo: bool) -> str | None:
+        """Key passphrases, passwords, keyboard-interactive prompts: only from a terminal."""
+        if not sys.stdin.isatty():
+            return None
+        sys.stderr.write("\r\x1b[2K")
+        try:
+            return input(prompt) if echo else getpass.getpass(prompt)
+        except EOFError:
+            return None
+
+    return SshTransport(target, ask=ask)
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
@@ -295,14 +310,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-l", "--login", metavar="USER", help="user to log in as (default: user@ or your name)")
     p.add_argument("-i", "--identity", action="append", default=[], metavar="KEYFILE",
                    help="private key file; may be repeated")
+    p.add_argument("-F", dest="config", metavar="SSH_CONFIG",
+                   help="ssh_config file (default ~/.ssh/config, then /etc/ssh/ssh_config; 'none': no file)")
+    p.add_argument("-J", dest="jump", metavar="[user@]host[:port]",
+                   help="reach the device through this jump host (comma-separated for several; "
+                   "like ssh -J / ProxyJump)")
     p.add_argument("--known-hosts", metavar="FILE", help="known_hosts file (default ~/.ssh/known_hosts)")
     p.add_argument("--accept-new", action="store_true",
                    help="record an unknown host key in the known_hosts file (a changed key is always refused)")
     pw = p.add_mutually_exclusive_group()
     pw.add_argument("--password-env", metavar="VAR", help="take the password from environment variable VAR")
-    pw.add_argument("--ask-password", action="store_true", help="prompt for the password on the terminal")
-    p.add_argument("--timeout", type=float, default=15.0, metavar="SECONDS",
-                   help="connect/handshake/auth timeout (default 15)")
+    pw.add_argument("--ask-password", action="store_true",
+                    help="prompt for the password on the terminal when the server asks for one")
+    p.add_argument("--legacy", action="store_true",
+                   help="also allow SHA-1 key exchange, ssh-rsa/ssh-dss host keys and CBC ciphers, "
+                   "for old dropbear builds (see docs/decisions/paramiko-legacy.md)")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="connect/handshake/auth timeout (default: ssh_config ConnectTimeout, else 15)")
     p.add_argument("--probe-timeout", type=float, default=300.0, metavar="SECONDS",
                    help="time allowed for the whole probe (default 300)")
     p.add_argument("--captures", default="captures", metavar="DIR", help="where captures go (default ./captures)")

@@ -51,3 +51,7 @@ class ProbeIncomplete(KitError):
     def __init__(self, message: str, result, hint: str = "") -> None:
         super().__init__(message, hint)
         self.result = result
+
+
+class LegacyAlgorithmsError(ConnectError):
+    """The server and kit share no key exchange, host key, cipher or MAC (see --legacy)."""

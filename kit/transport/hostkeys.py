@@ -1,4 +1,11 @@
-"""known_hosts with OpenSSH's habits: unknown keys refused unless --accept-new, changed keys always."""
+"""known_hosts with OpenSSH's habits: unknown keys refused unless --accept-new, changed keys always.
+
+Reads plain and hashed (`|1|salt|hash`) entries, `[host]:port` names and
+comma-separated name lists, as paramiko.HostKeys does. Lines it cannot read
+(markers such as @revoked, unknown key types) are skipped, as OpenSSH skips
+what it does not understand. New keys are appended in OpenSSH's format,
+hashed when ssh_config says HashKnownHosts yes.
+"""
 from __future__ import annotations
 
 import base64
@@ -32,17 +39,16 @@ class KnownHosts:
         if self.path.exists():
             try:
                 keys.load(str(self.path))
-            except (OSError, paramiko.SSHException) as exc:
+            except (OSError, paramiko.SSHException, ValueError) as exc:
                 raise HostKeyError(f"cannot read known_hosts file {self.path}: {exc}") from exc
         return keys
 
-    def known_types(self, host: str, port: int) -> list[str]:
-        entry = self._load().lookup(host_entry_name(host, port))
+    def known_types(self, name: str) -> list[str]:
+        entry = self._load().lookup(name)
         return list(entry.keys()) if entry else []
 
-    def verify(self, host: str, port: int, key: paramiko.PKey, accept_new: bool) -> None:
-        """Return if `key` is the known key for host:port; record it if new and allowed; else raise."""
-        name = host_entry_name(host, port)
+    def verify(self, name: str, key: paramiko.PKey, accept_new: bool, hash_new: bool = False) -> None:
+        """Return if `key` is the known key for `name`; record it if new and allowed; else raise."""
         entry = self._load().lookup(name)
         key_type = key.get_name()
         fp = fingerprint(key)
@@ -53,16 +59,19 @@ class KnownHosts:
             line = self._line_of(name, key_type)
             where = f"{self.path}:{line}" if line else str(self.path)
             raise HostKeyError(
-                f"HOST KEY CHANGED for {name}: known {key_type} {fingerprint(known)}, offered {fp}",
-                hint=f"if the device was really re-keyed, remove the old key at {where} "
-                f"(ssh-keygen -R '{name}' -f {self.path}); otherwise someone may be intercepting",
+                f"HOST KEY CHANGED for {name}: {where} has {key_type} {fingerprint(known)}, "
+                f"the server now shows {fp}",
+                hint=f"if the device was really re-keyed, delete line {line or '?'} of {self.path} "
+                f"(ssh-keygen -R '{name}' -f {self.path}) and rerun with --accept-new; "
+                "otherwise someone may be intercepting",
             )
         if not accept_new:
+            others = f"; {self.path} knows only its {', '.join(entry.keys())} key" if entry else ""
             raise HostKeyError(
-                f"unknown host key for {name}: {key_type} {fp}",
+                f"unknown host key for {name}: {key_type} {fp}{others}",
                 hint=f"check the fingerprint, then rerun with --accept-new to record it in {self.path}",
             )
-        self._append(name, key)
+        self._append(name, key, hash_new)
 
     def _line_of(self, name: str, key_type: str) -> int | None:
         """Line number of the entry for `name` (plain or hashed), for the error message."""
@@ -81,11 +90,16 @@ class KnownHosts:
                     return number
         return None
 
-    def _append(self, name: str, key: paramiko.PKey) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        needs_newline = self.path.exists() and self.path.stat().st_size > 0 and not self.path.read_bytes().endswith(b"\n")
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "a", encoding="ascii") as fh:
-            if needs_newline:
-                fh.write("\n")
-            fh.write(f"{name} {key.get_name()} {key.get_base64()}\n")
+    def _append(self, name: str, key: paramiko.PKey, hash_new: bool) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            needs_newline = (self.path.exists() and self.path.stat().st_size > 0
+                             and not self.path.read_bytes().endswith(b"\n"))
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "a", encoding="ascii") as fh:
+                if needs_newline:
+                    fh.write("\n")
+                written = paramiko.HostKeys.hash_host(name) if hash_new else name
+                fh.write(f"{written} {key.get_name()} {key.get_base64()}\n")
+        except OSError as exc:
+            raise HostKeyError(f"cannot record the host key in {self.path}: {exc.strerror or exc}") from None

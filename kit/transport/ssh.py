@@ -3,70 +3,96 @@
 Nothing is written on the device: the probe is streamed on the channel's stdin
 and the channel is half-closed when it has all been sent. No SFTP, no scp, no
 second command. Host keys are checked against known_hosts before any
-authentication is attempted.
+authentication is attempted. Through a jump host (-J / ProxyJump) the device
+is reached over a direct-tcpip channel of the jump host's connection, as
+OpenSSH's ProxyJump does; each hop's host key is checked the same way.
+
+Authentication follows OpenSSH's order: publickey (ssh-agent keys, then key
+files), keyboard-interactive, password. Only methods the server lists are
+tried. Prompts (key passphrases, passwords) go through the `ask` callback the
+CLI supplies; without one (or without a terminal) kit never waits for input.
 """
 from __future__ import annotations
 
-import getpass
+import base64
 import os
 import select
 import socket
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import paramiko
 
-from kit.errors import AuthError, ConnectError, ProbeIncomplete
+from kit.errors import AuthError, ConnectError, LegacyAlgorithmsError, ProbeIncomplete
+from kit.transport.algorithms import ServerOffer, disabled_algorithms
 from kit.transport.base import Progress, RunResult, no_progress
 from kit.transport.hostkeys import KnownHosts, fingerprint
+from kit.transport.sshconfig import DEFAULT_TIMEOUT, Target, parse_destination
 
-DEFAULT_TIMEOUT = 15.0
+__all__ = ["Ask", "DEFAULT_TIMEOUT", "SshTransport", "Target", "parse_destination"]
 
+# ask(prompt, echo) -> the answer, or None when nobody can be asked (no terminal).
+Ask = Callable[[str, bool], "str | None"]
 
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Everything needed to reach one device, resolved once before any socket opens."""
-
-    host: str
-    port: int = 22
-    user: str = field(default_factory=getpass.getuser)
-    key_files: tuple[Path, ...] = ()
-    password: str | None = field(default=None, repr=False)
-    known_hosts: Path = field(default_factory=lambda: Path.home() / ".ssh" / "known_hosts")
-    accept_new: bool = False
-    connect_timeout: float = DEFAULT_TIMEOUT
-    use_agent: bool = True
-
-    @property
-    def label(self) -> str:
-        port = "" if self.port == 22 else f":{self.port}"
-        return f"{self.user}@{self.host}{port}"
+PASSPHRASE_TRIES = 3
+INTERACTIVE_AUTH_TIMEOUT = 300.0  # a person is typing
 
 
-def parse_destination(dest: str) -> tuple[str | None, str]:
-    """'[user@]host' -> (user or None, host). IPv6 literals may come in brackets."""
-    user, _, host = dest.rpartition("@")
-    host = host.strip()
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return (user or None), host
+class _Transport(paramiko.Transport):
+    """paramiko's Transport, also keeping what the server offered in its KEXINIT.
+
+    When no algorithm is shared, paramiko says only which category failed; the
+    offer lets kit name what the server has and whether --legacy would help.
+    (_parse_kex_init is private; paramiko is pinned to 3.5.x, see the decision.)
+    """
+
+    server_offer: ServerOffer | None = None
+
+    def _parse_kex_init(self, m):  # noqa: D401 - paramiko hook
+        if self.server_offer is None:
+            try:
+                parsed = self._really_parse_kex_init(paramiko.Message(m.get_remaining()))
+                self.server_offer = ServerOffer.from_parsed(parsed)
+            except Exception:  # noqa: BLE001 - best effort; paramiko reports the real error
+                pass
+        return super()._parse_kex_init(m)
+
+    def our_offer(self) -> dict[str, tuple[str, ...]]:
+        return {"kex": tuple(self.preferred_kex), "keys": tuple(self.preferred_keys),
+                "ciphers": tuple(self.preferred_ciphers), "macs": tuple(self.preferred_macs)}
 
 
 class SshTransport:
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target, ask: Ask | None = None) -> None:
         self.t = target
         self.target = target.label
+        self._ask = ask
+        self.connections = 0  # TCP connections and tunnels opened (bench/ reads these)
+        self.channels = 0
 
     # -- connection ---------------------------------------------------------
 
-    def _connect(self, progress: Progress) -> tuple[paramiko.Transport, str]:
-        t = self.t
+    def _socket(self, t: Target, via: paramiko.Transport | None, progress: Progress):
+        if via is not None:
+            progress(f"opening a tunnel to {t.host}:{t.port}")
+            try:
+                self.channels += 1
+                return via.open_channel("direct-tcpip", (t.host, t.port), ("127.0.0.1", 0),
+                                        timeout=t.connect_timeout)
+            except paramiko.ChannelException as exc:
+                raise ConnectError(f"{t.host}:{t.port}: the jump host {t.jump.label} could not connect "
+                                   f"to it ({exc.text or exc.code})",
+                                   hint="check the address as the jump host sees it, and that "
+                                   "the jump host allows TCP forwarding") from None
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                raise ConnectError(f"{t.host}:{t.port}: tunnel through {t.jump.label} failed: "
+                                   f"{_one_line(exc)}") from None
         progress(f"connecting to {t.host}:{t.port}")
         try:
-            sock = socket.create_connection((t.host, t.port), timeout=t.connect_timeout)
+            return socket.create_connection((t.host, t.port), timeout=t.connect_timeout)
         except socket.timeout:
-            raise ConnectError(f"{t.host}:{t.port}: connection timed out after {t.connect_timeout:.0f} s",
+            raise ConnectError(f"{t.host}:{t.port}: connection timed out after {t.connect_timeout:g} s",
                                hint="check the address and that the device is up; --timeout waits longer") from None
         except ConnectionRefusedError:
             raise ConnectError(f"{t.host}:{t.port}: connection refused",
@@ -76,14 +102,22 @@ class SshTransport:
         except OSError as exc:
             raise ConnectError(f"{t.host}:{t.port}: {exc.strerror or exc}") from None
 
-        transport = paramiko.Transport(sock)
+    def _open(self, t: Target, progress: Progress, opened: list[paramiko.Transport]) -> tuple[_Transport, str]:
+        """Connect (through t.jump, if any), check the host key and log in; `opened` collects what to close."""
+        via = None
+        if t.jump is not None:
+            via, _ = self._open(t.jump, progress, opened)
+        sock = self._socket(t, via, progress)
+        self.connections += 1
+        transport = _Transport(sock, disabled_algorithms=disabled_algorithms(t.legacy))
+        opened.append(transport)
         transport.banner_timeout = t.connect_timeout
         transport.handshake_timeout = t.connect_timeout
         transport.auth_timeout = t.connect_timeout
         known = KnownHosts(t.known_hosts)
         # Prefer the host key type we already know, as OpenSSH does, so a known
         # RSA key is not reported as "unknown ed25519 key".
-        known_types = known.known_types(t.host, t.port)
+        known_types = known.known_types(t.known_hosts_name)
         if known_types:
             opts = transport.get_security_options()
             preferred = [k for k in opts.key_types if k in known_types or
@@ -91,76 +125,50 @@ class SshTransport:
             opts.key_types = preferred + [k for k in opts.key_types if k not in preferred]
         try:
             transport.start_client(timeout=t.connect_timeout)
+            key = transport.get_remote_server_key()
         except (paramiko.SSHException, EOFError, OSError) as exc:
-            transport.close()
-            raise ConnectError(f"{t.host}:{t.port}: SSH handshake failed: {_one_line(exc)}",
-                               hint="the device accepted TCP but did not speak SSH in time") from None
-        key = transport.get_remote_server_key()
-        try:
-            known.verify(t.host, t.port, key, t.accept_new)
-        except Exception:
-            transport.close()
-            raise
+            raise self._handshake_error(t, transport, exc) from None
+        known.verify(t.known_hosts_name, key, t.accept_new, t.hash_known_hosts)
         host_key = f"{key.get_name()} {fingerprint(key)}"
-        progress(f"host key {host_key}")
+        progress(f"{t.host}: host key {host_key}")
+        _Auth(transport, t, self._ask, progress).run()
         return transport, host_key
 
-    def _authenticate(self, transport: paramiko.Transport, progress: Progress) -> None:
-        t = self.t
-        tried: list[str] = []
-        for path in t.key_files:
-            try:
-                pkey = paramiko.PKey.from_path(str(path))
-            except FileNotFoundError:
-                raise AuthError(f"key file {path} does not exist") from None
-            except paramiko.PasswordRequiredException:
-                raise AuthError(f"key file {path} is encrypted",
-                                hint="load it into ssh-agent (ssh-add) first") from None
-            except (paramiko.SSHException, ValueError, OSError) as exc:
-                raise AuthError(f"cannot read key file {path}: {_one_line(exc)}") from None
-            if self._try(lambda: transport.auth_publickey(t.user, pkey), tried, f"key {path.name}"):
-                return
-        if t.use_agent and os.environ.get("SSH_AUTH_SOCK"):
-            try:
-                agent_keys = paramiko.Agent().get_keys()
-            except paramiko.SSHException:
-                agent_keys = ()
-            for akey in agent_keys:
-                if self._try(lambda: transport.auth_publickey(t.user, akey), tried, "agent key"):
-                    return
-        if t.password is not None:
-            progress("trying password")
-            if self._try(lambda: transport.auth_password(t.user, t.password), tried, "password"):
-                return
-        if not tried:
-            raise AuthError(f"no way to log in as {t.user}@{t.host}",
-                            hint="give a key with -i KEYFILE or a password with --password-env VAR / --ask-password")
-        raise AuthError(f"authentication failed for {t.user}@{t.host} (tried {', '.join(tried)})",
-                        hint="check the user (-l), key (-i) or password")
-
     @staticmethod
-    def _try(attempt, tried: list[str], what: str) -> bool:
-        tried.append(what)
-        try:
-            attempt()
-            return True
-        except paramiko.BadAuthenticationType as exc:
-            tried[-1] += f" (server allows only {', '.join(exc.allowed_types)})"
-            return False
-        except paramiko.AuthenticationException:
-            return False
-        except (paramiko.SSHException, EOFError, OSError) as exc:
-            raise AuthError(f"connection lost during authentication: {_one_line(exc)}") from None
+    def _handshake_error(t: Target, transport: _Transport, exc: BaseException) -> ConnectError:
+        where = f"{t.host}:{t.port}"
+        text = _one_line(exc)
+        if transport.remote_version is None or "protocol banner" in text:
+            return ConnectError(f"{where}: no SSH banner within {t.connect_timeout:g} s ({text})",
+                                hint="the port accepts TCP but does not speak SSH; check -p, or --timeout")
+        offer = transport.server_offer
+        ours = transport.our_offer()
+        if offer is not None and offer.unmet(ours):
+            unmet = offer.unmet(ours)
+            if not t.legacy and offer.legacy_would_help(ours):
+                return LegacyAlgorithmsError(
+                    f"{where} ({transport.remote_version}) offers only legacy algorithms: "
+                    f"{offer.describe(unmet)}",
+                    hint="rerun with --legacy to allow SHA-1 key exchange, ssh-rsa/ssh-dss host keys "
+                    "and CBC ciphers for this device (see docs/decisions/paramiko-legacy.md)")
+            return LegacyAlgorithmsError(
+                f"{where} ({transport.remote_version}): no algorithm in common"
+                f"{' even with --legacy' if t.legacy else ''}; the server offers {offer.describe(unmet)}",
+                hint="kit (paramiko 3.5) cannot talk to this server")
+        return ConnectError(f"{where}: SSH handshake failed: {text}",
+                            hint="the server closed the connection during key exchange; "
+                            "an old device may need --legacy")
 
     # -- the run ------------------------------------------------------------
 
     def run(self, script: bytes, timeout: float, progress: Progress = no_progress) -> RunResult:
-        transport, host_key = self._connect(progress)
+        opened: list[paramiko.Transport] = []
         try:
-            self._authenticate(transport, progress)
+            transport, host_key = self._open(self.t, progress, opened)
             return self._exec(transport, script, timeout, host_key, progress)
         finally:
-            transport.close()
+            for transport in reversed(opened):
+                transport.close()
 
     def _exec(self, transport: paramiko.Transport, script: bytes, timeout: float,
               host_key: str, progress: Progress) -> RunResult:
@@ -174,6 +182,7 @@ class SshTransport:
             return ProbeIncomplete(error, result)
 
         try:
+            self.channels += 1
             chan = transport.open_session(timeout=self.t.connect_timeout)
             chan.exec_command("sh -s")
             progress("streaming the probe")
@@ -190,18 +199,20 @@ class SshTransport:
                     out += chan.recv(65536)
                 elif chan.recv_stderr_ready():
                     err += chan.recv_stderr(65536)
-                elif chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
-                    # All data and the exit status are in; drain what raced in last.
+                elif chan.status_event.is_set():
+                    # The exit status is in; drain what raced in last.
                     while chan.recv_ready():
                         out += chan.recv(65536)
                     while chan.recv_stderr_ready():
                         err += chan.recv_stderr(65536)
                     break
-                elif chan.closed or not transport.is_active():
+                elif chan.closed:
+                    if transport.is_active():
+                        raise partial("the device's shell ended without an exit status (killed?)")
                     raise partial("the connection dropped before the probe finished")
                 else:
                     if time.time() > deadline:
-                        raise partial(f"the probe did not finish in {timeout:.0f} s", timed_out=True)
+                        raise partial(f"the probe did not finish in {timeout:g} s", timed_out=True)
                     select.select([chan], [], [], 0.2)
                 now = time.time()
                 if now - last_report > 1.0:
@@ -211,10 +222,219 @@ class SshTransport:
             raise partial("interrupted (Ctrl-C)") from None
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise partial(f"the connection failed during the probe: {_one_line(exc)}") from None
-        status = chan.recv_exit_status()
-        return RunResult(bytes(out), bytes(err), status, started, time.time(), host_key=host_key)
+        return RunResult(bytes(out), bytes(err), chan.exit_status, started, time.time(), host_key=host_key)
+
+
+class _Auth:
+    """One login attempt on an open transport, in OpenSSH's order; raises AuthError when all fail."""
+
+    def __init__(self, transport: _Transport, target: Target, ask: Ask | None, progress: Progress) -> None:
+        self.tr = transport
+        self.t = target
+        self.ask = ask
+        self.progress = progress
+        self.tried: list[str] = []
+        self.notes: list[str] = []
+        self.allowed: list[str] = []
+        self.password = target.password
+
+    def run(self) -> None:
+        t = self.t
+        try:
+            self.tr.auth_none(t.user)
+            return  # the server let us in with no authentication at all
+        except paramiko.BadAuthenticationType as exc:
+            self.allowed = list(exc.allowed_types)
+        except paramiko.AuthenticationException:
+            self.allowed = ["publickey", "keyboard-interactive", "password"]
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise AuthError(f"{t.label}: connection lost before authentication: {_one_line(exc)}") from None
+        if t.legacy and "server-sig-algs" not in self.tr.server_extensions:
+            # Old servers (dropbear < 2020.79) verify RSA signatures only as
+            # ssh-rsa and do not say so; paramiko would guess rsa-sha2-512.
+            self.tr.disabled_algorithms = dict(self.tr.disabled_algorithms,
+                                               pubkeys=["rsa-sha2-512", "rsa-sha2-256"])
+        for method, attempt in (("publickey", self._publickey),
+                                ("keyboard-interactive", self._interactive),
+                                ("password", self._password)):
+            if method in self.allowed and attempt():
+                return
+        self._fail()
+
+    # each returns True when fully authenticated
+
+    def _try(self, what: str, call) -> bool:
+        self.tried.append(what)
+        try:
+            remaining = call()
+        except paramiko.BadAuthenticationType as exc:
+            self.allowed = list(exc.allowed_types)
+            return False
+        except paramiko.AuthenticationException as exc:
+            if "Authentication timeout" in str(exc):
+                raise AuthError(f"{self.t.label}: the server did not answer the login in time") from None
+            return False
+        except paramiko.SSHException as exc:
+            if not self.tr.is_active():
+                self._lost(exc)
+            self.tried[-1] += f" ({_one_line(exc)})"
+            return False
+        except (EOFError, OSError) as exc:
+            self._lost(exc)
+        if self.tr.is_authenticated():
+            return True
+        if remaining:  # partial success: the server wants a further method
+            self.allowed = list(remaining)
+        return False
+
+    def _lost(self, exc: BaseException):
+        raise AuthError(f"{self.t.label}: the server closed the connection during login "
+                        f"after {len(self.tried)} attempt(s) ({_one_line(exc)})",
+                        hint="too many keys offered? name one with -i KEYFILE and IdentitiesOnly") from None
+
+    def _agent_keys(self) -> list[paramiko.AgentKey]:
+        if not self.t.use_agent or not os.environ.get("SSH_AUTH_SOCK"):
+            return []
+        try:
+            agent = paramiko.Agent()
+            keys = list(agent.get_keys())
+        except (paramiko.SSHException, OSError) as exc:
+            self.notes.append(f"ssh-agent unusable: {_one_line(exc)}")
+            return []
+        self._agent = agent  # keep the connection open while signing
+        return keys
+
+    def _publickey(self) -> bool:
+        t = self.t
+        offered: set[bytes] = set()
+        file_blobs = {b for b in (_public_blob(p) for p in t.key_files) if b}
+        try:
+            for akey in self._agent_keys():
+                if t.identities_only and akey.asbytes() not in file_blobs:
+                    continue
+                offered.add(akey.asbytes())
+                if self._try(f"agent key {akey.get_name()} {fingerprint(akey)}",
+                             lambda k=akey: self.tr.auth_publickey(t.user, k)):
+                    return True
+                if not self.tr.is_active() or "publickey" not in self.allowed:
+                    return False
+            for path in t.key_files:
+                if _public_blob(path) in offered:
+                    continue  # the agent already offered this key
+                pkey = self._load_key(path, required=path in t.key_files_required)
+                if pkey is None or pkey.asbytes() in offered:
+                    continue
+                offered.add(pkey.asbytes())
+                if self._try(f"key {_short(path)}", lambda k=pkey: self.tr.auth_publickey(t.user, k)):
+                    return True
+                if "publickey" not in self.allowed:
+                    return False
+        finally:
+            agent = getattr(self, "_agent", None)
+            if agent is not None:
+                agent.close()
+        return False
+
+    def _load_key(self, path: Path, required: bool) -> paramiko.PKey | None:
+        try:
+            return paramiko.PKey.from_path(path)
+        except FileNotFoundError:
+            if required:
+                raise AuthError(f"key file {path} does not exist") from None
+            return None
+        except IsADirectoryError:
+            raise AuthError(f"key file {path} is a directory") from None
+        except PermissionError:
+            raise AuthError(f"key file {path}: permission denied") from None
+        except (TypeError, paramiko.PasswordRequiredException):
+            pass  # encrypted: needs its passphrase (cryptography raises TypeError)
+        except (paramiko.SSHException, ValueError, OSError) as exc:
+            if required:
+                raise AuthError(f"cannot read key file {path}: {_one_line(exc)}",
+                                hint="kit reads ed25519, ecdsa and RSA keys in OpenSSH or PEM format") from None
+            self.notes.append(f"skipped {_short(path)} ({_one_line(exc)})")
+            return None
+        for _ in range(PASSPHRASE_TRIES):
+            answer = self.ask(f"Enter passphrase for key '{path}': ", False) if self.ask else None
+            if answer is None:
+                self.notes.append(f"key {_short(path)} is encrypted and there is no terminal to ask its "
+                                  f"passphrase (ssh-add {path} puts it in the agent)")
+                return None
+            try:
+                return paramiko.PKey.from_path(path, passphrase=answer.encode())
+            except (ValueError, TypeError, paramiko.SSHException):
+                continue  # wrong passphrase: ask again, as ssh does
+        self.notes.append(f"wrong passphrase for {_short(path)} ({PASSPHRASE_TRIES} tries)")
+        return None
+
+    def _get_password(self, prompt_for: str) -> str | None:
+        if self.password is None and self.t.ask_password and self.ask is not None:
+            self.password = self.ask(f"{prompt_for}'s password: ", False)
+            if self.password is None:
+                self.notes.append("--ask-password needs a terminal")
+        return self.password
+
+    def _interactive(self) -> bool:
+        t = self.t
+        password = self._get_password(t.label)
+        if password is None and not (self.ask and t.ask_password):
+            return False
+        used = [False]
+
+        def handler(title: str, instructions: str, prompts: list[tuple[str, bool]]) -> list[str]:
+            answers = []
+            for text, echo in prompts:
+                if not echo and password is not None and not used[0]:
+                    used[0] = True
+                    answers.append(password)
+                elif self.ask is not None:
+                    answers.append(self.ask(text, echo) or "")
+                else:
+                    answers.append("")
+            return answers
+
+        self.tr.auth_timeout = INTERACTIVE_AUTH_TIMEOUT if self.ask else t.connect_timeout
+        try:
+            return self._try("keyboard-interactive", lambda: self.tr.auth_interactive(t.user, handler))
+        finally:
+            self.tr.auth_timeout = t.connect_timeout
+
+    def _password(self) -> bool:
+        password = self._get_password(self.t.label)
+        if password is None:
+            return False
+        return self._try("password", lambda: self.tr.auth_password(self.t.user, password, fallback=False))
+
+    def _fail(self):
+        t = self.t
+        allowed = ",".join(self.allowed) or "nothing"
+        notes = f"; {'; '.join(self.notes)}" if self.notes else ""
+        if not self.tried:
+            raise AuthError(f"no way to log in as {t.label}: the server accepts {allowed}, and kit "
+                            f"has no key (ssh-agent, -i, ~/.ssh) and no password{notes}",
+                            hint="give a key with -i KEYFILE or a password with --password-env VAR / --ask-password")
+        raise AuthError(f"authentication failed for {t.label} (server accepts {allowed}; "
+                        f"tried {', '.join(self.tried)}){notes}",
+                        hint="check the user (-l), key (-i) or password")
+
+
+def _public_blob(path: Path) -> bytes | None:
+    """The public key blob from `path`.pub, without needing the private key's passphrase."""
+    pub = Path(f"{path}.pub")
+    try:
+        fields = pub.read_text(encoding="ascii", errors="replace").split()
+        return paramiko.PKey.from_type_string(fields[0], base64.b64decode(fields[1])).asbytes()
+    except (OSError, IndexError, ValueError, paramiko.SSHException, paramiko.UnknownKeyType):
+        return None
+
+
+def _short(path: Path) -> str:
+    home = str(Path.home())
+    text = str(path)
+    return "~" + text[len(home):] if text.startswith(home + os.sep) else text
 
 
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
