@@ -69,10 +69,10 @@ def _assignment(line: str) -> tuple[tuple[str, str], str]:
     if line[0] in " \t":
         return ("", ""), "leading blanks: kconfig ignores this line"
     name, sep, value = line.partition("=")
-    if not sep:
-        if _NAME.match(name.strip()):
-            return ("", ""), "option without '=value'"
+    if not name.startswith("CONFIG_"):
         return ("", ""), "not a CONFIG_ line or a comment"
+    if not sep:
+        return ("", ""), "option without '=value'"
     if not _NAME.match(name):
         return ("", ""), f"{name[:60]!r} is not a CONFIG_ option name"
     if not value:

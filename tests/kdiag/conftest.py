@@ -1,0 +1,40 @@
+"""Fixtures for the kernel diag tests: real Debian kernels and images built from them (material.py)."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import material  # noqa: E402
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def _unavailable(reason: str):
+    if os.environ.get("CI", "").strip().lower() in ("true", "1"):
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def debian():
+    """arch -> extracted Debian linux-image package (boot/, lib/modules/)."""
+    def get(arch: str) -> Path:
+        try:
+            return material.debian_kernel(arch)
+        except material.Unavailable as exc:
+            _unavailable(f"Debian {arch} kernel unavailable: {exc}")
+    return get
+
+
+@pytest.fixture(scope="session")
+def ikconfig_images(debian):
+    for arch in material.ARCHES:
+        debian(arch)
+    try:
+        return material.images()
+    except material.Unavailable as exc:
+        _unavailable(f"cannot build the IKCONFIG images: {exc}")
