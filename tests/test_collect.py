@@ -64,12 +64,13 @@ def test_collect_writes_capture_html_json_and_totals_match_awk(device, tmp_path,
                                capture_output=True, check=True).stdout
     inet = [s for s in sockets if s["netid"] in ("tcp", "udp")]
     assert inet, "the device sees the host's tcp/udp sockets"
-    assert sum(s["skmem"]["rmem_alloc"] for s in inet) == awk_total(inet_text, 2)
-    assert sum(s["skmem"]["wmem_alloc"] for s in inet) == awk_total(inet_text, 4)
+    # (TIME-WAIT rows carry no skmem: they add nothing on either side)
+    assert sum((s["skmem"] or {}).get("rmem_alloc") or 0 for s in inet) == awk_total(inet_text, 2)
+    assert sum((s["skmem"] or {}).get("wmem_alloc") or 0 for s in inet) == awk_total(inet_text, 4)
 
     html = html_path.read_text()
     # self-contained: nothing is fetched (no src/href but in-page anchors, no url(), no @import)
-    assert not re.search(r"(?i)\b(src|href)\s*=\s*[\"']?(?!#)", html)
+    assert not re.search(r"(?i)\b(src|href)\s*=\s*(?![\"']?#)", html)
     assert not re.search(r"(?i)url\(|@import", html)
     assert "CONFIG_INET_DIAG" in html
 
@@ -98,7 +99,9 @@ def test_unknown_host_key_is_refused_then_accepted_with_flag(device, tmp_path, c
     assert not (tmp_path / "c").exists() or not list((tmp_path / "c").iterdir())
 
     assert _collect(device, tmp_path, "--accept-new", known_hosts=known) in (0, 1)
-    assert f"[{device.host}]:{device.port} ssh-" in known.read_text()
+    import paramiko
+    recorded = paramiko.HostKeys(str(known)).lookup(f"[{device.host}]:{device.port}")
+    assert recorded and len(recorded.keys()) == 1
     capsys.readouterr()
     assert _collect(device, tmp_path, known_hosts=known) in (0, 1)  # now known: no flag needed
 
