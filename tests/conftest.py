@@ -47,12 +47,20 @@ class DevicePool:
         self.workdir = workdir
         self._devices = {}
 
-    def get(self, *, with_ss=True, kconfig="readable") -> devicelib.Device:
-        key = (with_ss, kconfig)
+    def get(self, *, with_ss=True, kconfig="readable", ss_path=devicelib.SS_IN_ROOT,
+            readonly=False) -> devicelib.Device:
+        key = (with_ss, kconfig, ss_path, readonly)
+        return self._get(key, lambda: devicelib.start_device(
+            self.workdir, with_ss=with_ss, kconfig=kconfig, ss_path=ss_path, readonly=readonly))
+
+    def sshd(self, mode: str) -> devicelib.Sshd:
+        """A real OpenSSH sshd (devicelib.SSHD_MODES), started once per session."""
+        return self._get(("sshd", mode), lambda: devicelib.start_sshd(self.workdir, mode=mode))
+
+    def _get(self, key, start):
         if key not in self._devices:
             try:
-                self._devices[key] = devicelib.start_device(
-                    self.workdir, with_ss=with_ss, kconfig=kconfig)
+                self._devices[key] = start()
             except Exception as exc:  # anything: missing root, packages, timeout
                 self._devices[key] = exc
         found = self._devices[key]
@@ -66,9 +74,12 @@ class DevicePool:
     def close(self):
         errors = []
         for found in self._devices.values():
-            if isinstance(found, devicelib.Device):
+            if isinstance(found, (devicelib.Device, devicelib.Sshd)):
                 try:
-                    devicelib.stop_device(found)
+                    if isinstance(found, devicelib.Sshd):
+                        devicelib.stop_sshd(found)
+                    else:
+                        devicelib.stop_device(found)
                 except Exception as exc:
                     errors.append(exc)
         self._devices.clear()
@@ -102,3 +113,27 @@ def device_config_unreadable(device_pool):
 @pytest.fixture(scope="session")
 def device_config_none(device_pool):
     return device_pool.get(kconfig="none")
+
+
+@pytest.fixture(scope="session")
+def device_usr_sbin_ss(device_pool):
+    """ss in /usr/sbin: off the PATH dropbear gives the non-root user."""
+    return device_pool.get(ss_path="/usr/sbin/ss")
+
+
+@pytest.fixture(scope="session")
+def device_readonly(device_pool):
+    """Root, /tmp, /var and /dev read-only: a probe that writes anything fails here."""
+    return device_pool.get(readonly=True)
+
+
+@pytest.fixture(scope="session")
+def sshd_legacy(device_pool):
+    """OpenSSH sshd offering only ssh-rsa, SHA-1 DH groups, aes128-cbc, hmac-sha1."""
+    return device_pool.sshd("legacy")
+
+
+@pytest.fixture(scope="session")
+def sshd_kbdint(device_pool):
+    """OpenSSH sshd that accepts only keyboard-interactive (PAM)."""
+    return device_pool.sshd("kbdint")

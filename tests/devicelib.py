@@ -98,6 +98,9 @@ class Device:
     kconfig: str = "readable"
     log: Path | None = None  # dropbear's stderr (-E) and nsinit's messages
     hostname: str = HOSTNAME
+    ss_path: str = SS_IN_ROOT  # where ss lives on the device (e.g. /usr/sbin/ss, off a user's PATH)
+    readonly: bool = False  # root, /tmp, /var and /dev mounted read-only
+    workdir: Path | None = None
 
 
 # --------------------------------------------------------------------------
@@ -106,9 +109,9 @@ class Device:
 _apt_updated = False
 
 
-def _missing_packages() -> list[str]:
+def _missing_packages(packages: dict | None = None) -> list[str]:
     missing = []
-    for pkg, path in PACKAGES.items():
+    for pkg, path in (packages or PACKAGES).items():
         res = subprocess.run(["dpkg-query", "-W", "-f=${db:Status-Abbrev}", pkg],
                              capture_output=True, text=True)
         if not res.stdout.startswith("ii") or not os.path.exists(path):
@@ -116,7 +119,7 @@ def _missing_packages() -> list[str]:
     return missing
 
 
-def ensure_packages() -> None:
+def ensure_packages(packages: dict | None = None) -> None:
     """Install the Debian packages the device is built from, when missing.
 
     As root: `apt-get update` (once per process) and `apt-get install -y`.
@@ -125,7 +128,7 @@ def ensure_packages() -> None:
     global _apt_updated
     if shutil.which("dpkg-query") is None:
         raise RuntimeError("the test device needs a Debian system (no dpkg-query found)")
-    missing = _missing_packages()
+    missing = _missing_packages(packages)
     if not missing:
         return
     if os.geteuid() != 0:
@@ -136,7 +139,7 @@ def ensure_packages() -> None:
     lock = Path(tempfile.gettempdir()) / "kit-tests-apt.lock"
     with open(lock, "w") as lockf:  # parallel test workers: one apt at a time
         fcntl.flock(lockf, fcntl.LOCK_EX)
-        missing = _missing_packages()
+        missing = _missing_packages(packages)
         if not missing:
             return
         steps = [["apt-get", "install", "-y", "-o", "DPkg::Lock::Timeout=300", *missing]]
@@ -150,7 +153,7 @@ def ensure_packages() -> None:
                                    f"{(res.stdout + res.stderr)[-3000:]}")
             if cmd[1] == "update":
                 _apt_updated = True
-    still = _missing_packages()
+    still = _missing_packages(packages)
     if still:
         raise RuntimeError(f"packages still missing after apt-get install: {still}")
 
@@ -233,7 +236,8 @@ def _write(root: Path, dest: str, text: str, mode: int = 0o644, uid: int = 0) ->
     os.chown(target, uid, uid)
 
 
-def _build_rootfs(root: Path, *, with_ss: bool, kconfig: str, creds: dict) -> None:
+def _build_rootfs(root: Path, *, with_ss: bool, kconfig: str, creds: dict,
+                  ss_path: str = SS_IN_ROOT) -> None:
     for d in ("bin", "sbin", "usr/bin", "usr/sbin", "lib", "lib64", "etc/dropbear",
               "proc", "sys", "dev", "tmp", "var", "boot", "home", "mnt"):
         (root / d).mkdir(parents=True, exist_ok=True)
@@ -250,7 +254,7 @@ def _build_rootfs(root: Path, *, with_ss: bool, kconfig: str, creds: dict) -> No
 
     binaries = {DROPBEAR: DROPBEAR}
     if with_ss:
-        binaries[shutil.which("ss", path="/usr/bin:/bin:/usr/sbin:/sbin")] = SS_IN_ROOT
+        binaries[shutil.which("ss", path="/usr/bin:/bin:/usr/sbin:/sbin")] = ss_path
     for src, dest in binaries.items():
         _install(src, root, dest)
         for lib in _libraries(src):
@@ -292,16 +296,18 @@ def _build_rootfs(root: Path, *, with_ss: bool, kconfig: str, creds: dict) -> No
     _run(["dropbearkey", "-t", "ed25519", "-f", str(root / HOSTKEY_IN_ROOT.lstrip("/"))])
 
 
-def _rootfs(workdir: Path, *, with_ss: bool, kconfig: str, creds: dict) -> Path:
+def _rootfs(workdir: Path, *, with_ss: bool, kconfig: str, creds: dict,
+            ss_path: str = SS_IN_ROOT) -> Path:
     """The cached root for this variant, built on first use."""
-    name = f"{'ss' if with_ss else 'noss'}-{kconfig}"
+    where = "" if ss_path == SS_IN_ROOT else "-" + ss_path.strip("/").replace("/", "")
+    name = f"{'ss' if with_ss else 'noss'}{where if with_ss else ''}-{kconfig}"
     root = workdir / "rootfs" / name
     if root.exists():  # only ever appears complete, by rename
         return root
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"{name}.", dir=root.parent))
     try:
-        _build_rootfs(tmp, with_ss=with_ss, kconfig=kconfig, creds=creds)
+        _build_rootfs(tmp, with_ss=with_ss, kconfig=kconfig, creds=creds, ss_path=ss_path)
         try:
             tmp.rename(root)
         except OSError:
@@ -391,8 +397,13 @@ def _log_text(log: Path) -> str:
         return "(no log)"
 
 
-def start_device(workdir: Path, *, with_ss: bool = True, kconfig: str = "readable") -> Device:
+def start_device(workdir: Path, *, with_ss: bool = True, kconfig: str = "readable",
+                 ss_path: str = SS_IN_ROOT, readonly: bool = False, port: int | None = None) -> Device:
     """Build (or reuse) the variant's root under `workdir` and start dropbear on it.
+
+    ss_path: where ss is installed (/usr/sbin/ss is off a non-root user's PATH).
+    readonly: mount the root, /tmp, /var and /dev read-only (nothing writable).
+    port: listen on this port (to restart a device where it was, e.g. re-keyed).
 
     Returns once dropbear's SSH banner arrived; raises RuntimeError (with the
     device's log) if that does not happen within START_TIMEOUT seconds.
@@ -409,7 +420,7 @@ def start_device(workdir: Path, *, with_ss: bool = True, kconfig: str = "readabl
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     creds = _credentials(workdir)
-    root = _rootfs(workdir, with_ss=with_ss, kconfig=kconfig, creds=creds)
+    root = _rootfs(workdir, with_ss=with_ss, kconfig=kconfig, creds=creds, ss_path=ss_path)
     host_key = _host_public_key(root)
 
     has_proc_config = _host_kconfig()[0]
@@ -419,10 +430,13 @@ def start_device(workdir: Path, *, with_ss: bool = True, kconfig: str = "readabl
                   else f"/boot/config-{platform.release()}"]
     elif kconfig == "none" and has_proc_config:
         tweaks = ["--absent", "/proc/config.gz"]
+    if readonly:
+        tweaks.append("--readonly")
 
     last_log = ""
+    fixed_port = port
     for _attempt in range(3):  # the free port may be taken before dropbear binds it
-        port = _free_port()
+        port = fixed_port or _free_port()
         log = workdir / f"device-{root.name}-{port}.log"
         logf = open(log, "wb")
         cmd = [unshare, "--mount", "--pid", "--uts", "--fork", "--kill-child",
@@ -430,7 +444,7 @@ def start_device(workdir: Path, *, with_ss: bool = True, kconfig: str = "readabl
                sys.executable, "-I", str(NSINIT), "--root", str(root),
                "--hostname", HOSTNAME, *tweaks, "--",
                DROPBEAR, "-F", "-E", "-p", f"{HOST}:{port}", "-r", HOSTKEY_IN_ROOT,
-               "-P", "/var/run/dropbear.pid"]
+               "-P", "/dev/null" if readonly else "/var/run/dropbear.pid"]
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + START_TIMEOUT
@@ -473,7 +487,7 @@ def start_device(workdir: Path, *, with_ss: bool = True, kconfig: str = "readabl
         user=USER, user_password=creds[USER]["password"], user_key=Path(creds[USER]["key"]),
         host_key_sha256=_sha256_fingerprint(host_key), known_hosts=known_hosts,
         rootfs=root, pid=proc.pid, with_ss=with_ss, kconfig=kconfig, log=log,
-        hostname=HOSTNAME)
+        hostname=HOSTNAME, ss_path=ss_path, readonly=readonly, workdir=workdir)
 
 
 def _alive(pid: int) -> bool:
@@ -554,3 +568,213 @@ def _stop_all() -> None:
             _stop(pid, running, timeout=2.0)
         except Exception as exc:  # noqa: BLE001 - exiting anyway
             print(f"devicelib: stopping test device {pid}: {exc}", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------
+# helpers for transport tests
+
+def authorize(dev: "Device", public_key: str, who: str = "root") -> None:
+    """Append `public_key` (one OpenSSH line) to `who`'s authorized_keys on the device."""
+    home = dev.rootfs / ("root" if who == "root" else f"home/{who}")
+    with open(home / ".ssh" / "authorized_keys", "a") as fh:
+        fh.write(public_key.strip() + "\n")
+
+
+def rekey_device(dev: Device) -> Device:
+    """Stop `dev`, give its root a new host key, start it again on the same port.
+
+    The root is shared by every device of the variant in the same workdir: use
+    a workdir of its own for a device you re-key.
+    """
+    stop_device(dev)
+    key = dev.rootfs / HOSTKEY_IN_ROOT.lstrip("/")
+    key.unlink()
+    _run(["dropbearkey", "-t", "ed25519", "-f", str(key)])
+    for _ in range(50):
+        try:
+            return start_device(dev.workdir, with_ss=dev.with_ss, kconfig=dev.kconfig,
+                                ss_path=dev.ss_path, readonly=dev.readonly, port=dev.port)
+        except RuntimeError as exc:
+            if "no free port" not in str(exc):
+                raise
+            time.sleep(0.1)
+    raise RuntimeError(f"could not restart the device on port {dev.port}")
+
+
+# --------------------------------------------------------------------------
+# a real OpenSSH sshd serving the busybox root
+
+SSHD = "/usr/sbin/sshd"
+SSHD_PACKAGES = {"openssh-server": SSHD, "openssh-client": "/usr/bin/ssh-keygen"}
+SSHD_CHROOT = "/mnt/kit-sshd-root"  # inside sshd's mount namespace only
+
+# mode -> sshd_config lines (besides port, keys, chroot)
+SSHD_MODES = {
+    # What dropbear builds of 2015-2020 offer: ssh-rsa (SHA-1) host key and
+    # signatures, SHA-1 DH groups, CBC, hmac-sha1. OpenSSH 9.2 still has them
+    # when asked explicitly (`sshd -T` shows the result).
+    "legacy": {
+        "hostkey": "rsa",
+        "lines": [
+            "HostKeyAlgorithms ssh-rsa",
+            "KexAlgorithms diffie-hellman-group14-sha1,diffie-hellman-group1-sha1",
+            "Ciphers aes128-cbc",
+            "MACs hmac-sha1",
+            "PubkeyAcceptedAlgorithms ssh-rsa,ssh-ed25519",
+            "UsePAM no",
+            "PasswordAuthentication yes",
+            "KbdInteractiveAuthentication no",
+            "PubkeyAuthentication yes",
+        ],
+    },
+    # Only keyboard-interactive (through PAM), as some vendor firmware does.
+    "kbdint": {
+        "hostkey": "ed25519",
+        "lines": [
+            "UsePAM yes",
+            "KbdInteractiveAuthentication yes",
+            "PasswordAuthentication no",
+            "PubkeyAuthentication no",
+            "AuthenticationMethods keyboard-interactive",
+        ],
+    },
+}
+
+
+@dataclass(frozen=True)
+class Sshd:
+    host: str
+    port: int
+    mode: str
+    user: str             # "support", chrooted into the busybox root
+    user_password: str
+    user_key: Path        # ed25519, authorized
+    user_rsa_key: Path    # RSA (PEM), authorized: signs with ssh-rsa on the legacy server
+    host_key_type: str    # "ssh-rsa" / "ssh-ed25519"
+    host_key_sha256: str
+    known_hosts: Path
+    rootfs: Path
+    pid: int
+    log: Path
+    config: Path
+
+
+def sshd_supports(*queries: tuple[str, str]) -> list[str]:
+    """Which of (query, name) pairs `ssh -Q query` does not list, e.g. ("kex", "diffie-hellman-group1-sha1")."""
+    missing = []
+    for query, name in queries:
+        if name not in _run(["ssh", "-Q", query]).split():
+            missing.append(f"{query} {name}")
+    return missing
+
+
+def start_sshd(workdir: Path, *, mode: str = "legacy") -> Sshd:
+    """Start Debian's OpenSSH sshd on 127.0.0.1 in namespaces of its own.
+
+    The login user `support` (uid 1000, not root) is chrooted into a busybox
+    root whose ss sits in /usr/sbin, off sshd's default user PATH. sshd reads
+    our own /etc/passwd, /etc/shadow, /etc/group and /etc/pam.d, bound over
+    the host's inside its mount namespace: the host's files are untouched.
+    """
+    if mode not in SSHD_MODES:
+        raise ValueError(f"mode must be one of {list(SSHD_MODES)}")
+    if os.geteuid() != 0:
+        raise RuntimeError("the test sshd needs root (namespaces, chroot)")
+    ensure_packages(SSHD_PACKAGES)
+    workdir = Path(workdir).resolve()
+    creds = _credentials(workdir)
+    root = _rootfs(workdir, with_ss=True, kconfig="readable", creds=creds, ss_path="/usr/sbin/ss")
+    spec = SSHD_MODES[mode]
+    sdir = Path(tempfile.mkdtemp(prefix=f"sshd-{mode}.", dir=workdir))
+    os.chmod(sdir, 0o755)
+
+    hostkey = sdir / f"ssh_host_{spec['hostkey']}_key"
+    keygen = ["ssh-keygen", "-q", "-N", "", "-f", str(hostkey), "-t", spec["hostkey"]]
+    if spec["hostkey"] == "rsa":
+        keygen += ["-b", "2048", "-m", "PEM"]
+    _run(keygen)
+    host_pub = " ".join(Path(f"{hostkey}.pub").read_text().split()[:2])
+
+    rsa_key = sdir / "support_rsa"
+    _run(["ssh-keygen", "-q", "-N", "", "-t", "rsa", "-b", "2048", "-m", "PEM", "-f", str(rsa_key)])
+    u = creds[USER]
+    auth = sdir / "authorized_keys"
+    auth.mkdir(mode=0o755)
+    (auth / USER).write_text(u["pub"] + "\n" + Path(f"{rsa_key}.pub").read_text())
+
+    etc = sdir / "etc"
+    pam = etc / "pam.d"
+    pam.mkdir(parents=True)
+    (etc / "passwd").write_text(
+        "root:x:0:0:root:/root:/bin/sh\n"
+        "sshd:x:100:65534::/run/sshd:/usr/sbin/nologin\n"
+        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+        f"{USER}:x:{USER_UID}:{USER_UID}:{USER}:/home/{USER}:/bin/sh\n")
+    (etc / "group").write_text(f"root:x:0:\nnogroup:x:65534:\n{USER}:x:{USER_UID}:\n")
+    (etc / "shadow").write_text(f"root:*:19000:0:99999:7:::\nsshd:*:19000::::::\n"
+                                f"nobody:*:19000::::::\n{USER}:{u['hash']}:19000:0:99999:7:::\n")
+    os.chmod(etc / "shadow", 0o600)
+    (pam / "sshd").write_text("auth required pam_unix.so\naccount required pam_unix.so\n"
+                              "session required pam_permit.so\npassword required pam_deny.so\n")
+    (pam / "other").write_text("auth required pam_deny.so\naccount required pam_deny.so\n"
+                               "session required pam_deny.so\npassword required pam_deny.so\n")
+
+    last_log = ""
+    for _attempt in range(3):
+        port = _free_port()
+        config = sdir / "sshd_config"
+        config.write_text("\n".join([
+            f"ListenAddress {HOST}:{port}",
+            f"HostKey {hostkey}",
+            "PidFile none",
+            "PermitRootLogin no",
+            "StrictModes no",  # our files live under /tmp (world-writable)
+            f"AuthorizedKeysFile {auth}/%u",
+            f"ChrootDirectory {SSHD_CHROOT}",
+            "AllowTcpForwarding yes",
+            "PrintMotd no",
+            "PrintLastLog no",
+            "LogLevel VERBOSE",
+            *spec["lines"],
+        ]) + "\n")
+        log = sdir / f"sshd-{port}.log"
+        logf = open(log, "wb")
+        cmd = [shutil.which("unshare"), "--mount", "--pid", "--uts", "--fork", "--kill-child",
+               "--propagation", "private", "--",
+               sys.executable, "-I", str(NSINIT), "--root", str(root), "--hostname", HOSTNAME,
+               "--root-at", SSHD_CHROOT, "--run-tmpfs", "--no-chroot",
+               "--bind", f"{etc / 'passwd'}:/etc/passwd", "--bind", f"{etc / 'group'}:/etc/group",
+               "--bind", f"{etc / 'shadow'}:/etc/shadow", "--bind", f"{pam}:/etc/pam.d",
+               "--", SSHD, "-D", "-e", "-f", str(config)]
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + START_TIMEOUT
+        banner = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            banner = _banner(port)
+            if banner and banner.startswith(b"SSH-"):
+                break
+            time.sleep(0.05)
+        if banner and banner.startswith(b"SSH-") and proc.poll() is None:
+            break
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        logf.close()
+        last_log = _log_text(log)
+        if "Address already in use" not in last_log:
+            raise RuntimeError(f"test sshd ({mode}) on {HOST}:{port} did not start. Log {log}:\n{last_log}")
+    else:
+        raise RuntimeError(f"test sshd: no free port after 3 attempts:\n{last_log}")
+    inits = _children(proc.pid)
+    _RUNNING[proc.pid] = _Running(proc, _pidns(inits[0]) if inits else None, logf)
+    known_hosts = sdir / "known_hosts"
+    known_hosts.write_text(f"[{HOST}]:{port} {host_pub}\n")
+    return Sshd(host=HOST, port=port, mode=mode, user=USER, user_password=u["password"],
+                user_key=Path(u["key"]), user_rsa_key=rsa_key, host_key_type=host_pub.split()[0],
+                host_key_sha256=_sha256_fingerprint(host_pub), known_hosts=known_hosts,
+                rootfs=root, pid=proc.pid, log=log, config=config)
+
+
+def stop_sshd(server: Sshd) -> None:
+    _stop(server.pid, _RUNNING.pop(server.pid, None))

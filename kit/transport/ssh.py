@@ -52,7 +52,7 @@ class _Transport(paramiko.Transport):
     def _parse_kex_init(self, m):  # noqa: D401 - paramiko hook
         if self.server_offer is None:
             try:
-                parsed = self._really_parse_kex_init(paramiko.Message(m.get_remaining()))
+                parsed = self._really_parse_kex_init(paramiko.Message(m.get_remainder()))
                 self.server_offer = ServerOffer.from_parsed(parsed)
             except Exception:  # noqa: BLE001 - best effort; paramiko reports the real error
                 pass
@@ -150,7 +150,7 @@ class SshTransport:
                     f"{where} ({transport.remote_version}) offers only legacy algorithms: "
                     f"{offer.describe(unmet)}",
                     hint="rerun with --legacy to allow SHA-1 key exchange, ssh-rsa/ssh-dss host keys "
-                    "and CBC ciphers for this device (see docs/decisions/paramiko-legacy.md)")
+                    "and CBC ciphers for this device; see docs/decisions/paramiko-legacy.md")
             return LegacyAlgorithmsError(
                 f"{where} ({transport.remote_version}): no algorithm in common"
                 f"{' even with --legacy' if t.legacy else ''}; the server offers {offer.describe(unmet)}",
@@ -222,6 +222,7 @@ class SshTransport:
             raise partial("interrupted (Ctrl-C)") from None
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise partial(f"the connection failed during the probe: {_one_line(exc)}") from None
+        chan.close()
         return RunResult(bytes(out), bytes(err), chan.exit_status, started, time.time(), host_key=host_key)
 
 
@@ -313,8 +314,7 @@ class _Auth:
                 if t.identities_only and akey.asbytes() not in file_blobs:
                     continue
                 offered.add(akey.asbytes())
-                if self._try(f"agent key {akey.get_name()} {fingerprint(akey)}",
-                             lambda k=akey: self.tr.auth_publickey(t.user, k)):
+                if self._try_key(f"agent key {akey.get_name()} {fingerprint(akey)}", akey):
                     return True
                 if not self.tr.is_active() or "publickey" not in self.allowed:
                     return False
@@ -325,7 +325,7 @@ class _Auth:
                 if pkey is None or pkey.asbytes() in offered:
                     continue
                 offered.add(pkey.asbytes())
-                if self._try(f"key {_short(path)}", lambda k=pkey: self.tr.auth_publickey(t.user, k)):
+                if self._try_key(f"key {_short(path)}", pkey):
                     return True
                 if "publickey" not in self.allowed:
                     return False
@@ -333,6 +333,23 @@ class _Auth:
             agent = getattr(self, "_agent", None)
             if agent is not None:
                 agent.close()
+        return False
+
+    def _try_key(self, what: str, key: paramiko.PKey) -> bool:
+        if self._try(what, lambda: self.tr.auth_publickey(self.t.user, key)):
+            return True
+        sha2_off = "rsa-sha2-512" in self.tr.disabled_algorithms.get("pubkeys", ())
+        if (self.t.legacy and key.get_name() == "ssh-rsa" and not sha2_off
+                and "publickey" in self.allowed and self.tr.is_active()):
+            # Some servers list rsa-sha2-* in server-sig-algs but accept only
+            # ssh-rsa (OpenSSH with PubkeyAcceptedAlgorithms ssh-rsa): sign again.
+            saved = self.tr.disabled_algorithms
+            self.tr.disabled_algorithms = dict(saved, pubkeys=["rsa-sha2-512", "rsa-sha2-256"])
+            try:
+                return self._try(f"{what} (ssh-rsa signature)",
+                                 lambda: self.tr.auth_publickey(self.t.user, key))
+            finally:
+                self.tr.disabled_algorithms = saved
         return False
 
     def _load_key(self, path: Path, required: bool) -> paramiko.PKey | None:

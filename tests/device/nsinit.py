@@ -128,6 +128,18 @@ def main():
                     help="path inside the root to make unreadable (EACCES) even for root")
     ap.add_argument("--absent", action="append", default=[], metavar="PATH",
                     help="path inside the root to make resolve to nothing (ENOENT)")
+    ap.add_argument("--readonly", action="store_true",
+                    help="after setting up, make the root, /tmp, /var and /dev read-only: "
+                    "nothing can be written anywhere on the device")
+    ap.add_argument("--root-at", metavar="DIR",
+                    help="bind the root at DIR (on a fresh tmpfs over its parent) and work there: "
+                    "sshd's ChrootDirectory wants every path component root-owned, not writable")
+    ap.add_argument("--bind", action="append", default=[], metavar="SRC:DST",
+                    help="bind SRC over DST in the host view (read-only), e.g. our own /etc/passwd")
+    ap.add_argument("--run-tmpfs", action="store_true",
+                    help="a fresh /run with /run/sshd (sshd's privilege separation directory)")
+    ap.add_argument("--no-chroot", action="store_true",
+                    help="exec the command in the host view (sshd chroots the user itself)")
     ap.add_argument("command", nargs="+")
     args = ap.parse_args()
 
@@ -137,8 +149,15 @@ def main():
     os.umask(0o022)
     socket.sethostname(args.hostname)
 
-    # The root becomes a mount of its own, so the device's /proc/mounts shows "/".
-    mount(root, root, flags=MS_BIND)
+    if args.root_at:
+        parent = os.path.dirname(args.root_at.rstrip("/"))
+        mount("tmpfs", parent, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k")
+        os.mkdir(args.root_at, 0o755)
+        mount(root, args.root_at, flags=MS_BIND)
+        root = args.root_at
+    else:
+        # The root becomes a mount of its own, so the device's /proc/mounts shows "/".
+        mount(root, root, flags=MS_BIND)
     make_dev(root)
     mount("proc", inside(root, "/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     mount("tmpfs", inside(root, "/tmp"), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=16m")
@@ -164,6 +183,26 @@ def main():
     # Like container runtimes do: the device may read but not set sysctls,
     # which would otherwise change the host kernel.
     bind_readonly(inside(root, "/proc/sys"), inside(root, "/proc/sys"))
+
+    if args.readonly:
+        mount(None, root, flags=MS_BIND | MS_REMOUNT | MS_RDONLY)
+        for sub, flags in (("/tmp", MS_NOSUID | MS_NODEV), ("/var", MS_NOSUID | MS_NODEV),
+                           ("/dev", MS_NOSUID | MS_NOEXEC)):
+            mount(None, inside(root, sub), "tmpfs", flags | MS_REMOUNT | MS_RDONLY)
+
+    for pair in args.bind:
+        src, _, dst = pair.partition(":")
+        bind_readonly(src, dst)
+    if args.run_tmpfs:
+        mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
+        os.mkdir("/run/sshd", 0o755)
+
+    if args.no_chroot:
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+        try:
+            os.execve(args.command[0], args.command, env)
+        except OSError as exc:
+            die(f"exec {args.command[0]}: {exc}")
 
     os.chroot(root)
     os.chdir("/")
