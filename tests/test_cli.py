@@ -78,3 +78,22 @@ def test_collect_local_with_the_installed_console_script(tmp_path):
     # every run writes new files
     again = subprocess.run([KIT, "collect", "--local"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert set(again.stdout.splitlines()).isdisjoint(lines)
+
+
+def test_python_dash_m_kit(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "kit", "--version"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"kit {__version__}"
+
+
+def test_wheel_carries_probe_and_templates(tmp_path):
+    """A non-editable install must find the probe and templates as package data."""
+    import zipfile
+
+    repo = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
+                    "-w", str(tmp_path), str(repo)], check=True, timeout=300, cwd=tmp_path)
+    (wheel,) = tmp_path.glob("kit-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"kit/probes/probe.sh", "kit/templates/report.html.j2", "kit/cli.py"} <= names
+    assert not any(n.startswith(("tests/", "captures/")) for n in names)
