@@ -74,6 +74,7 @@ gives its socket, plus a problem naming the field.
 """
 from __future__ import annotations
 
+import gc
 import re
 
 from kit.records import OLD_MEM_KEYS, SKMEM_KEYS, Parsed, ParseProblem, ProcRef, Skmem, Socket
@@ -260,7 +261,10 @@ def _read_tail(s: str, pos: int, acc: list, cache: dict) -> str | None:
             return problem
         start = m.start()
         if s.startswith("users:(", start):
-            pos, why = _read_users(s, start + 7, acc[_PROCS])
+            procs = acc[_PROCS]
+            if type(procs) is tuple:  # from the fast path
+                procs = acc[_PROCS] = list(procs)
+            pos, why = _read_users(s, start + 7, procs)
         else:
             pos = m.end()
             tok = m.group()
@@ -439,109 +443,216 @@ def _build(group: list, layout: tuple[bool, bool], cache: dict):
     return row, probs, why in CUT
 
 
-def parse(text: str) -> Parsed[Socket]:
-    """Read ss output into Sockets; every line that is not understood becomes a ParseProblem."""
-    out: Parsed[Socket] = Parsed()
-    records = out.records
-    problems = out.problems
-    cache: dict = {}  # skmem text -> Skmem (most sockets repeat a few)
-    layout: tuple[bool, bool] | None = None
-    # The socket being read: its logical lines [[line number, text], ...], its
-    # row ([netid, state, rq, sq, local, peer, procs, skmem], None while the
-    # row is cut short), the problems met in it, and whether its last line
-    # ended inside a field (cut by a terminal or a mail client).
-    group: list | None = None
-    row: list | None = None
-    gprobs: list = []
-    broken = False
-    after_header = False
+# The fast path: one precompiled pattern per layout matches a whole plain
+# record of ss 6.x/5.x/4.x -- the row, and the `\t skmem:(...)` (or empty)
+# continuation line below it -- and only if the next line starts another row
+# (or the text ends), so nothing can still belong to it. Anything else goes,
+# line by line, through the general reader (_Reader), which gives the same
+# result on these records (the tests check that both agree).
+_FAST: dict[tuple[bool, bool], re.Pattern] = {}
+_INTERN = {x: x for x in NETIDS | STATES}
 
-    def finish():
+
+def _fast_record(layout: tuple[bool, bool]) -> re.Pattern:
+    pat = _FAST.get(layout)
+    if pat is None:
+        netid = r"(?:[a-z][a-z0-9_]{0,7}|\?\?\?) +" if layout[0] else ""
+        state = r"[A-Z][A-Z0-9_-]{1,19} +" if layout[1] else ""
+        pat = re.compile(
+            (f"({netid[:-2]}) ++" if layout[0] else "()")
+            + (f"({state[:-2]}) ++" if layout[1] else "()")
+            + r"(\d++) ++(\d++) ++"
+            # unix: "path inode" twice; else one word each (inet, netlink, packet)
+            + r"(?:(\S++) ++(\d++) ++(\S++) ++(\d++)|(\S++) ++(\S++))"
+            # users:((...)): one owner read here, several by _read_users. No ')'
+            # inside a name: ss reads names with %[^)] and cuts them there.
+            + r'(?:[ \t]++users:\(\((?:"([^)\n]*?)",pid=(\d++),fd=(\d++)'
+            + r"|([^)\n]*+(?:\),\([^)\n]*+)*+))\)\))?"
+            + r"(?:[ \t]++skmem:\(([a-z0-9,]*+)\))?[ \t\r]*+"
+            + r"(\n\t[ \t\r]*+(?:skmem:\(([a-z0-9,]*+)\)[ \t\r]*+)?)?"
+            + r"(?:\n|\Z)"
+            + f"(?={netid.replace(' +', ' ') or state.replace(' +', ' ') or '[0-9]'}|\\Z)"
+        )
+        _FAST[layout] = pat
+    return pat
+
+
+class _Reader:
+    """The general reader: one line at a time, for everything the fast path leaves."""
+
+    def __init__(self, out: Parsed, cache: dict):
+        self.records = out.records
+        self.problems = out.problems
+        self.cache = cache
+        self.layout: tuple[bool, bool] | None = None
+        # The socket being read: its logical lines [[line number, text], ...],
+        # its row ([netid, state, rq, sq, local, peer, procs, skmem], None while
+        # the row is cut short), the problems met in it, and whether its last
+        # line ended inside a field (cut by a terminal or a mail client).
+        self.group: list | None = None
+        self.row: list | None = None
+        self.gprobs: list = []
+        self.broken = False
+        self.after_header = False
+
+    def finish(self) -> None:
+        if self.group is None:
+            return
+        row = self.row
         if row is not None:
-            records.append(Socket(row[0], row[1], row[2], row[3], row[4], row[5],
-                                  tuple(row[6]), row[7], group[0][0]))
-        problems.extend(gprobs)
+            self.records.append(Socket(row[0], row[1], row[2], row[3], row[4], row[5],
+                                       tuple(row[6]), row[7], self.group[0][0]))
+        self.problems.extend(self.gprobs)
+        self.group, self.row, self.gprobs, self.broken = None, None, [], False
 
-    def glue(n, line, need_field):
+    def _glue(self, line: str, need_field: bool) -> bool:
         """Join a wrapped line onto the socket's last line, if that reads cleanly."""
         if need_field and not (_has_field(line) or _starts_with_keyword(line.strip())):
-            return None
+            return False
+        group = self.group
         last_n, last = group[-1]
         for sep in ("", " "):
             trial = group[:-1] + [[last_n, last.rstrip("\r") + sep + line.strip()]]
-            built = _build(trial, layout, cache)
-            if built[0] is not None and not built[1]:
-                return trial, built
-        return None
+            row, probs, broken = _build(trial, self.layout, self.cache)
+            if row is not None and not probs:
+                self.group, self.row, self.gprobs, self.broken = trial, row, probs, broken
+                return True
+        return False
 
-    for n, line in enumerate(text.split("\n"), 1):
+    def _more(self, n: int, line: str) -> None:
+        """A continuation line: more fields of the socket above."""
+        self.group.append([n, line])
+        why = _read_tail(line, 0, self.row, self.cache)
+        if why:
+            self.gprobs.append(_problem(n, line, why))
+        self.broken = why in CUT
+
+    def line(self, n: int, line: str) -> None:
         stripped = line.strip()
         if not stripped:
-            continue  # blank, or the empty continuation of a TIME-WAIT row
-        if broken:
-            done = glue(n, line, need_field=False)
-            if done is not None:
-                group, (row, gprobs, broken) = done
-                continue
+            return  # blank, or the empty continuation of a TIME-WAIT row
+        problems = self.problems
+        if self.broken and self._glue(line, need_field=False):
+            return
         if _starts_with_keyword(stripped):
-            if group is None or row is None:
+            if self.row is None:
                 problems.append(_problem(n, line, "continuation line with no socket above it"))
-                continue
-            group.append([n, line])
-            why = _read_tail(line, 0, row, cache)
-            if why:
-                gprobs.append(_problem(n, line, why))
-            broken = why in CUT
-            continue
+            else:
+                self._more(n, line)
+            return
         if _is_header(stripped):
-            if group is not None:
-                finish()
-                group, row, gprobs, broken = None, None, [], False
-            layout = _layout_from_header(stripped.split())
-            after_header = True
-            continue
-        if after_header and all(w in _HEADER_WORDS for w in stripped.split()):
-            continue  # the header's tail, wrapped by a narrow terminal
-        after_header = False
-        if layout is None:
-            layout = _guess_layout(stripped.split())
-            if layout is None:
+            self.finish()
+            self.layout = _layout_from_header(stripped.split())
+            self.after_header = True
+            return
+        if self.after_header and all(w in _HEADER_WORDS for w in stripped.split()):
+            return  # the header's tail, wrapped by a narrow terminal
+        self.after_header = False
+        if self.layout is None:
+            self.layout = _guess_layout(stripped.split())
+            if self.layout is None:
                 problems.append(_problem(n, line, "not an ss row (before the ss header: a prompt or the command?)"))
-                continue
-        new = _read_row(stripped, layout[0], layout[1])
+                return
+        new = _read_row(stripped, self.layout[0], self.layout[1])
         if isinstance(new, str):
-            if group is not None:
-                done = glue(n, line, need_field=not broken and row is not None)
-                if done is not None:
-                    group, (row, gprobs, broken) = done
-                    continue
-                if line[0] in " \t" and row is not None:
+            if self.group is not None:
+                if self._glue(line, need_field=not self.broken and self.row is not None):
+                    return
+                if line[0] in " \t" and self.row is not None:
                     # An indented line that is no row: more about the socket
                     # above (a continuation starting with a word not in _TAIL).
-                    group.append([n, line])
-                    why = _read_tail(line, 0, row, cache)
-                    if why:
-                        gprobs.append(_problem(n, line, why))
-                    broken = why in CUT
-                    continue
-            if new == SHORT and _row_start(stripped.split(), layout):
+                    self._more(n, line)
+                    return
+            if new == SHORT and _row_start(stripped.split(), self.layout):
                 # The start of a row cut short: wait for the rest of it.
-                if group is not None:
-                    finish()
-                group, row, gprobs, broken = [[n, line]], None, [_problem(n, line, new)], True
-                continue
+                self.finish()
+                self.group, self.row, self.gprobs, self.broken = [[n, line]], None, [_problem(n, line, new)], True
+                return
             problems.append(_problem(n, line, new))
-            continue
-        if group is not None:
-            finish()
-        group, row, gprobs, broken = [[n, line]], new, [], False
+            return
+        self.finish()
+        self.group, self.row, self.gprobs, self.broken = [[n, line]], new, [], False
         rest = new.pop()
         if rest:
-            why = _read_tail(rest, 0, row, cache)
+            why = _read_tail(rest, 0, new, self.cache)
             if why:
-                gprobs.append(_problem(n, line, why))
-                broken = why in CUT
-    if group is not None:
-        finish()
-    problems.sort(key=lambda p: p.line)
+                self.gprobs.append(_problem(n, line, why))
+                self.broken = why in CUT
+
+
+def parse(text: str) -> Parsed[Socket]:
+    """Read ss output into Sockets; every line that is not understood becomes a ParseProblem."""
+    # Hundreds of thousands of small records, none of them cyclic: the cyclic
+    # garbage collector would walk them again and again while they are built
+    # (a third of the time at 100k sockets). Paused here, restored after.
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        return _parse(text)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _parse(text: str) -> Parsed[Socket]:
+    out: Parsed[Socket] = Parsed()
+    records = out.records
+    cache: dict = {}  # skmem text -> Skmem (most sockets repeat a few)
+    slow = _Reader(out, cache)
+    intern = _INTERN.get
+    unix_netids = UNIX_NETIDS
+    fast = None
+    layout = None
+    pos, n, size = 0, 1, len(text)
+    while pos < size:
+        if slow.layout is not layout:
+            layout = slow.layout
+            fast = _fast_record(layout).match if layout is not None else None
+        m = fast(text, pos) if fast is not None and not slow.broken else None
+        if m is not None:
+            (netid, state, rq, sq, upath, uino, upeer, upino, local, peer,
+             uname, upid, ufd, users, skm, cont, skm2) = m.groups()
+            ok = True
+            if upath is not None:  # unix: "path inode"
+                ok = netid is None or netid in unix_netids
+                local = upath + " " + uino
+                peer = upeer + " " + upino
+            elif netid in unix_netids or peer[-1] == ":":  # "0.0.0.0:" then a wrapped port
+                ok = False
+            procs = ()
+            if uname is not None:
+                procs = (ProcRef(uname, int(upid), int(ufd)),)
+            elif users is not None and ok:
+                plist: list = []
+                ok = _read_users("(" + users + "))", 0, plist)[1] is None
+                procs = tuple(plist)
+            mem = None
+            skm = skm if skm is not None else skm2
+            if ok and skm is not None:
+                mem = cache.get(skm)
+                if mem is None:
+                    mem = _read_mem(skm, SKMEM_KEYS)
+                    if mem is None:
+                        ok = False
+                    else:
+                        cache[skm] = mem
+            if ok:
+                if slow.group is not None:
+                    slow.finish()
+                if slow.after_header:
+                    slow.after_header = False
+                records.append(Socket(intern(netid, netid) or None, intern(state, state) or None,
+                                      int(rq), int(sq), local, peer, procs, mem, n))
+                n += 1 if cont is None else 2
+                pos = m.end()
+                continue
+        end = text.find("\n", pos)
+        if end < 0:
+            end = size
+        slow.line(n, text[pos:end])
+        n += 1
+        pos = end + 1
+    slow.finish()
+    out.problems.sort(key=lambda p: p.line)
     return out
