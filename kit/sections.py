@@ -68,8 +68,9 @@ SECTIONS: tuple[Section, ...] = (
     Section("snmp", "cat /proc/net/snmp", why="Udp RcvbufErrors / SndbufErrors"),
     # Kernel diag evidence (kit.analyse.kdiag). Each is one bounded read; none loads a module.
     Section("kdiag_config_files",
-            'ls -l /proc/config.gz "/boot/config-$(uname -r)" "/lib/modules/$(uname -r)/config"',
-            max_bytes=4 * KIB, why="which kernel config files exist (size, permissions): why none was read"),
+            'for f in /proc/config.gz "/boot/config-$(uname -r)" "/lib/modules/$(uname -r)/config"; '
+            'do ls -l "$f" && head -c 1 "$f" >/dev/null; done',
+            max_bytes=4 * KIB, why="which kernel config files exist, and the error reading each: why none was read"),
     Section("kdiag_module_files",
             'd="/lib/modules/$(uname -r)"; ls -d "$d" && for f in "$d"/*diag.ko* "$d"/configs.ko* '
             '"$d"/kernel/net/*/*diag.ko* "$d"/kernel/kernel/configs.ko*; do [ ! -e "$f" ] || echo "$f"; done',

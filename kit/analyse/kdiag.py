@@ -261,6 +261,8 @@ def _gather_config(sections: Mapping[str, "SectionOutput"], ev: _Evidence) -> No
                 reasons.append(f"{hit} is empty")
             elif re.search(re.escape(hit) + r".*(Permission denied|Operation not permitted)", err):
                 reasons.append(f"{hit}: permission denied")
+            elif not fields[0][1:].count("r"):
+                reasons.append(f"{hit}: not readable (mode {fields[0]})")
             elif hit == "/proc/config.gz":
                 reasons.append("/proc/config.gz exists but could not be read (zcat missing or failed?)")
             else:

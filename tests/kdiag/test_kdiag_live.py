@@ -1,0 +1,117 @@
+"""Live verdicts (kit.analyse.kdiag.diagnose_live) on real probe runs.
+
+- this machine, through the real probe under sh (a kernel with every diag
+  family built in and no loadable modules at all: no /proc/modules);
+- the busybox/dropbear test device over SSH, in its variants: config
+  readable, unreadable (EACCES even for root), absent, and without ss.
+Nothing here fakes /proc: the sections are what the probe printed.
+"""
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+
+import pytest
+
+from kit.analyse import kdiag
+from kit.capture import split_sections
+from kit.parsers import ss
+from kit.probe import new_token, render_probe
+
+
+def _diagnose(stdout: bytes, token: str):
+    sections, problems = split_sections(stdout, token)
+    assert problems == []
+    sockets = ss.parse(sections["ss"].text).records if sections["ss"].ok and sections["ss"].stdout else None
+    return sections, kdiag.diagnose_live(sections, sockets)
+
+
+@pytest.fixture()
+def busy_sockets():
+    """A TCP listener with an established pair and a bound UDP socket, so ss has something to show."""
+    lsn = socket.socket()
+    lsn.bind(("127.0.0.1", 0))
+    lsn.listen()
+    cli = socket.create_connection(lsn.getsockname())
+    srv, _ = lsn.accept()
+    cli.sendall(b"x" * 1000)  # unread: r > 0 on srv
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    yield
+    for s in (lsn, cli, srv, udp):
+        s.close()
+
+
+def _local_run() -> tuple[bytes, str]:
+    token = new_token()
+    out = subprocess.run(["sh", "-s"], input=render_probe(token).encode(), capture_output=True, timeout=120).stdout
+    return out, token
+
+
+def test_this_machine_everything_built_in(busy_sockets):
+    sections, diag = _diagnose(*_local_run())
+    modules_absent = not sections["modules_before"].ok
+    assert diag.verdict == "ok", kdiag.to_json(diag)
+    tcp = diag.options["CONFIG_INET_TCP_DIAG"]
+    assert tcp.state == "builtin" and tcp.remedy is None
+    assert any(e.startswith("ss printed skmem for") and "tcp sockets" in e for e in tcp.evidence)
+    udp = diag.options["CONFIG_INET_UDP_DIAG"]
+    assert any("udp sockets" in e for e in udp.evidence)
+    assert any(e.startswith("/proc/kallsyms: udp_diag_dump") for e in udp.evidence)
+    if modules_absent:
+        assert "no /proc/modules: the kernel has no loadable module support" in tcp.evidence
+    config = subprocess.run(["sh", "-c", "zcat /proc/config.gz"], capture_output=True, text=True).stdout
+    if "CONFIG_INET_RAW_DIAG is not set" in config:
+        raw = diag.options["CONFIG_INET_RAW_DIAG"]
+        assert raw.state == "absent" and "CONFIG_INET_RAW_DIAG=y" in raw.remedy
+    assert diag.options["CONFIG_IKCONFIG_PROC"].evidence[0] == "/proc/config.gz was read"
+    doc = kdiag.to_json(diag)
+    json.dumps(doc)
+    assert set(doc) >= {"verdict", "summary", "options"}
+    assert "remedy" not in doc["options"]["CONFIG_INET_DIAG"]
+    assert diag.summary.startswith("ss can show socket memory for TCP and UDP")
+
+
+def _device_run(dev) -> tuple[bytes, str]:
+    from kit.transport.ssh import SshTransport, Target
+
+    token = new_token()
+    target = Target(host=dev.host, port=dev.port, user="root", key_files=(dev.root_key,),
+                    known_hosts=dev.known_hosts, use_agent=False)
+    result = SshTransport(target).run(render_probe(token).encode(), timeout=120)
+    return result.stdout, token
+
+
+def test_device_config_readable(device, busy_sockets):
+    sections, diag = _diagnose(*_device_run(device))
+    assert diag.verdict == "ok"
+    ev = diag.options["CONFIG_INET_DIAG"].evidence
+    assert "/proc/config.gz: CONFIG_INET_DIAG=y" in ev or any(e.startswith("/boot/config-") for e in ev)
+    # busybox's command -v finds what the device has; the device has no opkg
+    assert "kdiag_tools" in sections
+
+
+def test_device_config_unreadable(device_config_unreadable, busy_sockets):
+    sections, diag = _diagnose(*_device_run(device_config_unreadable))
+    assert any("permission denied" in n for n in diag.notes), diag.notes
+    # the live evidence still decides
+    assert diag.verdict == "ok"
+    assert not any(e.startswith("/proc/config.gz: CONFIG") for e in diag.options["CONFIG_INET_DIAG"].evidence)
+
+
+def test_device_config_none(device_config_none, busy_sockets):
+    sections, diag = _diagnose(*_device_run(device_config_none))
+    assert any("/proc/config.gz: absent" in n for n in diag.notes), diag.notes
+    assert diag.verdict == "ok"
+    ikp = diag.options["CONFIG_IKCONFIG_PROC"]
+    assert "/proc/config.gz was read" not in ikp.evidence
+
+
+def test_device_without_ss(device_no_ss):
+    sections, diag = _diagnose(*_device_run(device_no_ss))
+    tcp = diag.options["CONFIG_INET_TCP_DIAG"]
+    assert any("ss is not installed" in e for e in tcp.evidence), tcp.evidence
+    # Without ss the config and kallsyms decide: this kernel has them built in.
+    assert tcp.state == "builtin"
+    assert diag.verdict == "ok"
