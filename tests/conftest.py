@@ -137,3 +137,43 @@ def sshd_legacy(device_pool):
 def sshd_kbdint(device_pool):
     """OpenSSH sshd that accepts only keyboard-interactive (PAM)."""
     return device_pool.sshd("kbdint")
+
+
+# ---------------------------------------------------------------- running kit
+
+class KitRun:
+    """What one `kit collect` did: exit code, stdout lines, stderr text."""
+
+    def __init__(self, code: int, out: str, err: str):
+        self.code, self.out, self.err = code, out.splitlines(), err
+
+    @property
+    def capture(self) -> Path:
+        return Path(self.out[0])
+
+    def __repr__(self):
+        return f"KitRun(code={self.code}, out={self.out}, err={self.err!r})"
+
+
+@pytest.fixture
+def kit_collect(tmp_path, capsys):
+    """kit_collect(*argv) runs `kit collect *argv --captures ... --reports ...` in-process.
+
+    ssh_config is off (-F none) unless the test passes -F; captures and
+    reports go under tmp_path.
+    """
+    from kit.cli import main
+
+    def run(*argv, captures=None) -> KitRun:
+        args = ["collect", *map(str, argv),
+                "--captures", str(captures or tmp_path / "captures"),
+                "--reports", str(tmp_path / "reports")]
+        if "-F" not in args:
+            args += ["-F", "none"]
+        capsys.readouterr()
+        code = main(args)
+        out, err = capsys.readouterr()
+        return KitRun(code, out, err)
+
+    return run
+

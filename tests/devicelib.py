@@ -778,3 +778,11 @@ def start_sshd(workdir: Path, *, mode: str = "legacy") -> Sshd:
 
 def stop_sshd(server: Sshd) -> None:
     _stop(server.pid, _RUNNING.pop(server.pid, None))
+
+
+def kit_args(dev, who: str = "root", key: bool = True) -> list:
+    """`kit collect` flags to reach a test device (or sshd) as `who`, by key."""
+    args = [f"{who}@{dev.host}", "-p", str(dev.port), "--known-hosts", str(dev.known_hosts)]
+    if key:
+        args += ["-i", str(getattr(dev, "root_key", None) if who == "root" else dev.user_key)]
+    return args
