@@ -72,7 +72,7 @@ def build(path: Path):
 def situations_cap(captures) -> Path:
     """Every trouble at once, plus hostile names, on a device with a hostile hostname."""
     return captures.make("situations", "--hostname", HOSTILE_HOSTNAME,
-                         "idle", "noread", "udpdrop", "closewait", "acceptq", "hostile", "addresses")
+                         "idle", "noread", "udpdrop", "closewait", "acceptq", "hostile", "addresses", "shared")
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,8 @@ Situations:
   closewait  the peer sent data and closed; the receiver neither reads nor closes
   acceptq    listen(1), several connects, no accept(): a full accept queue
   hostile    processes named with markup, bidi and escapes; unix sockets bound to markup paths
+  shared     a TCP connection with unread data whose socket two processes share (fork after accept)
+  many=N     N sockets at least: unix socket pairs and 2000 TCP connections (the 100k-socket report)
   addresses  a TCP connection between two non-loopback addresses and an IPv6 listener (for --redact)
 """
 from __future__ import annotations
@@ -35,6 +37,7 @@ import tempfile
 import time
 
 PR_SET_NAME = 15
+PR_SET_PDEATHSIG = 1
 
 HOSTILE_NAMES = ('<b>x</b>"\'&', "<img src=x>", "<script>x", "\u202eevil\x1b[2J")
 HOSTILE_PATHS = ("<script>alert(1)</script>", "\"'&amp;\u202etxt.sock")
@@ -145,6 +148,40 @@ def hostile(keep: list, name: str, tmp: str, index: int) -> None:
     keep.append(t)
 
 
+def shared(keep: list) -> None:
+    lst = listener()
+    client = socket.create_connection(lst.getsockname())
+    server, _ = lst.accept()
+    client.sendall(b"s" * 3000)
+    keep += [lst, client, server]
+    if os.fork() == 0:  # the second owner: same sockets, dies with its parent
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        signal.pause()
+        os._exit(0)
+    time.sleep(0.1)
+
+
+PER_PROCESS = 18000  # sockets per child: under a 20000 open-files hard limit (no CAP_SYS_RESOURCE needed)
+
+
+def many(keep: list, n: int, tcp: int = 0) -> None:
+    """n sockets in this process: `tcp` loopback connections (every tenth holding data), then unix pairs."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    lst = listener(backlog=4096)
+    keep.append(lst)
+    for i in range(tcp):
+        c = socket.create_connection(lst.getsockname())
+        server, _ = lst.accept()
+        if i % 10 == 0:
+            c.send(b"m" * 1000)  # some memory to rank by
+        keep += [c, server]
+    for _ in range(max(0, n - 1 - 2 * tcp) // 2):
+        keep += socket.socketpair()
+
+
 ADDRESSES = ("10.23.45.67", "10.23.45.68", "2001:db8::7")
 
 
@@ -217,12 +254,17 @@ def main(argv: list[str]) -> int:
     from kit.probe import new_token, render_probe
 
     builders = {"idle": idle, "noread": noread, "udpdrop": udpdrop, "closewait": closewait, "acceptq": acceptq,
-                "addresses": addresses}
+                "addresses": addresses, "shared": shared}
     children = []
     tmp = tempfile.mkdtemp(prefix="kitR")
     try:
         for situation in rest:
-            if situation == "hostile":
+            if situation.startswith("many="):
+                left = int(situation.split("=", 1)[1])
+                for i in range(0, left, PER_PROCESS):
+                    share = min(PER_PROCESS, left - i)
+                    children.append(spawn(f"many{i // PER_PROCESS}", many, share, 1000 if i == 0 else 0))
+            elif situation == "hostile":
                 for i, name in enumerate(HOSTILE_NAMES):
                     children.append(spawn(name, hostile, name, tmp, i))
             else:

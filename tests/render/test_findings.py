@@ -132,3 +132,19 @@ def test_memory_counters_rule_reads_counters(idle_cap):
     cap.sections["snmp"] = dataclasses.replace(snmp, stdout=text.replace(values, new_values).encode())
     f = by_code(report_mod.build(cap))["udp-sndbuf-counters"]
     assert f.evidence == ("/proc/net/snmp: Udp SndbufErrors 7",)
+
+
+def test_shared_socket_counted_once_shown_under_each_owner(situations):
+    from kit.render import html
+
+    shared = [s for s in situations.sockets if len({p.pid for p in s.processes}) > 1
+              and all(p.name == "shared" for p in s.processes)]
+    data = [s for s in shared if s.skmem and s.skmem.rmem_alloc]
+    assert data, "the forked owner must show in ss -p"
+    groups = [g for g in situations.processes if g.name == "shared"]
+    assert len(groups) == 2
+    r = data[0].skmem.rmem_alloc
+    assert all(g.totals.rmem_alloc >= r for g in groups)  # under each owner
+    assert situations.totals.rmem_alloc == sum(s.skmem.rmem_alloc or 0 for s in situations.sockets if s.skmem)
+    page = html.render(situations)
+    assert "are shared by several processes: they are counted once in the totals" in page
