@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import jinja2
 from markupsafe import Markup, escape
 
-from kit.analyse.totals import Group
+from kit.analyse.totals import Group, top_sockets
 from kit.records import SEVERITIES, Socket
 from kit.render.text import CONTROL, CONTROL_EXCEPT_NEWLINE, escape_char, human_bytes
 
@@ -34,6 +34,7 @@ SOCKET_ROWS = 500  # socket table: top N by memory
 PROCESS_ROWS = 300
 PROBLEM_ROWS = 200
 CHART_BARS = 10
+TOP_BY = 10  # the "top sockets by r" and "by t+w" tables
 RAW_SECTION_BYTES = 128 * 1024  # per raw section shown
 RAW_TOTAL_BYTES = 1024 * 1024  # all raw sections together
 CELL_CHARS = 120  # device strings in table cells
@@ -264,6 +265,9 @@ def context(report: "Report", redacted: bool = False) -> dict[str, Any]:
         ],
         "skmem_bytes": skmem_bytes,
         "mem_share": (100.0 * skmem_bytes / mem_total) if mem_total else None,
+        "avail_share": (100.0 * skmem_bytes / km.mem_available) if km.mem_available else None,
+        "top_r": top_sockets(report.sockets, "rmem_alloc", TOP_BY),
+        "top_send": top_sockets(report.sockets, "send", TOP_BY),
         "bars": _process_bars(report.processes),
         "mem_charts": _mem_charts(report),
         "mem_missing": [p for p in (km.tcp, km.udp) if p.pages is None or p.limits is None],

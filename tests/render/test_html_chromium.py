@@ -171,3 +171,19 @@ def test_long_hostile_strings_do_not_break_layout(chromium, tmp_path, width, hei
         assert widest <= width + 1
         assert b.evaluate("document.querySelectorAll('.ctl').length") > 0
         assert b.console_errors() == []
+
+
+def test_print_media_hides_navigation_and_raw_sections(browser, situations_cap, tmp_path):
+    page = write_report(tmp_path, build(situations_cap), name="print.html")
+    browser.open(cdp.file_url(page))
+    browser.send("Emulation.setEmulatedMedia", {"media": "print"})
+    shown = browser.evaluate("""(() => ({
+        nav: getComputedStyle(document.querySelector('nav')).display,
+        raw: getComputedStyle(document.querySelector('details.raw')).display,
+        findings: getComputedStyle(document.querySelector('#findings-detail')).display,
+        overflow: document.documentElement.scrollWidth - innerWidth,
+    }))()""")
+    assert shown["nav"] == "none" and shown["raw"] == "none" and shown["findings"] != "none", shown
+    pdf = browser.send("Page.printToPDF", {"printBackground": False})["data"]
+    assert len(pdf) > 1000
+    browser.send("Emulation.setEmulatedMedia", {"media": ""})
