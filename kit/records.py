@@ -92,6 +92,10 @@ class Socket:
     processes: tuple[ProcRef, ...] = ()
     skmem: Skmem | None = None
     line: int = 0  # where it started in the source text (for evidence)
+    # The socket's inode when the source printed it (/proc/net/* tables,
+    # netstat's unix I-Node, ss's unix "port" or -e ino:): joins a socket to
+    # its owners found in /proc/PID/fd when nothing else names them.
+    inode: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
