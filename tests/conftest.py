@@ -171,7 +171,10 @@ def kit_collect(tmp_path, capsys):
         if "-F" not in args:
             args += ["-F", "none"]
         capsys.readouterr()
-        code = main(args)
+        try:
+            code = main(args)
+        except SystemExit as exc:  # argparse's usage exit
+            code = exc.code
         out, err = capsys.readouterr()
         return KitRun(code, out, err)
 

@@ -729,7 +729,8 @@ def start_sshd(workdir: Path, *, mode: str = "legacy") -> Sshd:
             "PidFile none",
             "PermitRootLogin no",
             "StrictModes no",  # our files live under /tmp (world-writable)
-            f"AuthorizedKeysFile {auth}/%u",
+            # Read as the user: our workdir may not be traversable (pytest's is 0700).
+            "AuthorizedKeysFile /run/kit-keys/%u",
             f"ChrootDirectory {SSHD_CHROOT}",
             "AllowTcpForwarding yes",
             "PrintMotd no",
@@ -745,6 +746,7 @@ def start_sshd(workdir: Path, *, mode: str = "legacy") -> Sshd:
                "--root-at", SSHD_CHROOT, "--run-tmpfs", "--no-chroot",
                "--bind", f"{etc / 'passwd'}:/etc/passwd", "--bind", f"{etc / 'group'}:/etc/group",
                "--bind", f"{etc / 'shadow'}:/etc/shadow", "--bind", f"{pam}:/etc/pam.d",
+               "--bind", f"{auth}:/run/kit-keys",
                "--", SSHD, "-D", "-e", "-f", str(config)]
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf,
                                 stderr=subprocess.STDOUT, start_new_session=True)

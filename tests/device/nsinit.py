@@ -190,12 +190,17 @@ def main():
                            ("/dev", MS_NOSUID | MS_NOEXEC)):
             mount(None, inside(root, sub), "tmpfs", flags | MS_REMOUNT | MS_RDONLY)
 
-    for pair in args.bind:
-        src, _, dst = pair.partition(":")
-        bind_readonly(src, dst)
     if args.run_tmpfs:
         mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
         os.mkdir("/run/sshd", 0o755)
+    for pair in args.bind:
+        src, _, dst = pair.partition(":")
+        if not os.path.lexists(dst):  # e.g. under the fresh /run
+            if os.path.isdir(src):
+                os.mkdir(dst, 0o755)
+            else:
+                open(dst, "w").close()
+        bind_readonly(src, dst)
 
     if args.no_chroot:
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
