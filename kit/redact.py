@@ -52,6 +52,9 @@ KEPT_NAMES = frozenset({"localhost", "openwrt", "(none)", "localhost.localdomain
 KEPT_MACS = frozenset({"00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"})
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 class Redactor:
     """Replaces addresses, MACs and the given host names with consistent tokens."""
 
@@ -133,7 +136,8 @@ class Redactor:
     # --- text ---
 
     def _plain(self, text: str) -> str:
-        text = _PATTERN.sub(self._match, text)
+        if "." in text or ":" in text:  # every address form has one; most socket strings do not
+            text = _PATTERN.sub(self._match, text)
         if self._names is not None:
             text = self._names.sub(lambda m: self._token("host", m.group().lower()), text)
         return text
@@ -171,8 +175,16 @@ class Redactor:
         if isinstance(obj, dict):
             return {k: self.value(v) for k, v in obj.items()}
         if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-            changes = {f.name: self.value(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-            return dataclasses.replace(obj, **changes)
+            names = _FIELDS.get(type(obj))
+            if names is None:
+                names = _FIELDS[type(obj)] = tuple(f.name for f in dataclasses.fields(obj) if f.init)
+            changes = {}
+            for name in names:
+                old = getattr(obj, name)
+                new = self.value(old)
+                if new is not old and new != old:
+                    changes[name] = new
+            return dataclasses.replace(obj, **changes) if changes else obj
         return obj
 
 
