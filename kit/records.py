@@ -96,6 +96,10 @@ class Socket:
     # netstat's unix I-Node, ss's unix "port" or -e ino:): joins a socket to
     # its owners found in /proc/PID/fd when nothing else names them.
     inode: int | None = None
+    # Packets dropped, from the drops column of /proc/net/udp, udp6, raw and
+    # raw6 (the kernel's sk_drops, which ss prints as skmem d): the one
+    # per-socket sign of trouble there is without ss. None elsewhere.
+    drops: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
