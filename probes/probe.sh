@@ -29,7 +29,10 @@ exec 3>&1
 # pipeline's members), found through /proc since busybox may lack pkill and
 # a script has no job control. The watchdog is an exec'd sh that polls once a
 # second and inherits none of the descriptors the shell saved around us, so
-# it never holds a pipe open and never delays the end of the probe.
+# it never holds a pipe open and never delays the end of the probe: when the
+# command ends first, the watchdog is killed at once. A watchdog that fired
+# ignores that kill and exits 124, so a cut-off command always reports 143
+# and says so on stderr, even a pipeline whose last member exited 0 on EOF.
 kit_bounded() {
 	sh -c "$2" </dev/null &
 	kit_pid=$!
@@ -39,6 +42,7 @@ kit_bounded() {
 			kill -0 "$2" 2>/dev/null || exit 0
 			i=$((i + 1))
 		done
+		trap "" TERM
 		for s in /proc/[0-9]*/stat; do
 			l=$(cat "$s" 2>/dev/null) || continue
 			l=${l##*) }
@@ -47,8 +51,18 @@ kit_bounded() {
 			p=${s#/proc/}
 			[ "$4" = "$2" ] && kill -TERM "${p%/stat}" 2>/dev/null
 		done
-		kill -TERM "$2" 2>/dev/null' kit_watchdog "$1" "$kit_pid" </dev/null >/dev/null 2>&1 3>&- 4>&- 5>&- 6>&- &
+		kill -TERM "$2" 2>/dev/null
+		exit 124' kit_watchdog "$1" "$kit_pid" </dev/null >/dev/null 2>&1 3>&- 4>&- 5>&- 6>&- &
+	kit_wd=$!
 	wait "$kit_pid"
+	kit_rc=$?
+	kill -TERM "$kit_wd" 2>/dev/null
+	wait "$kit_wd" 2>/dev/null
+	if [ "$?" -eq 124 ]; then
+		echo "kit: stopped after $1 s (time limit)" >&2
+		return 143
+	fi
+	return "$kit_rc"
 }
 
 # kit_section NAME SECONDS MAXBYTES+1 COMMAND
