@@ -223,6 +223,14 @@ def _tail_mem(tok: str, acc: list, cache: dict) -> str | None:
     return None
 
 
+def _tail_ino(tok: str, acc: list, cache: dict) -> str | None:
+    value = tok[4:]
+    if not _is_num(value):
+        return "unreadable ino: field"
+    acc[_INODE] = int(value)
+    return None
+
+
 # One row per keyword after the fixed columns (the key is the text before ':'
 # or '(', or the whole word). None: known, deliberately skipped. Words not in
 # the table are skipped too (newer ss versions add some); the table says what
@@ -231,7 +239,7 @@ _TAIL = {
     "skmem": _tail_skmem,
     "mem": _tail_mem,
     # -e
-    "uid": None, "ino": None, "sk": None, "cgroup": None, "<->": None, "v6only": None,
+    "uid": None, "ino": _tail_ino, "sk": None, "cgroup": None, "<->": None, "v6only": None,
     # -o
     "timer": None,
     # -i (tcp_show_info)
@@ -248,8 +256,9 @@ _TAIL = {
     "rcv_ssthresh": None, "minrtt": None, "snd_wnd": None, "notsent": None,
     "dsack_dups": None, "reord_seen": None, "qack": None, "bidir": None,
 }
-_SKMEM = 7  # index of skmem in the pending-row list (see _Row below)
-_PROCS = 6
+_PROCS = 6  # indexes in the pending-row list (see _read_row)
+_SKMEM = 7
+_INODE = 8
 
 
 def _read_tail(s: str, pos: int, acc: list, cache: dict) -> str | None:
@@ -358,10 +367,11 @@ def _read_row(line: str, has_netid: bool, has_state: bool) -> list | str:
         local = more[base + 2] + " " + more[base + 3]
         peer = more[base + 4] + " " + more[base + 5]
         rest = more[nfix + 2] if len(more) > nfix + 2 else ""
+        return [netid, state, int(rq), int(sq), local, peer, [], None, int(more[base + 3]), rest]
     elif not (_ADDRESS.match(local) and _ADDRESS.match(peer)):
         return "Local / Peer columns are not addresses"
-    # pending row: netid, state, rq, sq, local, peer, procs, skmem, rest
-    return [netid, state, int(rq), int(sq), local, peer, [], None, rest]
+    # pending row: netid, state, rq, sq, local, peer, procs, skmem, inode, rest
+    return [netid, state, int(rq), int(sq), local, peer, [], None, None, rest]
 
 
 _UNIX_TAIL = re.compile(r"\s(?:users:\(|skmem:\(|mem:\(|uid:|ino:|sk:|<->)")
@@ -387,7 +397,8 @@ def _read_unix_slow(line, parts, base, netid, state, rq, sq):
         local_words, peer_words = words[: j + 1], words[j + 1:]
     if len(local_words) < 2 or not _is_num(local_words[-1]):
         return "unix row without its inode columns"
-    return [netid, state, int(rq), int(sq), " ".join(local_words), " ".join(peer_words), [], None, rest]
+    return [netid, state, int(rq), int(sq), " ".join(local_words), " ".join(peer_words), [], None,
+            int(local_words[-1]), rest]
 
 
 def _is_header(line: str) -> bool:
@@ -501,7 +512,7 @@ class _Reader:
         row = self.row
         if row is not None:
             self.records.append(Socket(row[0], row[1], row[2], row[3], row[4], row[5],
-                                       tuple(row[6]), row[7], self.group[0][0]))
+                                       tuple(row[6]), row[7], self.group[0][0], row[8]))
         self.problems.extend(self.gprobs)
         self.group, self.row, self.gprobs, self.broken = None, None, [], False
 
@@ -595,7 +606,7 @@ def parse(text: str) -> Parsed[Socket]:
             gc.enable()
 
 
-def _parse(text: str) -> Parsed[Socket]:
+def _parse(text: str, fast_path: bool = True) -> Parsed[Socket]:
     out: Parsed[Socket] = Parsed()
     records = out.records
     cache: dict = {}  # skmem text -> Skmem (most sockets repeat a few)
@@ -609,7 +620,7 @@ def _parse(text: str) -> Parsed[Socket]:
         if slow.layout is not layout:
             layout = slow.layout
             fast = _fast_record(layout).match if layout is not None else None
-        m = fast(text, pos) if fast is not None and not slow.broken else None
+        m = fast(text, pos) if fast is not None and fast_path and not slow.broken else None
         if m is not None:
             (netid, state, rq, sq, upath, uino, upeer, upino, local, peer,
              uname, upid, ufd, users, skm, cont, skm2) = m.groups()
@@ -643,7 +654,8 @@ def _parse(text: str) -> Parsed[Socket]:
                 if slow.after_header:
                     slow.after_header = False
                 records.append(Socket(intern(netid, netid) or None, intern(state, state) or None,
-                                      int(rq), int(sq), local, peer, procs, mem, n))
+                                      int(rq), int(sq), local, peer, procs, mem, n,
+                                      None if uino is None else int(uino)))
                 n += 1 if cont is None else 2
                 pos = m.end()
                 continue

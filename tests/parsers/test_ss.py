@@ -332,3 +332,11 @@ def test_crlf_and_prompt(napm):
     parsed = ss.parse(text)
     assert [(p.line, p.text) for p in parsed.problems] == [(1, "root@debian:~# ss -napm")]
     _same(parsed.records, napm.records)
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*/ss-*.out")), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_fast_path_agrees_with_general_reader(path):
+    text = read(path)
+    fast, slow = ss.parse(text), ss._parse(text, fast_path=False)
+    assert fast.records == slow.records
+    assert fast.problems == slow.problems
