@@ -44,6 +44,8 @@ def describe(sock: Socket) -> str:
         fields = (("r", mem.rmem_alloc), ("rb", mem.rcv_buf), ("t", mem.wmem_alloc),
                   ("w", mem.wmem_queued), ("d", mem.sock_drop))
         parts.append("skmem " + ",".join(f"{k}{v}" for k, v in fields if v is not None))
+    elif getattr(sock, "drops", None):
+        parts.append(f"drops {sock.drops}")
     if sock.processes:
         owners = ", ".join(f"{p.name}[{p.pid}]" if p.pid is not None else p.name for p in sock.processes[:3])
         more = f" +{len(sock.processes) - 3}" if len(sock.processes) > 3 else ""
@@ -61,6 +63,13 @@ def _owners(socks: Sequence[Socket]) -> str:
         return ""
     shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
     return f" ({shown})"
+
+
+def drops(sock: Socket) -> int:
+    """Packets dropped on a socket: skmem d from ss, or the drops column of /proc/net/udp and raw."""
+    if sock.skmem is not None and sock.skmem.sock_drop is not None:
+        return sock.skmem.sock_drop
+    return getattr(sock, "drops", None) or 0
 
 
 def _evidence(socks: Sequence[Socket]) -> tuple[str, ...]:
@@ -180,11 +189,11 @@ def receive_queue_near_rcvbuf(report: "Report") -> Iterable[Finding]:
 
 
 def socket_drops(report: "Report") -> Iterable[Finding]:
-    socks = [s for s in report.sockets if s.skmem is not None and (s.skmem.sock_drop or 0) > 0]
+    socks = [s for s in report.sockets if drops(s) > 0]
     if not socks:
         return
-    socks.sort(key=lambda s: -(s.skmem.sock_drop or 0))
-    total = sum(s.skmem.sock_drop or 0 for s in socks)
+    socks.sort(key=lambda s: -drops(s))
+    total = sum(drops(s) for s in socks)
     yield Finding(
         "warning",
         f"{len(socks)} socket(s) dropped {total} packet(s){_owners(socks)}",
