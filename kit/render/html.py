@@ -47,7 +47,8 @@ GLOSSARY = (
     ("rb", "rcv_buf", "The receive buffer limit (SO_RCVBUF as doubled by the kernel, or as autotuned for TCP). "
      "When r reaches rb, new data is dropped (UDP) or the window closes (TCP)."),
     ("t", "wmem_alloc", "Bytes of sent data the kernel still holds: handed to the device queue or, for TCP, "
-     "sent and not yet acknowledged."),
+     "sent and not yet acknowledged. Unix stream sockets charge unread data to the sender, so a reader "
+     "that does not read shows up as its peer's t."),
     ("tb", "snd_buf", "The send buffer limit (SO_SNDBUF, doubled)."),
     ("f", "fwd_alloc", "Memory reserved for the socket in advance (forward allocation), not yet used by data."),
     ("w", "wmem_queued", "Bytes queued for sending: TCP's write queue, including data not yet sent."),

@@ -92,7 +92,11 @@ def noread(keep: list) -> None:
             if time.monotonic() - quiet_since > 0.5:
                 break
             time.sleep(0.02)
-    keep += [lst, client, server]
+    # A unix pair with unread data too: ss prints its users:(( before skmem on the same row,
+    # where the awk one-liner's field 2 is not r (the glossary's pitfall).
+    a, b = socket.socketpair()
+    a.sendall(b"x" * 5000)
+    keep += [lst, client, server, a, b]
 
 
 def udpdrop(keep: list) -> None:

@@ -148,3 +148,22 @@ def test_shared_socket_counted_once_shown_under_each_owner(situations):
     assert situations.totals.rmem_alloc == sum(s.skmem.rmem_alloc or 0 for s in situations.sockets if s.skmem)
     page = html.render(situations)
     assert "are shared by several processes: they are counted once in the totals" in page
+
+
+def test_awk_one_liner_pitfall_is_real(situations):
+    """The glossary's claim, on the real capture: awk's fields miss unix rows, kit does not.
+
+    Unix stream data is charged to the sender (t), so the unread 5000 bytes of the noread
+    pair show as t on the writing end: the one-liner with $4 (t) misses them."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from oneliner import awk_total
+
+    ss = next(s for s in situations.sections if s.name == "ss").text
+    unix_t = sum(s.skmem.wmem_alloc or 0 for s in situations.sockets
+                 if s.netid == "u_str" and s.skmem and s.processes)
+    assert unix_t >= 5000
+    assert situations.totals.wmem_alloc - awk_total(ss, field=4) >= unix_t
+    assert situations.totals.rmem_alloc >= awk_total(ss, field=2)
