@@ -129,6 +129,7 @@ class _Evidence:
     config: dict[str, KconfigOption] | None = None  # None: no config was read
     config_source: str = ""
     config_dialect: str = "config"
+    proc_config: str | None = None  # "read", "exists" (unreadable), "absent"; None: not known
     before: set[str] | None = None  # module names in /proc/modules before ss
     after: set[str] | None = None
     no_module_support: bool = False  # no /proc/modules at all
@@ -232,6 +233,11 @@ def _says_missing(stderr: str) -> bool:
 def _gather_config(sections: Mapping[str, "SectionOutput"], ev: _Evidence) -> None:
     sec = sections.get("kconfig")
     files = sections.get("kdiag_config_files")
+    if files is not None and files.complete:
+        if any(ln.split()[-1:] == ["/proc/config.gz"] for ln in files.text.splitlines()):
+            ev.proc_config = "exists"
+        elif re.search(r"/proc/config\.gz'?: No such file", files.stderr or ""):
+            ev.proc_config = "absent"
     if sec is not None:
         m = _SOURCE.search(sec.stderr or "")
         text = sec.text
@@ -241,6 +247,8 @@ def _gather_config(sections: Mapping[str, "SectionOutput"], ev: _Evidence) -> No
                 ev.config = kconfig_parser.as_dict(parsed)
                 ev.config_source = m.group(1).strip() if m else "kernel config (source not recorded)"
                 ev.config_dialect = kconfig_parser.dialect(text)
+                if ev.config_source == "/proc/config.gz":
+                    ev.proc_config = "read"
                 if not sec.complete or sec.truncated:
                     ev.notes.append(f"{ev.config_source} was cut short: options after the cut are unknown")
                 if ev.config_source != "/proc/config.gz":
@@ -344,8 +352,12 @@ def _option_live(spec: _Spec, ev: _Evidence, verdicts: dict[str, OptionVerdict])
         else:
             func = parts[0]
     elif name in ("CONFIG_IKCONFIG", "CONFIG_IKCONFIG_PROC"):
-        if ev.config_source == "/proc/config.gz":
+        if ev.proc_config == "read":
             func = _Functional(True, "/proc/config.gz was read")
+        elif ev.proc_config == "exists":
+            func = _Functional(True, "/proc/config.gz exists (unreadable here)")
+        elif ev.proc_config == "absent" and name == "CONFIG_IKCONFIG_PROC":
+            func = _Functional(False, "no /proc/config.gz")
     else:
         func = _functional(ev, spec.netids, spec.netids[0] if len(spec.netids) == 1 else
                            {"u_str": "unix", "nl": "netlink", "p_raw": "packet"}.get(spec.netids[0], "?"))
@@ -378,6 +390,8 @@ def _option_live(spec: _Spec, ev: _Evidence, verdicts: dict[str, OptionVerdict])
                 where = f"[{sym_module}]" if sym_module else "(built in)"
                 evidence.append(f"/proc/kallsyms: {sym} {where}")
                 break
+    if ev.kallsyms is not None and sym_module is None and not loaded and name != "CONFIG_IKCONFIG":
+        evidence.append(f"/proc/kallsyms has no {spec.symbol}: not built in, no module loaded")
     path = ev.files.get(mod) if (ev.files is not None and mod) else None
     if path:
         evidence.append(f"module file {path}")
@@ -415,13 +429,13 @@ def _option_live(spec: _Spec, ev: _Evidence, verdicts: dict[str, OptionVerdict])
         state = "available"
     elif value == "y":
         state = "builtin"
-        if ev.kallsyms:
-            evidence.append(f"{spec.symbol} not seen in /proc/kallsyms")
     elif value == "m":
         state = "absent" if (lists_known and ev.files is not None) else "module"
     elif value == "n":
         state = "absent"
-    elif ev.no_module_support and ev.kallsyms and sym_module is None:
+    elif ev.kallsyms is not None and sym_module is None and name != "CONFIG_IKCONFIG" \
+            and (ev.no_module_support or ev.files is not None):
+        # Readable kallsyms without its code, and no module file to load: not there.
         state = "absent"
     else:
         state = "unknown"
@@ -446,13 +460,13 @@ def _remedy_live(spec: _Spec, state: str, ev: _Evidence, verdicts: dict[str, Opt
     if state in ("available", "module"):
         return _load_command(spec, ev, verdicts)
     if state == "absent":
-        return _install_or_build(spec, ev)
+        return _install_or_build(spec, ev, verdicts)
     # unknown
     if ev.config is None:
         return ("no evidence either way: make the kernel's config readable (CONFIG_IKCONFIG=y and "
                 "CONFIG_IKCONFIG_PROC=y give /proc/config.gz), or check the build's .config with "
                 "`kit kconfig` (OpenWrt: build_dir/target-*/linux-*/linux-*/.config)")
-    return _install_or_build(spec, ev)
+    return _install_or_build(spec, ev, verdicts)
 
 
 def _load_command(spec: _Spec, ev: _Evidence, verdicts: dict[str, OptionVerdict]) -> str:
@@ -474,8 +488,12 @@ def _load_command(spec: _Spec, ev: _Evidence, verdicts: dict[str, OptionVerdict]
     return f"modprobe {spec.module}  (or insmod the .ko file)"
 
 
-def _install_or_build(spec: _Spec, ev: _Evidence) -> str:
-    lines = _config_lines(spec, lambda dep: _config_value(ev, dep))
+def _install_or_build(spec: _Spec, ev: _Evidence, verdicts: Mapping[str, OptionVerdict]) -> str:
+    def value_of(dep: str) -> str | None:
+        if dep in verdicts:
+            return {"absent": "n", "builtin": "y", "loaded": "y"}.get(verdicts[dep].state)
+        return _config_value(ev, dep)
+    lines = _config_lines(spec, value_of)
     if ev.openwrt and spec.openwrt:
         pm = "apk add" if ev.tools is not None and "apk" in ev.tools and "opkg" not in ev.tools \
             else "opkg update && opkg install"
@@ -490,8 +508,7 @@ def _config_lines(spec: _Spec, value_of) -> str:
     """The config lines to add: the option and any dependency the config does not have."""
     wanted = [f"{spec.name}=y"]
     for dep in spec.depends:
-        v = value_of(dep)
-        if v not in ("y", "m"):
+        if value_of(dep) == "n":  # known to be off (None: nobody says; leave it out)
             wanted.insert(0, f"{dep}=y")
     return " ".join(wanted)
 
@@ -532,8 +549,7 @@ def _summary(verdict: str, caps: dict, options: Mapping[str, OptionVerdict], ev:
     unk = [p for p, v in caps.items() if v is None]
     required = [(n, options[n]) for n in REQUIRED]
     states = ", ".join(f"{_SPECS[n].module} {v.state}" for n, v in required)
-    fix = next((v.remedy for _, v in required if v.remedy and v.state not in ("unknown",)), None)
-    fix = fix or next((v.remedy for _, v in required if v.remedy), None)
+    fix = _combined_fix([v for _, v in required])
     can = "this kernel can give" if offline else "ss can show"
     if verdict == "ok":
         return f"{can} socket memory for TCP and UDP ({states})"
@@ -555,6 +571,22 @@ def _summary(verdict: str, caps: dict, options: Mapping[str, OptionVerdict], ev:
     if fix:
         text += f" — fix: {fix}"
     return text
+
+
+def _combined_fix(verdicts: list[OptionVerdict]) -> str | None:
+    """One remedy for the summary line, merging the required options' own remedies."""
+    remedies = list(dict.fromkeys(v.remedy for v in verdicts if v.remedy and v.state != "unknown"))
+    remedies = remedies or list(dict.fromkeys(v.remedy for v in verdicts if v.remedy))
+    if not remedies:
+        return None
+    modules = [r.split()[1] for r in remedies if re.fullmatch(r"modprobe \S+", r)]
+    if len(modules) == len(remedies) and len(modules) > 1:
+        return "modprobe -a " + " ".join(modules)
+    for prefix in ("rebuild the kernel with: ", "add to the config and rebuild: "):
+        if all(r.startswith(prefix) for r in remedies):
+            lines = dict.fromkeys(w for r in remedies for w in r[len(prefix):].split())
+            return prefix + " ".join(lines)
+    return remedies[0]
 
 
 def diagnose_live(sections: Mapping[str, "SectionOutput"], sockets: Sequence[Socket] | None) -> KernelDiag:

@@ -1,0 +1,98 @@
+"""Live verdicts on a real kernel with loadable diag modules (Debian's mipsel Malta kernel under qemu).
+
+The recorded captures in tests/fixtures/kconfig-debian-12-malta-qemu/ are
+always checked; where qemu-system-mipsel is installed the same checks run on
+fresh boots too (qemu_malta.py), about ten seconds a scenario.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+import material
+from conftest import FIXTURES, _unavailable
+from kit.analyse import kdiag
+from kit.capture import from_bytes
+from kit.parsers import proc_modules, ss
+
+RECORDED = FIXTURES / "kconfig-debian-12-malta-qemu"
+REQUIRED = ("CONFIG_INET_DIAG", "CONFIG_INET_TCP_DIAG", "CONFIG_INET_UDP_DIAG")
+
+
+def _diagnose(capture_bytes: bytes) -> kdiag.KernelDiag:
+    capture = from_bytes(capture_bytes)
+    assert capture.problems == []
+    sections = capture.sections
+    sockets = ss.parse(sections["ss"].text).records
+    return kdiag.diagnose_live(sections, sockets)
+
+
+def check(scenario: str, diag: kdiag.KernelDiag) -> None:
+    states = {n: diag.options[n].state for n in REQUIRED}
+    ev = {n: " | ".join(diag.options[n].evidence) for n in kdiag.OPTIONS}
+    json.dumps(kdiag.to_json(diag))
+    assert any("no kernel config read" in n for n in diag.notes)
+    assert diag.options["CONFIG_IKCONFIG_PROC"].state == "absent"
+    assert "no /proc/config.gz" in ev["CONFIG_IKCONFIG_PROC"]
+    if scenario in ("loaded", "autoload"):
+        assert diag.verdict == "ok", diag.summary
+        assert set(states.values()) == {"loaded"}
+        assert "ss printed skmem for 2 of 2 tcp sockets" in ev["CONFIG_INET_TCP_DIAG"]
+        assert "ss printed skmem for 1 of 1 udp sockets" in ev["CONFIG_INET_UDP_DIAG"]
+        assert "/proc/kallsyms: udp_diag_dump [udp_diag]" in ev["CONFIG_INET_UDP_DIAG"]
+        assert all(diag.options[n].remedy is None for n in REQUIRED)
+        if scenario == "autoload":
+            assert "ss autoloaded tcp_diag (in /proc/modules after ss ran, not before)" in ev["CONFIG_INET_TCP_DIAG"]
+            assert "ss autoloaded unix_diag" in ev["CONFIG_UNIX_DIAG"]
+        else:
+            assert "/proc/modules: tcp_diag loaded" in ev["CONFIG_INET_TCP_DIAG"]
+    elif scenario == "available":
+        assert diag.verdict == "missing"
+        assert set(states.values()) == {"available"}
+        assert "ss printed no skmem for 2 tcp sockets (ESTAB): it fell back to /proc" in ev["CONFIG_INET_TCP_DIAG"]
+        assert "module file /lib/modules/6.1.0-" in ev["CONFIG_INET_UDP_DIAG"]
+        assert diag.options["CONFIG_INET_UDP_DIAG"].remedy == "modprobe udp_diag"
+        assert diag.options["CONFIG_PACKET_DIAG"].remedy == "modprobe af_packet_diag"
+        assert diag.summary.endswith("fix: modprobe -a inet_diag tcp_diag udp_diag")
+    elif scenario == "absent":
+        assert diag.verdict == "missing"
+        assert set(states.values()) == {"absent"}
+        assert "/proc/kallsyms has no tcp_diag_get_info" in ev["CONFIG_INET_TCP_DIAG"]
+        assert diag.options["CONFIG_INET_TCP_DIAG"].remedy == \
+            "rebuild the kernel with: CONFIG_INET_DIAG=y CONFIG_INET_TCP_DIAG=y"
+        assert "ss fell back to /proc" in diag.summary
+    else:  # pragma: no cover
+        raise AssertionError(scenario)
+
+
+@pytest.mark.parametrize("scenario", ["loaded", "available", "autoload", "absent"])
+def test_recorded(scenario):
+    check(scenario, _diagnose((RECORDED / f"probe-{scenario}.cap").read_bytes()))
+
+
+def test_proc_modules_recorded():
+    parsed = proc_modules.parse((RECORDED / "proc-modules.out").read_text())
+    assert parsed.problems == []
+    by_name = {m.name: m for m in parsed.records}
+    assert set(by_name) >= {"inet_diag", "tcp_diag", "udp_diag", "af_packet_diag", "netlink_diag"}
+    inet = by_name["inet_diag"]
+    assert (inet.size, inet.refcount, inet.state) == (14801, 4, "Live")
+    assert inet.used_by == ("mptcp_diag", "tcp_diag", "udp_diag", "raw_diag")
+    assert by_name["tcp_diag"].used_by == () and by_name["tcp_diag"].line == 2
+
+
+@pytest.mark.skipif(not shutil.which("qemu-system-mipsel"), reason="qemu-system-mipsel not installed")
+@pytest.mark.parametrize("scenario", ["loaded", "available", "autoload", "absent"])
+def test_fresh_boot(debian, scenario):
+    import qemu_malta
+    from regen_malta_fixtures import record
+
+    debian("mipsel")
+    try:
+        data = record(scenario)
+    except material.Unavailable as exc:
+        _unavailable(f"qemu boot failed: {exc}"[:2000])
+    assert scenario in qemu_malta.SCENARIOS
+    check(scenario, _diagnose(data))
