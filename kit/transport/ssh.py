@@ -138,7 +138,7 @@ class SshTransport:
     def _handshake_error(t: Target, transport: _Transport, exc: BaseException) -> ConnectError:
         where = f"{t.host}:{t.port}"
         text = _one_line(exc)
-        if transport.remote_version is None or "protocol banner" in text:
+        if not transport.remote_version or "protocol banner" in text:
             return ConnectError(f"{where}: no SSH banner within {t.connect_timeout:g} s ({text})",
                                 hint="the port accepts TCP but does not speak SSH; check -p, or --timeout")
         offer = transport.server_offer
@@ -199,14 +199,17 @@ class SshTransport:
                     out += chan.recv(65536)
                 elif chan.recv_stderr_ready():
                     err += chan.recv_stderr(65536)
-                elif chan.status_event.is_set():
-                    # The exit status is in; drain what raced in last.
+                elif chan.status_event.is_set() or chan.closed:
+                    # The exit status is in, or the channel closed: drain what raced in last.
                     while chan.recv_ready():
                         out += chan.recv(65536)
                     while chan.recv_stderr_ready():
                         err += chan.recv_stderr(65536)
-                    break
-                elif chan.closed:
+                    if chan.exit_status != -1:
+                        break
+                    # paramiko closes the channel with status -1 when no exit-status came:
+                    # the shell was killed (exit-signal) or the link went down.
+                    time.sleep(0.1)  # let the transport notice a dead socket
                     if transport.is_active():
                         raise partial("the device's shell ended without an exit status (killed?)")
                     raise partial("the connection dropped before the probe finished")
