@@ -249,6 +249,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     else:
         from kit.render import text
 
+        if args.redact:
+            from kit.redact import redact
+
+            rep = redact(rep)
         output = text.render(rep)
     if args.output == "-" or (args.output is None and args.format != "html"):
         sys.stdout.write(output)

@@ -106,10 +106,7 @@ def analyse(sections: Mapping[str, SectionOutput], parsed: Mapping[str, Parsed])
     counters: dict[str, dict[str, int]] = {}
     for name in ("netstat_counters", "snmp"):
         result = parsed.get(name)
-        if result is None and name in sections and sections[name].stdout:
-            # The section table may not name the parser yet; the text is the same.
-            result = proc_counters.parse(sections[name].text)
-        if result is not None and result.records and isinstance(result.records[0], proc_counters.CounterGroup):
+        if result is not None:
             for group, values in proc_counters.as_dict(result).items():
                 counters.setdefault(group, values)
     mem = meminfo.as_dict(parsed["meminfo"]) if "meminfo" in parsed else {}

@@ -65,6 +65,7 @@ def to_dict(report: Report) -> dict[str, Any]:
             "mem_total": km.mem_total, "mem_available": km.mem_available,
             "tcp": {**asdict(km.tcp), "bytes": km.bytes(km.tcp.pages), "level": km.tcp.level()},
             "udp": {**asdict(km.udp), "bytes": km.bytes(km.udp.pages), "level": km.udp.level()},
+            "counters": km.counters,
         },
         "findings": [asdict(f) for f in report.findings],
         "parse_problems": [
