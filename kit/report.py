@@ -13,10 +13,11 @@ from kit import __version__
 from kit.analyse import findings as findings_mod
 from kit.analyse import kdiag
 from kit.analyse import kernel_memory
+from kit.analyse.proc_sockets import join_owners
 from kit.analyse.totals import Group, Totals, per_key, per_process, totals
 from kit.capture import Capture, SectionOutput
 from kit.records import Finding, Parsed, ParseProblem, Socket
-from kit.sections import BY_NAME
+from kit.sections import BY_NAME, SECTIONS
 
 SCHEMA = "kit.report/1"
 
@@ -49,24 +50,62 @@ class Report:
 
 
 def parse_section(section: SectionOutput, parser: str | None = None) -> Parsed:
-    """Run the section's parser (from the section table, or the one named) on its text."""
-    name = parser or (BY_NAME[section.name].parser if section.name in BY_NAME else section.name)
-    module = importlib.import_module(f"kit.parsers.{name}")
-    return module.parse(section.text)
+    """Run the section's parser on its text.
+
+    `parser` (default: the section table's) names a module under kit.parsers,
+    optionally with the function to call: "proc_net:parse_raw".
+    """
+    spec = parser or (BY_NAME[section.name].parser if section.name in BY_NAME else section.name)
+    module_name, _, function = spec.partition(":")
+    module = importlib.import_module(f"kit.parsers.{module_name}")
+    return getattr(module, function or "parse")(section.text)
 
 
 def _first(parsed: Parsed | None):
     return parsed.records[0] if parsed and parsed.records else None
 
 
-# Sections whose records are socket lists, best first: ss carries memory.
-SOCKET_SOURCES = ("ss", "netstat", "proc_net")
+# Without a socket list from ss, the /proc/net tables joined to their owners
+# (socket_owners) give sockets with queue bytes, and busybox netstat is the
+# last resort. With ss they are not parsed at all: ss says more, and a 100k
+# socket capture should not be read twice.
+PROC_NET_SECTIONS = tuple(s.name for s in SECTIONS if s.name.startswith("proc_net_"))
+FALLBACK_SECTIONS = PROC_NET_SECTIONS + ("socket_owners", "netstat")
+
+
+def _not_needed(capture: Capture) -> set[str]:
+    """Fallback sections a better source makes redundant (they stay in the raw capture)."""
+    def has(name: str) -> bool:
+        section = capture.sections.get(name)
+        return bool(section and section.stdout.strip())
+
+    if has("ss"):
+        return set(FALLBACK_SECTIONS)
+    if any(has(name) for name in PROC_NET_SECTIONS):
+        return {"netstat"}
+    return set()
+
+
+def _sockets(parsed: dict[str, Parsed]) -> tuple[str, list[Socket]]:
+    """The socket list and where it came from: "ss", "proc_net", "netstat" or ""."""
+    if "ss" in parsed and parsed["ss"].records:
+        return "ss", parsed["ss"].records
+    owners = parsed["socket_owners"].records if "socket_owners" in parsed else []
+    tables = [s for name in PROC_NET_SECTIONS if name in parsed for s in parsed[name].records]
+    if tables:
+        return "proc_net", join_owners(tables, owners)
+    if "netstat" in parsed and parsed["netstat"].records:
+        return "netstat", join_owners(parsed["netstat"].records, owners)
+    return ("ss", []) if "ss" in parsed else ("", [])
 
 
 def build(capture: Capture, source: str = "") -> Report:
     parsed: dict[str, Parsed] = {}
     problems: list[SectionProblem] = []
+    skip = _not_needed(capture)
     for name, section in capture.sections.items():
+        if name in skip:
+            continue
         spec = BY_NAME.get(name)
         parser = spec.parser if spec else (name if capture.raw_paste else None)
         if not parser or not section.stdout:
@@ -75,12 +114,10 @@ def build(capture: Capture, source: str = "") -> Report:
         parsed[name] = result
         problems.extend(SectionProblem(name, p) for p in result.problems)
 
-    socket_source = next((s for s in SOCKET_SOURCES if s in parsed), "")
-    sockets: list[Socket] = parsed[socket_source].records if socket_source else []
+    socket_source, sockets = _sockets(parsed)
 
     device = _device(capture, parsed)
-    ss_ran = "ss" in parsed
-    diag = kdiag.diagnose_live(capture.sections, sockets if ss_ran else None)
+    diag = kdiag.diagnose_live(capture.sections, sockets if socket_source == "ss" else None)
     sockstat: dict[str, dict[str, int]] = {}
     for name in ("sockstat", "sockstat6"):
         for rec in parsed[name].records if name in parsed else ():

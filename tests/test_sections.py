@@ -25,8 +25,9 @@ def test_names_unique_and_parsers_exist():
     for s in SECTIONS:
         assert s.name.replace("_", "").isalnum(), s.name
         if s.parser:
-            module = importlib.import_module(f"kit.parsers.{s.parser}")
-            assert callable(module.parse), s.parser
+            module_name, _, function = s.parser.partition(":")
+            module = importlib.import_module(f"kit.parsers.{module_name}")
+            assert callable(getattr(module, function or "parse")), s.parser
 
 
 def test_tokens_differ_per_run():
