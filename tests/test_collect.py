@@ -129,3 +129,22 @@ def test_render_saved_capture_and_raw_ss_paste(device, tmp_path, capsys):
     from_paste = json.loads(capsys.readouterr().out)
     assert from_paste["sockets"] == from_capture["sockets"]
     assert from_paste["totals"] == from_capture["totals"]
+
+
+def test_device_without_ss_still_lists_sockets_and_owners(device_no_ss, tmp_path, capsys):
+    dev = device_no_ss
+    code = _collect(dev, tmp_path)
+    out, err = capsys.readouterr()
+    assert code in (0, 1), err
+    report = json.loads(Path(out.splitlines()[2]).read_text())
+    assert report["socket_source"] == "proc_net"
+    # Independent count: the rows of the /proc/net tables the probe captured.
+    cap = capture_mod.load(Path(out.splitlines()[0]))
+    rows = sum(len(cap.sections[n].text.splitlines()) - 1
+               for n in cap.sections if n.startswith("proc_net_") and cap.sections[n].ok)
+    assert report["totals"]["sockets"] == rows
+    assert all(s["skmem"] is None for s in report["sockets"])
+    # Our own SSH session is a socket the device's dropbear holds.
+    owners = {p["name"] for s in report["sockets"] for p in s["processes"]}
+    assert "dropbear" in owners
+    assert any("ss" in f["title"] and f["severity"] != "info" for f in report["findings"])
