@@ -494,6 +494,14 @@ def _install_or_build(spec: _Spec, ev: _Evidence, verdicts: Mapping[str, OptionV
             return {"absent": "n", "builtin": "y", "loaded": "y"}.get(verdicts[dep].state)
         return _config_value(ev, dep)
     lines = _config_lines(spec, value_of)
+    if _config_value(ev, spec.name) == "m" and spec.module and ev.files is not None:
+        where = ev.modules_dir or "/lib/modules/$(uname -r)"
+        return (f"{ev.config_source} says {spec.name}=m but there is no {spec.module}.ko under {where}: "
+                f"install the modules that belong to this kernel (OpenWrt: opkg install {spec.openwrt}; "
+                f"Debian: the linux-image package of $(uname -r)), or rebuild with: {lines}"
+                if ev.openwrt and spec.openwrt else
+                f"{ev.config_source} says {spec.name}=m but there is no {spec.module}.ko under {where}: "
+                f"install the modules that belong to this kernel, or rebuild with: {lines}")
     if ev.openwrt and spec.openwrt:
         pm = "apk add" if ev.tools is not None and "apk" in ev.tools and "opkg" not in ev.tools \
             else "opkg update && opkg install"

@@ -17,6 +17,8 @@ Scenarios (kernel command line `kit=<name>`):
              (/proc/sys/kernel/modprobe points nowhere), so ss falls back to /proc
   autoload   module files, busybox depmod + modprobe: ss makes the kernel load them
   absent     no diag module files at all
+  stale      as absent, but /boot/config-$(uname -r) is the package's real config
+             (CONFIG_INET_DIAG=m ...): a config that no longer matches the system
 In every scenario a TCP connection is open
 (busybox nc), and syslogd holds /dev/log (unix) and, once `logger` has
 written, a UDP socket for its -R remote target: so ss has TCP, UDP and
@@ -39,7 +41,7 @@ PACKAGES = ["busybox-static", "iproute2", "libc6", "libbpf1", "libbsd0", "libcap
             "libmnl0", "libselinux1", "libtirpc3", "libxtables12", "libmd0", "zlib1g", "libpcre2-8-0",
             "libgssapi-krb5-2", "libkrb5-3", "libk5crypto3", "libkrb5support0", "libcom-err2", "libkeyutils1",
             "libssl3", "libgcc-s1"]
-SCENARIOS = ("loaded", "available", "autoload", "absent")
+SCENARIOS = ("loaded", "available", "autoload", "absent", "stale")
 BEGIN, END = "=====KIT-CAPTURE-BEGIN=====", "=====KIT-CAPTURE-END====="
 
 INIT = r"""#!/bin/sh
@@ -63,7 +65,7 @@ available)
 autoload)
     depmod -a
     echo /sbin/modprobe >/proc/sys/kernel/modprobe ;;
-absent)
+absent|stale)
     rm -f $mods/*/*diag.ko
     echo /nonexistent >/proc/sys/kernel/modprobe ;;
 esac
@@ -145,7 +147,7 @@ def _find_lib(root: Path, name: str) -> Path | None:
     return None
 
 
-def initramfs(probe: str) -> bytes:
+def initramfs(probe: str, boot_config: bytes | None = None) -> bytes:
     if shutil.which("readelf") is None:
         raise material.Unavailable("readelf (binutils) is not installed")
     kernel = material.debian_kernel("mipsel")
@@ -193,6 +195,9 @@ def initramfs(probe: str) -> bytes:
         if (kernel / base / meta).exists():
             cpio.file(f"{base}/{meta}", (kernel / base / meta).read_bytes())
     cpio.file("etc/openwrt_release", b"")  # (empty: this is not OpenWrt; the probe cats it)
+    if boot_config is not None:
+        cpio.dir("boot")
+        cpio.file(f"boot/config-{rel}", boot_config)
     cpio.file("probe.sh", probe.encode(), 0o755)
     cpio.file("init", INIT.encode(), 0o755)
     return gzip.compress(cpio.bytes(), 6, mtime=0)
@@ -205,7 +210,7 @@ def run_scenario(scenario: str, probe: str, timeout: float = 240) -> bytes:
     work = material.CACHE / "malta" / "run"
     work.mkdir(parents=True, exist_ok=True)
     initrd = work / f"initrd-{scenario}-{os.getpid()}.gz"
-    initrd.write_bytes(initramfs(probe))
+    initrd.write_bytes(initramfs(probe, material.config("mipsel").read_bytes() if scenario == "stale" else None))
     kernel = material.vmlinuz("mipsel")
     try:
         proc = subprocess.run(
