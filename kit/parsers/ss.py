@@ -133,7 +133,7 @@ def queue_meaning(netid: str | None, state: str | None) -> tuple[str, str] | Non
 # | ("name",N,N) (iproute2 3.x). The lazy name ends at the first `",` that the
 # rest of an entry follows, so names with quotes and commas are read whole.
 _USER = re.compile(
-    r'\("(.*?)",(?:pid=)?(\d+),(?:tid=\d+,)?(?:proc_ctx=.*?,)?(?:fd=)?(\d+)(?:,sock_ctx=[^)]*)?\)'
+    r'\("(.*?)",(?:pid=)?([0-9]+),(?:tid=[0-9]+,)?(?:proc_ctx=.*?,)?(?:fd=)?([0-9]+)(?:,sock_ctx=[^)]*)?\)'
 )
 _NONSPACE = re.compile(r"\S+")
 
@@ -327,14 +327,24 @@ def _guess_layout(tokens: list[str]) -> tuple[bool, bool] | None:
 _ADDRESS = re.compile(r"(?:.*:)?[\w*.+-]+\Z")
 
 
+# What the first word of a row is, per layout: a Netid, else a state, else
+# Recv-Q. A line whose first word is this begins a new socket, even when the
+# rest cannot be read; the fast path's lookahead uses the same patterns.
+_FIRST_COLUMN = {
+    True: r"[a-z][a-z0-9_]{0,7}|\?\?\?",  # has a Netid column
+    False: r"[A-Z][A-Z0-9_-]{1,19}",  # State first
+    None: r"[0-9]+",  # neither
+}
+_FIRST_WORD = {k: re.compile(f"(?:{v})\\Z") for k, v in _FIRST_COLUMN.items()}
+
+
+def _first_column(layout: tuple[bool, bool]) -> bool | None:
+    return True if layout[0] else False if layout[1] else None
+
+
 def _row_start(tokens: list[str], layout: tuple[bool, bool]) -> bool:
-    """Could these words begin a row of this layout (a row cut short)?"""
-    first = tokens[0]
-    if layout[0]:
-        return first in NETIDS or bool(_NETID_LIKE.match(first)) and len(tokens) > 1
-    if layout[1]:
-        return first in STATES
-    return _is_num(first) and len(tokens) > 1 and _is_num(tokens[1])
+    """Does a line with these words begin a row of this layout (maybe a bad or cut one)?"""
+    return bool(tokens) and _FIRST_WORD[_first_column(layout)].match(tokens[0]) is not None
 
 
 def _read_row(line: str, has_netid: bool, has_state: bool) -> list | str:
@@ -402,7 +412,10 @@ def _read_unix_slow(line, parts, base, netid, state, rq, sq):
 
 
 def _is_header(line: str) -> bool:
-    return "Recv-Q" in line and "Send-Q" in line
+    if "Recv-Q" not in line:
+        return False
+    words = line.split()
+    return "Recv-Q" in words and "Send-Q" in words
 
 
 # Words of the header that a narrow terminal pushes onto a line of their own
@@ -472,17 +485,19 @@ def _fast_record(layout: tuple[bool, bool]) -> re.Pattern:
         pat = re.compile(
             (f"({netid[:-2]}) ++" if layout[0] else "()")
             + (f"({state[:-2]}) ++" if layout[1] else "()")
-            + r"(\d++) ++(\d++) ++"
-            # unix: "path inode" twice; else one word each (inet, netlink, packet)
-            + r"(?:(\S++) ++(\d++) ++(\S++) ++(\d++)|(\S++) ++(\S++))"
+            + r"([0-9]++) ++([0-9]++) ++"
+            # unix: "path inode" twice; else one address each (inet, netlink,
+            # packet), the same as _ADDRESS
+            + r"(?:(\S++) ++([0-9]++) ++(\S++) ++([0-9]++)"
+            + r"|((?:\S*:)?[\w*.+-]++) ++((?:\S*:)?[\w*.+-]++))"
             # users:((...)): one owner read here, several by _read_users. No ')'
             # inside a name: ss reads names with %[^)] and cuts them there.
-            + r'(?:[ \t]++users:\(\((?:"([^)\n]*?)",pid=(\d++),fd=(\d++)'
+            + r'(?:[ \t]++users:\(\((?:"([^)\n]*?)",pid=([0-9]++),fd=([0-9]++)'
             + r"|([^)\n]*+(?:\),\([^)\n]*+)*+))\)\))?"
             + r"(?:[ \t]++skmem:\(([a-z0-9,]*+)\))?[ \t\r]*+"
             + r"(\n\t[ \t\r]*+(?:skmem:\(([a-z0-9,]*+)\)[ \t\r]*+)?)?"
             + r"(?:\n|\Z)"
-            + f"(?={netid.replace(' +', ' ') or state.replace(' +', ' ') or '[0-9]'}|\\Z)"
+            + f"(?=(?:{_FIRST_COLUMN[_first_column(layout)]})(?:[ \\t\\r\\n]|\\Z)|\\Z)"
         )
         _FAST[layout] = pat
     return pat
@@ -517,8 +532,13 @@ class _Reader:
         self.group, self.row, self.gprobs, self.broken = None, None, [], False
 
     def _glue(self, line: str, need_field: bool) -> bool:
-        """Join a wrapped line onto the socket's last line, if that reads cleanly."""
-        if need_field and not (_has_field(line) or _starts_with_keyword(line.strip())):
+        """Join a wrapped line onto the socket's last line, if that reads cleanly.
+
+        Unless that last line was cut inside a field, only the row line itself
+        takes a wrapped rest, and only one carrying a field (`356 users:((...`).
+        """
+        if need_field and (len(self.group) > 1 or not (
+                _has_field(line) or _starts_with_keyword(line.strip()))):
             return False
         group = self.group
         last_n, last = group[-1]
@@ -566,19 +586,27 @@ class _Reader:
                 return
         new = _read_row(stripped, self.layout[0], self.layout[1])
         if isinstance(new, str):
+            starts_row = _row_start(stripped.split(), self.layout)
             if self.group is not None:
-                if self._glue(line, need_field=not self.broken and self.row is not None):
+                # a line that starts like a row is a row, if a bad one, never
+                # the wrapped rest of the socket above (unless that was cut)
+                if (self.broken or not starts_row) and self._glue(
+                        line, need_field=not self.broken and self.row is not None):
                     return
                 if line[0] in " \t" and self.row is not None:
                     # An indented line that is no row: more about the socket
                     # above (a continuation starting with a word not in _TAIL).
                     self._more(n, line)
                     return
-            if new == SHORT and _row_start(stripped.split(), self.layout):
+            if new == SHORT and starts_row:
                 # The start of a row cut short: wait for the rest of it.
                 self.finish()
                 self.group, self.row, self.gprobs, self.broken = [[n, line]], None, [_problem(n, line, new)], True
                 return
+            if starts_row:
+                # A row we cannot read: what follows it is its own, not the
+                # socket above's (stray lines, e.g. stderr, leave that open).
+                self.finish()
             problems.append(_problem(n, line, new))
             return
         self.finish()
@@ -626,11 +654,11 @@ def _parse(text: str, fast_path: bool = True) -> Parsed[Socket]:
              uname, upid, ufd, users, skm, cont, skm2) = m.groups()
             ok = True
             if upath is not None:  # unix: "path inode"
-                ok = netid is None or netid in unix_netids
+                ok = not netid or netid in unix_netids
                 local = upath + " " + uino
                 peer = upeer + " " + upino
-            elif netid in unix_netids or peer[-1] == ":":  # "0.0.0.0:" then a wrapped port
-                ok = False
+            elif netid in unix_netids or (not netid and peer.isdigit()):
+                ok = False  # a unix row cut short: the general reader decides
             procs = ()
             if uname is not None:
                 procs = (ProcRef(uname, int(upid), int(ufd)),)
