@@ -112,8 +112,18 @@ def test_changed_host_key(device, device_no_ss, kit_collect, tmp_path):
 _STALL_SECONDS = itertools.count(301)  # a distinct `sleep N` per test: earlier ones may linger
 
 
+def reap(dev) -> None:
+    """Kill what an interrupted probe left running on the device (all but dropbear)."""
+    for pid, (_, cmd) in device_processes(dev).items():
+        if not cmd.startswith("/usr/sbin/dropbear"):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 @pytest.fixture
-def stalling_probe(monkeypatch):
+def stalling_probe(monkeypatch, device):
     """The real probe with a slow section after the first three (cmd_collect imports render_probe late).
 
     Returns the stalling command line, to find it among the device's processes.
@@ -126,7 +136,8 @@ def stalling_probe(monkeypatch):
         return original(token, sections[:3] + (stall,) + sections[3:])
 
     monkeypatch.setattr(kit.probe, "render_probe", render)
-    return f"sleep {seconds}"
+    yield f"sleep {seconds}"
+    reap(device)
 
 
 def device_processes(dev) -> dict[int, tuple[int, str]]:
@@ -250,6 +261,7 @@ def test_ctrl_c_keeps_the_partial_capture(device, tmp_path):
     cap = capture.load(cap_path)
     assert cap.partial and not cap.sections["stall"].complete and cap.sections["id"].complete
     assert oct(cap_path.stat().st_mode & 0o777) == "0o600"
+    reap(device)
 
 
 # ---------------------------------------------------------------- odd bytes, full disk, logging, modes
