@@ -413,6 +413,8 @@ def _option_live(spec: _Spec, ev: _Evidence, verdicts: dict[str, OptionVerdict])
             state = "builtin"
         else:
             state = "loaded"  # works, is a module (=m / file), no module list to confirm
+        if not (lists_known or ev.no_module_support or strong_builtin or value):
+            evidence.append("no module list or config in the capture: built in, or a loaded module")
     elif func.works is False:
         if loaded:
             state = "loaded"
@@ -460,7 +462,12 @@ def _remedy_live(spec: _Spec, state: str, ev: _Evidence, verdicts: dict[str, Opt
     if state in ("available", "module"):
         return _load_command(spec, ev, verdicts)
     if state == "absent":
-        return _install_or_build(spec, ev, verdicts)
+        fix = _install_or_build(spec, ev, verdicts)
+        if spec.module and ev.files is None and not ev.no_module_support \
+                and ev.before is None and ev.after is None:
+            # Only ss spoke: a module may yet be there, unloaded.
+            return f"modprobe {spec.module}; if there is no such module: {fix}"
+        return fix
     # unknown
     if ev.config is None:
         return ("no evidence either way: make the kernel's config readable (CONFIG_IKCONFIG=y and "
@@ -508,7 +515,7 @@ def _install_or_build(spec: _Spec, ev: _Evidence, verdicts: Mapping[str, OptionV
         return (f"{pm} {spec.openwrt}  (OpenWrt {ev.openwrt}; a custom build: enable {spec.openwrt} "
                 f"under Kernel modules > Network Support)")
     if ev.openwrt:
-        return f"OpenWrt ships no package for it: add to the target's kernel config and rebuild: {lines}"
+        return f"no OpenWrt package known to kit ships it: add to the target's kernel config and rebuild: {lines}"
     return f"rebuild the kernel with: {lines}"
 
 

@@ -104,3 +104,42 @@ def test_fresh_boot(debian, scenario):
         _unavailable(f"qemu boot failed: {exc}"[:2000])
     assert scenario in qemu_malta.SCENARIOS
     check(scenario, _diagnose(data))
+
+
+def test_paste_of_ss_alone():
+    """`kit render` of a ticket paste: only ss speaks, so states rest on it and the remedy hedges."""
+    from kit.capture import SectionOutput
+
+    for scenario, verdict in (("loaded", "ok"), ("available", "missing")):
+        cap = from_bytes((RECORDED / f"probe-{scenario}.cap").read_bytes())
+        paste = {"ss": SectionOutput("ss", cap.sections["ss"].stdout, "", 0)}
+        diag = kdiag.diagnose_live(paste, ss.parse(paste["ss"].text).records)
+        assert diag.verdict == verdict
+        assert diag.notes == ("no kernel config read: the capture has no kernel config section",)
+        tcp = diag.options["CONFIG_INET_TCP_DIAG"]
+        if verdict == "ok":
+            assert "built in, or a loaded module" in tcp.evidence[-1]
+        else:
+            assert tcp.state == "absent"
+            assert tcp.remedy.startswith("modprobe tcp_diag; if there is no such module: rebuild the kernel")
+
+
+def test_openwrt_remedies():
+    """The absent capture with an OpenWrt release file and opkg grafted on: the remedy is the package."""
+    from kit.capture import SectionOutput
+
+    cap = from_bytes((RECORDED / "probe-absent.cap").read_bytes())
+    sections = dict(cap.sections)
+    sections["os_release"] = SectionOutput("os_release", b"DISTRIB_ID='OpenWrt'\nDISTRIB_RELEASE='23.05.3'\n", "", 0)
+    sections["kdiag_tools"] = SectionOutput("kdiag_tools", b"/sbin/modprobe\n/sbin/insmod\n/bin/opkg\n", "", 0)
+    diag = kdiag.diagnose_live(sections, ss.parse(sections["ss"].text).records)
+    assert diag.options["CONFIG_INET_UDP_DIAG"].remedy.startswith("opkg update && opkg install kmod-inet-diag")
+    assert diag.options["CONFIG_NETLINK_DIAG"].remedy.startswith("opkg update && opkg install kmod-netlink-diag")
+    assert "fix: opkg update && opkg install kmod-inet-diag" in diag.summary
+    sections["kdiag_tools"] = SectionOutput("kdiag_tools", b"/sbin/insmod\n", "", 0)
+    available = dict(from_bytes((RECORDED / "probe-available.cap").read_bytes()).sections)
+    available["kdiag_tools"] = sections["kdiag_tools"]
+    diag = kdiag.diagnose_live(available, ss.parse(available["ss"].text).records)
+    remedy = diag.options["CONFIG_INET_UDP_DIAG"].remedy
+    assert remedy.startswith("insmod /lib/modules/6.1.0-") and remedy.count("insmod ") == 2  # inet_diag first
+    assert remedy.index("inet_diag.ko") < remedy.index("udp_diag.ko")
