@@ -1,8 +1,9 @@
 """`ss` (iproute2) socket listings, above all `ss -napm`.
 
-Source: iproute2's misc/ss.c. Read on real output of iproute2 6.1.0 (Debian 12,
-tests/fixtures/debian-12/) and on the ss.c of v3.0.0, v3.10.0, v4.0.0, v4.9.0
-and v6.1.0 for the older dialects.
+Source: iproute2's misc/ss.c. Read on real output of iproute2 6.1.0 (Debian 12)
+and of ss 3.0.0, 4.4.0, 4.9.0 and 5.10.0 built from their tags, all run on the
+same crafted sockets (tests/fixtures/debian-12/, see its NOTES.md), and on
+the ss.c of those versions.
 
     parse(text) -> Parsed[Socket]
 

@@ -340,3 +340,63 @@ def test_fast_path_agrees_with_general_reader(path):
     fast, slow = ss.parse(text), ss._parse(text, fast_path=False)
     assert fast.records == slow.records
     assert fast.problems == slow.problems
+
+
+# --- older iproute2 (built from its source tags, run on the same sockets) ------------------
+
+OLD = ["3.0.0", "4.4.0", "4.9.0", "5.10.0"]
+AWK_OLD_R = r"""awk -F '[\(|,]' '/ mem:/ {print $2}' | cut -c 2- | awk '{a+=$1}END{print a}'"""
+AWK_OLD_T = r"""awk -F '[\(|,]' '/ mem:/ {print $5}' | cut -c 2- | awk '{a+=$1}END{print a}'"""
+
+
+@pytest.mark.parametrize("version", OLD)
+def test_old_ss_against_measurements(version, measured):
+    parsed = ss.parse(read(DEBIAN / f"iproute2-{version}-ss-napm.out"))
+    assert parsed.problems == []
+    recs = parsed.records
+    m = measured["never_reads"]
+    peers = {m["peer"], m["peer"].replace("127.0.0.1", "127.0.0.1")}
+    (s,) = [s for s in recs if s.local == m["local"] and s.peer in peers and s.state == "ESTAB"]
+    assert s.recv_q == m["bytes_sent"] and s.skmem.rmem_alloc >= s.recv_q
+    (s,) = [s for s in recs if s.local == measured["accept_queue"]["local"] and s.state == "LISTEN"]
+    assert (s.recv_q, s.send_q) == (3, 8)
+    (s,) = [s for s in recs if s.local == measured["shared_listener"]["local"] and s.state == "LISTEN"]
+    assert sorted(p.pid for p in s.processes) == measured["shared_listener"]["pids"]
+    assert {p.fd for p in s.processes} == {measured["shared_listener"]["fd"]}
+    m = measured["named_spaces_commas_quotes"]
+    (s,) = [s for s in recs if s.local == m["local"]]
+    assert [(p.name, p.pid) for p in s.processes] == [(m["comm"], m["pid"])]
+
+
+def test_iproute2_3_0_old_forms(measured):
+    """3.0.0: no Netid with -a (TCP only), users:(("name",pid,fd)), mem:(r,w,f,t), :::5003."""
+    path = DEBIAN / "iproute2-3.0.0-ss-napm.out"
+    text = read(path)
+    assert "skmem" not in text and " mem:(" in text and '",' in text and ",pid=" not in text
+    recs = ss.parse(text).records
+    assert all(s.netid is None for s in recs)
+    assert any(s.local == ":::5003" for s in recs)  # IPv6 without brackets
+    mem = [s.skmem for s in recs if s.skmem]
+    assert mem and all(m.rcv_buf is None and m.sock_drop is None and m.back_log is None for m in mem)
+    # mem:(r,w,f,t): r = rmem_alloc, t = wmem_alloc, counted by awk on the raw text
+    assert sum(m.rmem_alloc for m in mem) == awk_total(path, AWK_OLD_R) > 0
+    assert sum(m.wmem_alloc for m in mem) == awk_total(path, AWK_OLD_T)
+    flood = measured["flood_sender"]
+    (s,) = [s for s in recs if s.local == flood["local"]]
+    assert s.skmem.wmem_queued >= s.send_q > 0  # w is wmem_queued
+    assert awk_total(path, AWK_R) == 0  # the skmem one-liner sees nothing here
+
+
+@pytest.mark.parametrize("version,has_d", [("4.4.0", False), ("4.9.0", True), ("5.10.0", True)])
+def test_skmem_with_and_without_d(version, has_d):
+    path = DEBIAN / f"iproute2-{version}-ss-napm.out"
+    text = read(path)
+    recs = [s for s in ss.parse(text).records if s.skmem]
+    assert (",d" in text) == has_d and ",bl" in text
+    assert all((s.skmem.sock_drop is not None) == has_d and s.skmem.back_log is not None for s in recs)
+    good, bad = _one_liner_rows(path)
+    lines = text.split("\n")
+    read_right = [s.skmem for s in recs if _skmem_line(s, lines) in good]
+    assert sum(m.rmem_alloc for m in read_right) == awk_total(path, AWK_R)
+    assert sum(m.wmem_alloc for m in read_right) == awk_total(path, AWK_T)
+    assert all("users:((" in lines[n - 1].split("skmem")[0] for n in bad)
