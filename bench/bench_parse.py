@@ -122,6 +122,7 @@ def best(fn, repeat: int) -> tuple[float, float, object]:
 
 
 def time_kit(text: str, repeat: int):
+    """kit's parse, and parse + kit.analyse.totals (when that module is there)."""
     from kit.parsers import ss
 
     try:
@@ -133,7 +134,8 @@ def time_kit(text: str, repeat: int):
         parsed = ss.parse(text)
         return parsed, (totals(parsed.records) if totals else None)
 
-    return best(run, repeat)
+    parse_only = best(lambda: ss.parse(text), repeat)
+    return parse_only, best(run, repeat)
 
 
 def time_awk(path: Path, repeat: int):
@@ -187,9 +189,10 @@ def main(argv=None) -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"python {sys.version.split()[0]}, {subprocess.run(['ss', '-V'], capture_output=True, text=True).stdout.strip()}, "
           f"{os.cpu_count()} cpus, kernel {os.uname().release}")
-    print("times: best of 3 (jc: 1 run), CPU seconds (user+sys) / wall seconds")
-    print(f"{'sockets':>8} {'lines':>7} {'MB':>5} {'kit cpu/wall':>13} {'awk cpu/wall':>13} "
-          f"{'jc cpu/wall':>13} {'kit/awk':>7} {'jc/kit':>6} {'kit RSS MB':>10}  r total: kit awk")
+    print("times: best of 3 (jc: 1 run), CPU seconds (user+sys) / wall seconds; "
+          "kit = parse + totals, ratios on CPU time (parse only in brackets)")
+    print(f"{'sockets':>8} {'lines':>7} {'MB':>5} {'kit parse':>13} {'kit +totals':>13} {'awk':>13} "
+          f"{'jc':>13} {'kit/awk':>11} {'jc/kit':>11} {'kit RSS MB':>10}  r total: kit awk")
     try:
         for n in sizes:
             path = work / f"ss-napm-{n}.out"
@@ -198,18 +201,19 @@ def main(argv=None) -> int:
                                check=True, cwd=ROOT)
             data = path.read_bytes()
             text = data.decode("utf-8", errors="replace")
-            w_kit, c_kit, (parsed, tot) = time_kit(text, 3)
+            (w_p, c_p, _), (w_kit, c_kit, (parsed, tot)) = time_kit(text, 3)
             w_awk, c_awk, awk_r = time_awk(path, 3)
-            jc_txt, ratio = f"{'-':>13}", f"{'-':>6}"
+            jc_txt, ratio = f"{'-':>13}", f"{'-':>11}"
             if not args.no_jc:
                 w_jc, c_jc, _ = time_jc(text)
-                jc_txt, ratio = f"{c_jc:6.3f}/{w_jc:6.3f}", f"{c_jc / c_kit:6.1f}"
+                jc_txt = f"{c_jc:6.3f}/{w_jc:6.3f}"
+                ratio = f"{c_jc / c_kit:4.1f} ({c_jc / c_p:4.1f})"
             rss = peak_rss_mb(path)
             kit_r = tot.rmem_alloc if tot is not None else sum(
                 s.skmem.rmem_alloc or 0 for s in parsed.records if s.skmem)
             print(f"{len(parsed.records):>8} {text.count(chr(10)):>7} {len(data) / 1e6:5.1f} "
-                  f"{c_kit:6.3f}/{w_kit:6.3f} {c_awk:6.3f}/{w_awk:6.3f} {jc_txt} "
-                  f"{c_kit / c_awk:7.1f} {ratio} {rss:10.0f}  {kit_r} {awk_r}"
+                  f"{c_p:6.3f}/{w_p:6.3f} {c_kit:6.3f}/{w_kit:6.3f} {c_awk:6.3f}/{w_awk:6.3f} {jc_txt} "
+                  f"{c_kit / c_awk:4.1f} ({c_p / c_awk:4.1f}) {ratio} {rss:10.0f}  {kit_r} {awk_r}"
                   f"{'' if not parsed.problems else f' problems={len(parsed.problems)}'}", flush=True)
     finally:
         if args.keep is None:
