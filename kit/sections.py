@@ -41,13 +41,50 @@ _KCONFIG = (
     "else exit 1; fi"
 )
 
+# Page size: busybox has no getconf; the kernel says it in /proc/self/smaps
+# (KernelPageSize, in kB) or in the aux vector (AT_PAGESZ = 6), read with od
+# as 64-bit words first, then 32-bit ones. Prints bytes; the source on stderr.
+_PAGESIZE = (
+    "if getconf PAGESIZE 2>/dev/null; then echo '# kit: source getconf' >&2; "
+    "elif awk '/^KernelPageSize:/ { print $2 * 1024; f = 1; exit } END { exit !f }' /proc/self/smaps 2>/dev/null; "
+    "then echo '# kit: source /proc/self/smaps' >&2; "
+    "else for w in 8 4; do od -An -v -tu$w /proc/self/auxv 2>/dev/null | "
+    "awk '{ for (i = 1; i <= NF; i++) v[n++] = $i } END { for (i = 0; i < n; i += 2) "
+    "if (v[i] == 6 && v[i+1] >= 1024 && v[i+1] <= 1048576) { print v[i+1]; exit 0 } exit 1 }' "
+    "&& echo '# kit: source /proc/self/auxv' >&2 && exit 0; done; exit 1; fi"
+)
+
+# A section that only matters without ss checks first whether ss runs at all
+# (`ss -V`: present, executable, its libraries load) and says when it skips.
+_UNLESS_SS = "if ss -V >/dev/null 2>&1; then echo '# kit: skipped: ss works' >&2; exit 0; fi; "
+
+# Socket owners with shell and one `ls -l` for all processes (no fork per fd).
+# Output lines: "<pid> <comm> <inode> <fd>"; comm may hold spaces, so read the
+# pid from the first field and inode, fd from the last two. A non-root user
+# sees only its own processes' fds (the rest is "Permission denied", dropped).
+_SOCKET_OWNERS = _UNLESS_SS + (
+    "ls -l /proc/[0-9]*/fd 2>/dev/null | while IFS= read -r l; do case $l in "
+    "/proc/*/fd:) p=${l#/proc/}; p=${p%/fd:}; c=; { IFS= read -r c < \"/proc/$p/comm\"; } 2>/dev/null;; "
+    "*' -> socket:['*']') i=${l##*socket:[}; f=${l% -> *}; echo \"$p $c ${i%]} ${f##* }\";; "
+    "esac; done"
+)
+
+# busybox netstat: -p needs FEATURE_NETSTAT_PRG (Debian's busybox-static has
+# none), so fall back to -ane (user and inode), then -an.
+_NETSTAT = _UNLESS_SS + (
+    "command -v netstat >/dev/null 2>&1 || { echo 'netstat: not found' >&2; exit 127; }; "
+    "netstat -anpe 2>/dev/null || netstat -ane 2>/dev/null || netstat -an"
+)
+
 SECTIONS: tuple[Section, ...] = (
-    Section("uname", "uname -a", parser="uname", why="kernel release and machine"),
+    # uname -a for people; -r and -m on lines of their own because a node name
+    # with spaces makes the words of `uname -a` ambiguous.
+    Section("uname", "uname -a; uname -r; uname -m", parser="uname", why="kernel release and machine"),
     Section("hostname", "cat /proc/sys/kernel/hostname", why="device name"),
     Section("id", "id", why="who ran the probe: ss -p only shows other users' processes to root"),
     Section("os_release", "cat /etc/openwrt_release /etc/os-release", parser="os_release",
             why="firmware: OpenWrt or another distribution"),
-    Section("pagesize", "getconf PAGESIZE", why="sockstat and tcp_mem count pages"),
+    Section("pagesize", _PAGESIZE, max_bytes=64, why="sockstat and tcp_mem count pages"),
     Section("meminfo", "cat /proc/meminfo", parser="meminfo", why="MemTotal / MemAvailable"),
     Section("kconfig", _KCONFIG, parser="kconfig", max_bytes=4 * MIB,
             why="CONFIG_INET_DIAG and friends, from the running kernel's config"),
@@ -57,6 +94,18 @@ SECTIONS: tuple[Section, ...] = (
             why="every socket with owner and skmem memory"),
     Section("modules_after", "cat /proc/modules", parser="proc_modules",
             why="modules loaded after ss ran"),
+    # /proc/net tables, raw: queue bytes, states and inodes of every socket, with or without ss.
+    # Parsed only when ss gave no socket list (kit.report.FALLBACK_SECTIONS).
+    *(Section(f"proc_net_{t}", f"cat /proc/net/{t}", parser=f"proc_net:parse_{t.rstrip('6')}",
+              max_bytes=64 * MIB, timeout=30,
+              why=f"/proc/net/{t}: sockets with queue bytes and inodes (works without ss and inet_diag)")
+      for t in ("tcp", "tcp6", "udp", "udp6", "raw", "raw6", "unix")),
+    # Without a working ss: who owns each socket, and busybox netstat's view.
+    Section("socket_owners", _SOCKET_OWNERS, parser="socket_owners", max_bytes=16 * MIB, timeout=30,
+            why="pid comm inode fd for every socket fd in /proc/[pid]/fd (only when ss does not run): "
+            "joins the /proc/net tables to processes"),
+    Section("netstat", _NETSTAT, parser="netstat", max_bytes=64 * MIB, timeout=60,
+            why="busybox netstat (only when ss does not run)"),
     Section("sockstat", "cat /proc/net/sockstat", parser="sockstat",
             why="kernel-wide socket counts and TCP/UDP memory in pages"),
     Section("sockstat6", "cat /proc/net/sockstat6", parser="sockstat"),
@@ -64,8 +113,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("udp_mem", "cat /proc/sys/net/ipv4/udp_mem", why="UDP memory min/pressure/max in pages"),
     Section("tcp_rmem", "cat /proc/sys/net/ipv4/tcp_rmem"),
     Section("tcp_wmem", "cat /proc/sys/net/ipv4/tcp_wmem"),
-    Section("netstat_counters", "cat /proc/net/netstat", why="TcpExt counters: memory pressure, prunes"),
-    Section("snmp", "cat /proc/net/snmp", why="Udp RcvbufErrors / SndbufErrors"),
+    Section("netstat_counters", "cat /proc/net/netstat", parser="proc_counters", why="TcpExt counters: memory pressure, prunes"),
+    Section("snmp", "cat /proc/net/snmp", parser="proc_counters", why="Udp RcvbufErrors / SndbufErrors"),
     # Kernel diag evidence (kit.analyse.kdiag). Each is one bounded read; none loads a module.
     Section("kdiag_config_files",
             'for f in /proc/config.gz "/boot/config-$(uname -r)" "/lib/modules/$(uname -r)/config"; '
