@@ -389,34 +389,32 @@ _UNIX_TAIL = re.compile(r"\s(?:users:\(|skmem:\(|mem:\(|uid:|ino:|sk:|<->)")
 
 
 def _read_unix_slow(line, parts, base, netid, state, rq, sq):
-    """A unix row whose path holds blanks: addresses end where the keywords start."""
+    """A unix row whose path holds blanks (or is cut short): addresses end where the keywords start."""
     m = _UNIX_TAIL.search(line)
     head = line[: m.start()] if m else line
     rest = line[m.start():] if m else ""
     words = head.split()[base + 2:]
-    # words: path... inode peer... inode; the peer is usually "*"
-    if len(words) < 4 and not rest:
-        return SHORT
-    if len(words) < 4 or not (_is_num(words[-1])):
-        return "unix row without its inode columns"
-    if words[-2] == "*":
-        peer_words, local_words = words[-2:], words[:-2]
-    else:
-        j = next((k for k in range(1, len(words) - 1) if _is_num(words[k])), None)
-        if j is None:
-            return "unix row without its inode columns"
-        local_words, peer_words = words[: j + 1], words[j + 1:]
-    if len(local_words) < 2 or not _is_num(local_words[-1]):
-        return "unix row without its inode columns"
+    # words: path... inode peer... inode; the peer is usually "* inode"
+    split = None
+    if len(words) >= 4 and _is_num(words[-1]):
+        if words[-2] == "*" and _is_num(words[-3]):
+            split = len(words) - 2
+        else:
+            split = next((k + 1 for k in range(1, len(words) - 2) if _is_num(words[k])), None)
+    if split is None:
+        # the end of the line before a whole row: wrapped, or not a row
+        return SHORT if not rest else "unix row without its inode columns"
+    local_words, peer_words = words[:split], words[split:]
     return [netid, state, int(rq), int(sq), " ".join(local_words), " ".join(peer_words), [], None,
             int(local_words[-1]), rest]
 
 
 def _is_header(line: str) -> bool:
+    """ss's header starts with its first column's title: Netid, State or Recv-Q."""
     if "Recv-Q" not in line:
         return False
     words = line.split()
-    return "Recv-Q" in words and "Send-Q" in words
+    return words[0] in ("Netid", "State", "Recv-Q") and "Recv-Q" in words and "Send-Q" in words
 
 
 # Words of the header that a narrow terminal pushes onto a line of their own

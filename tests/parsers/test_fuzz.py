@@ -83,7 +83,8 @@ def check(name: str, text: str) -> Parsed:
 
 def _is_header_line(name: str, s: str) -> bool:
     if name.startswith("ss"):
-        return "Recv-Q" in s.split() and "Send-Q" in s.split()
+        w = s.split()
+        return w[0] in ("Netid", "State", "Recv-Q") and "Recv-Q" in w and "Send-Q" in w
     if name == "netstat":
         w = s.split()
         return (w[0] == "Proto" and ("Recv-Q" in w or "RefCnt" in w)) or (

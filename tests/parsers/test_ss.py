@@ -400,3 +400,16 @@ def test_skmem_with_and_without_d(version, has_d):
     assert sum(m.rmem_alloc for m in read_right) == awk_total(path, AWK_R)
     assert sum(m.wmem_alloc for m in read_right) == awk_total(path, AWK_T)
     assert all("users:((" in lines[n - 1].split("skmem")[0] for n in bad)
+
+
+def test_unix_path_with_blanks(napm, measured):
+    spaced = measured["unix"]["spaced"]
+    (s,) = [s for s in napm.records if s.local.startswith(spaced + " ")]
+    assert (s.netid, s.state, s.peer) == ("u_str", "LISTEN", "* 0")
+    assert s.inode == int(s.local.rsplit(" ", 1)[1]) and s.processes and s.skmem
+
+
+def test_service_names():
+    recs = ss.parse(read(DEBIAN / "ss-tuapm.out")).records
+    names = {s.local for s in recs}
+    assert "127.0.0.1:domain" in names and "127.0.0.1:http-alt" in names
