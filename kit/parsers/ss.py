@@ -21,12 +21,16 @@ tabs shown as `\\t`, trailing padding cut)::
 How it is read:
 
 - The header decides, once, whether there is a Netid column (absent when one
-  protocol is listed: `ss -t`) and a State column (absent when one state is
-  listed: `ss -l`). The header text itself varies (`Peer Address:PortProcess`
-  glued together in 6.x, no `Process` in 3.x/4.x); only the words `Netid` and
-  `State` before `Recv-Q` matter. A header line anywhere re-decides it
-  (several listings pasted one after the other). Without any header the layout
-  is guessed from the first row (a known Netid first, a state name next).
+  protocol is listed: `ss -t`; in 3.0 even with -a, which lists TCP only) and
+  a State column (absent when one state is listed: `ss -t state listening`;
+  `-l` asks for LISTEN and UNCONN in 6.x, so State stays). A header is a line
+  whose first word is `Netid`, `State` or `Recv-Q` and that has `Recv-Q` and
+  `Send-Q`; its text varies (`Peer Address:PortProcess` glued in 6.x, no
+  `Process` before 5.x), only `Netid` and `State` before `Recv-Q` matter. A
+  narrow terminal pushes its tail (`Port`, `Process`) onto lines of their
+  own; those are skipped. A header anywhere re-decides the layout (listings
+  pasted one after the other). Without a header the layout is guessed from
+  the first row (a known Netid first, a state name next, or numbers).
 - A row is the fixed columns: [Netid] [State] Recv-Q Send-Q Local Peer. Inet
   addresses are one token each (`127.0.0.1:5001`, `[::1]:5003`,
   `[fe80::1]%kitd0:5005`, `[::ffff:127.0.0.1]:5003`, `*:5003`, `*:*`, and
@@ -47,23 +51,39 @@ How it is read:
   that starts with blank space, or (tabs lost in a paste) whose first word is
   a tail keyword; it belongs to the socket above it. TIME-WAIT and
   SYN-RECV rows get an empty continuation line (a tab and padding).
-- `users:(("name",pid=N,fd=N),...)` (ss >= 3.?: with `pid=`/`fd=`, plus
+- `users:(("name",pid=N,fd=N),...)` (ss >= 3.14: with `pid=`/`fd=`, plus
   `tid=` with -T and `proc_ctx=`/`sock_ctx=` with -Z), and the older
-  `users:(("name",N,N),...)` of iproute2 3.x, are read by a small
+  `users:(("name",N,N),...)` of iproute2 up to 3.12, are read by a small
   quote-aware reader, never evaluated. ss prints the name raw: it may hold
   spaces, commas, quotes, `(` and UTF-8 (`("a b,"c" (d",pid=9538,fd=3)`);
   ss itself reads the name from /proc/PID/stat with `%[^)]`, so a name with
   `)` arrives cut there (`cut)here` is printed as `cut`). A name ends at the
   first `",` that is followed by the pid and fd fields.
-- skmem:(r,rb,t,tb,f,w,o[,bl][,d]) -> Skmem (kit.records.SKMEM_KEYS; `bl`
-  since iproute2 3.17 / Linux 3.15, `d` since 4.?). Keys are read by their
+- skmem:(r,rb,t,tb,f,w,o[,bl][,d]) -> Skmem (kit.records.SKMEM_KEYS; skmem
+  since iproute2 3.4, `bl` since 3.6, `d` since 4.7, each printed only when
+  the kernel sends it). Keys are read by their
   letters, so two-letter keys never collide with one-letter ones, and a key
-  ss did not print stays None. The old `mem:(r,w,f,t)` (INET_DIAG_MEMINFO,
-  printed when the kernel gives no SKMEMINFO) maps through OLD_MEM_KEYS.
+  ss did not print stays None. The old `mem:(r,w,f,t)` (INET_DIAG_MEMINFO:
+  all ss before 3.4, and later ones when the kernel gives no SKMEMINFO) maps
+  through OLD_MEM_KEYS (r rmem_alloc, w wmem_queued, f fwd_alloc, t wmem_alloc).
+- Inodes: a unix row's "port" is its inode, and -e prints `ino:N`; both go to
+  Socket.inode, which joins sockets to /proc/PID/fd owners.
+- Pasted and wrapped text: CRLF and tabs turned to spaces change nothing
+  (columns are split on any blank). A terminal or a mail client may break a
+  row anywhere: a line that ends inside a field (`skmem:(r0,...,o0,b`) or
+  before the row is whole (`0.0.0.0:` then `*` below, a unix row without its
+  peer inode) takes the next line glued on, with no blank or with one,
+  whichever reads cleanly; a row line may also take a next line carrying a
+  field (`356 users:((...`). A line that starts like a row is never glued:
+  it starts a socket, or is a problem and closes the one above.
 - Recv-Q / Send-Q are kept as printed; what they mean depends on the socket
   (see `QUEUE_MEANING` and `queue_meaning()`): the accept queue and its limit
   on a TCP LISTEN row, unread bytes (plus 1 for the FIN) on CLOSE-WAIT,
   allocated memory (skb truesize) on UDP, raw and netlink sockets.
+
+Speed: one precompiled pattern per layout reads a whole plain record (row
+and `\t skmem` line) at once; everything else goes through the general
+line reader, which gives the same result (fuzz-tested). docs/performance.md.
 
 Problems (ParseProblem, never an exception): every non-blank line that is
 not a header, a row or a continuation, with its 1-based line number, the
