@@ -2,7 +2,7 @@
 
     detect(text) -> section name (a row of kit.sections; that row's parser reads it)
 
-Returned names: "ss", "netstat", "proc_net_tcp", "proc_net_tcp6", "proc_net_udp",
+Returned names: "ss", "ss_summary" (`ss -s`), "netstat", "proc_net_tcp", "proc_net_tcp6", "proc_net_udp",
 "proc_net_udp6", "proc_net_raw", "proc_net_raw6", "proc_net_unix", "sockstat".
 
 A paste is judged by the header lines each tool prints, in its first 200
@@ -20,6 +20,7 @@ line or stderr above the output do not matter:
   datagram table is "proc_net_raw" only when the text names /proc/net/raw
   (the pasted `cat` line); the `6` variant when the first row's address has
   32 hex digits. `Num RefCount Protocol ...` is /proc/net/unix.
+- "ss_summary": `Total: N` or the `Transport Total IP IPv6` table of `ss -s`.
 - "sockstat": `sockets: used N` (/proc/net/sockstat), or `TCP6: inuse`
   (sockstat6).
 - Anything else: "ss", whose parser reports every line it cannot read, the
@@ -46,6 +47,8 @@ def detect(text: str) -> str:
         if seen > _SCAN_LINES:
             break
         words = s.split()
+        if s.startswith("Total:") or words[:2] == ["Transport", "Total"]:
+            return "ss_summary"
         if words[0] == "Proto" and ("Recv-Q" in words or "RefCnt" in words):
             return "netstat"
         if s.startswith(("Active Internet connections", "Active UNIX domain sockets")):

@@ -92,6 +92,7 @@ SECTIONS: tuple[Section, ...] = (
             why="modules loaded before ss ran (ss can autoload inet_diag)"),
     Section("ss", "ss -napm", parser="ss", changes_kernel=True, timeout=60, max_bytes=256 * MIB,
             why="every socket with owner and skmem memory"),
+    Section("ss_summary", "ss -s", parser="ss_summary", why="ss's own count of sockets per transport"),
     Section("modules_after", "cat /proc/modules", parser="proc_modules",
             why="modules loaded after ss ran"),
     # /proc/net tables, raw: queue bytes, states and inodes of every socket, with or without ss.
