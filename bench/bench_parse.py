@@ -122,17 +122,13 @@ def best(fn, repeat: int) -> tuple[float, float, object]:
 
 
 def time_kit(text: str, repeat: int):
-    """kit's parse, and parse + kit.analyse.totals (when that module is there)."""
+    """kit's parse, and parse + kit.analyse.totals."""
+    from kit.analyse.totals import totals
     from kit.parsers import ss
-
-    try:
-        from kit.analyse.totals import totals
-    except ImportError:  # analysis not there yet: parse only
-        totals = None
 
     def run():
         parsed = ss.parse(text)
-        return parsed, (totals(parsed.records) if totals else None)
+        return parsed, totals(parsed.records)
 
     parse_only = best(lambda: ss.parse(text), repeat)
     return parse_only, best(run, repeat)
@@ -151,15 +147,10 @@ def time_jc(text: str):
 
 PEAK = """
 import sys
+from kit.analyse.totals import totals
 from kit.parsers import ss
-try:
-    from kit.analyse.totals import totals
-except ImportError:
-    totals = None
 text = open(sys.argv[1], encoding="utf-8", errors="replace").read()
-parsed = ss.parse(text)
-if totals:
-    totals(parsed.records)
+totals(ss.parse(text).records)
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork+exec from the parent
 print(next(l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM:")))
 """
@@ -169,6 +160,15 @@ def peak_rss_mb(path: Path) -> float:
     out = subprocess.run([sys.executable, "-c", PEAK, str(path)], capture_output=True, text=True,
                          check=True, cwd=ROOT).stdout
     return int(out.strip()) / 1024
+
+
+def time_render(path: Path, out: Path):
+    """The whole `kit render FILE -o out.html` as a user runs it (a fresh process:
+    start-up, parse, analyse, HTML), and the size of the HTML it wrote."""
+    kit = str(Path(sys.executable).with_name("kit"))
+    w, c, _ = best(lambda: subprocess.run([kit, "render", str(path), "-o", str(out)], check=True,
+                                          capture_output=True), 1)
+    return w, c, out.stat().st_size
 
 
 def main(argv=None) -> int:
@@ -192,7 +192,8 @@ def main(argv=None) -> int:
     print("times: best of 3 (jc: 1 run), CPU seconds (user+sys) / wall seconds; "
           "kit = parse + totals, ratios on CPU time (parse only in brackets)")
     print(f"{'sockets':>8} {'lines':>7} {'MB':>5} {'kit parse':>13} {'kit +totals':>13} {'awk':>13} "
-          f"{'jc':>13} {'kit/awk':>11} {'jc/kit':>11} {'kit RSS MB':>10}  r total: kit awk")
+          f"{'jc':>13} {'kit/awk':>11} {'jc/kit':>11} {'kit RSS MB':>10} {'kit render':>13} {'HTML MB':>7}"
+          "  r total: kit awk")
     try:
         for n in sizes:
             path = work / f"ss-napm-{n}.out"
@@ -209,11 +210,12 @@ def main(argv=None) -> int:
                 jc_txt = f"{c_jc:6.3f}/{w_jc:6.3f}"
                 ratio = f"{c_jc / c_kit:4.1f} ({c_jc / c_p:4.1f})"
             rss = peak_rss_mb(path)
-            kit_r = tot.rmem_alloc if tot is not None else sum(
-                s.skmem.rmem_alloc or 0 for s in parsed.records if s.skmem)
+            w_html, c_html, html_bytes = time_render(path, work / f"ss-napm-{n}.html")
+            kit_r = tot.rmem_alloc
             print(f"{len(parsed.records):>8} {text.count(chr(10)):>7} {len(data) / 1e6:5.1f} "
                   f"{c_p:6.3f}/{w_p:6.3f} {c_kit:6.3f}/{w_kit:6.3f} {c_awk:6.3f}/{w_awk:6.3f} {jc_txt} "
-                  f"{c_kit / c_awk:4.1f} ({c_p / c_awk:4.1f}) {ratio} {rss:10.0f}  {kit_r} {awk_r}"
+                  f"{c_kit / c_awk:4.1f} ({c_p / c_awk:4.1f}) {ratio} {rss:10.0f} "
+                  f"{c_html:6.3f}/{w_html:6.3f} {html_bytes / 1e6:7.2f}  {kit_r} {awk_r}"
                   f"{'' if not parsed.problems else f' problems={len(parsed.problems)}'}", flush=True)
     finally:
         if args.keep is None:
