@@ -27,6 +27,9 @@ examples:
   kit collect root@10.0.0.1 -p 2222 -i ~/.ssh/id_ed25519
   KIT_PW=secret kit collect root@10.0.0.1 --password-env KIT_PW
   kit collect root@10.0.0.1 --accept-new           first contact: record the host key
+  kit collect router-lab                           a Host alias from ~/.ssh/config
+  kit collect root@192.168.1.1 -J admin@bastion    through a jump host (like ssh -J)
+  kit collect root@192.168.1.1 --legacy            dropbear of 2015-2020 (SHA-1 kex, ssh-rsa)
 
 Writes a capture (the device's raw output, saved first), an HTML report and a
 JSON report, and prints their three paths on stdout. Exit 1 when the kernel
