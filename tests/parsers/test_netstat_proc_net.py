@@ -195,7 +195,9 @@ def test_big_endian_order_is_recognised():
 @pytest.mark.parametrize("path", sorted(DEBIAN.glob("*.out")), ids=lambda p: p.name)
 def test_detect(path):
     name = path.name
-    if name.startswith(("ss-", "iproute2-")):
+    if name.endswith("ss-s.out"):
+        want = "ss_summary"
+    elif name.startswith(("ss-", "iproute2-")):
         want = "ss"
     elif "netstat" in name:
         want = "netstat"
