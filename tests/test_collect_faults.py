@@ -155,13 +155,17 @@ def device_processes(dev) -> dict[int, tuple[int, str]]:
     return procs
 
 
-def wait_for(dev, cmdline: str, timeout: float = 20.0) -> tuple[int, dict]:
+def wait_for(dev, cmdline: str, timeout: float = 20.0, proc: subprocess.Popen | None = None) -> tuple[int, dict]:
+    """Wait until `cmdline` runs on the device; `proc` is the kit run that should start it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         procs = device_processes(dev)
         for pid, (_, cmd) in procs.items():
             if cmd == cmdline:
                 return pid, procs
+        if proc is not None and proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"kit exited {proc.returncode} before {cmdline!r} ran: {out!r} {err!r}")
         time.sleep(0.05)
     raise AssertionError(f"{cmdline!r} never ran on the device")
 
@@ -252,7 +256,7 @@ def test_ctrl_c_keeps_the_partial_capture(device, tmp_path):
     argv = [sys.executable, "-c", STALLING_KIT, str(seconds), "collect", *devicelib.kit_args(device),
             "-F", "none", "--captures", str(tmp_path / "c"), "--reports", str(tmp_path / "r")]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for(device, f"sleep {seconds}")
+    wait_for(device, f"sleep {seconds}", proc=proc)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 4, (out, err)
