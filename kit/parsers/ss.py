@@ -98,7 +98,8 @@ from __future__ import annotations
 import gc
 import re
 
-from kit.records import OLD_MEM_KEYS, SKMEM_KEYS, Parsed, ParseProblem, ProcRef, Skmem, Socket
+from kit.records import (OLD_MEM_KEYS, SKMEM_KEYS, Parsed, ParseProblem, Skmem, Socket, new_procref,
+                          new_socket)
 
 MAX_LINE = 300  # characters of a bad line kept in a ParseProblem
 
@@ -180,7 +181,7 @@ def _read_users(s: str, pos: int, procs: list) -> tuple[int, str | None]:
             if "))" not in s[pos:] and ")," not in s[pos:]:
                 return n, USERS_CUT
             return _skip_field(s, pos), "unreadable users:(...) entry"
-        procs.append(ProcRef(m.group(1), int(m.group(2)), int(m.group(3))))
+        procs.append(new_procref(m.group(1), int(m.group(2)), int(m.group(3))))
         pos = m.end()
         if pos < n and s[pos] == ",":
             pos += 1
@@ -494,6 +495,7 @@ def _build(group: list, layout: tuple[bool, bool], cache: dict):
 # result on these records (the tests check that both agree).
 _FAST: dict[tuple[bool, bool], re.Pattern] = {}
 _INTERN = {x: x for x in NETIDS | STATES}
+_INTERN[""] = None  # the layout has no such column
 
 
 def _fast_record(layout: tuple[bool, bool]) -> re.Pattern:
@@ -502,19 +504,23 @@ def _fast_record(layout: tuple[bool, bool]) -> re.Pattern:
         netid = r"(?:[a-z][a-z0-9_]{0,7}|\?\?\?) +" if layout[0] else ""
         state = r"[A-Z][A-Z0-9_-]{1,19} +" if layout[1] else ""
         pat = re.compile(
-            (f"({netid[:-2]}) ++" if layout[0] else "()")
+            "(?m)^"  # searched for with finditer: a record starts a line
+            + (f"({netid[:-2]}) ++" if layout[0] else "()")
             + (f"({state[:-2]}) ++" if layout[1] else "()")
             + r"([0-9]++) ++([0-9]++) ++"
-            # unix: "path inode" twice; else one address each (inet, netlink,
-            # packet), the same as _ADDRESS
-            + r"(?:(\S++) ++([0-9]++) ++(\S++) ++([0-9]++)"
-            + r"|((?:\S*:)?[\w*.+-]++) ++((?:\S*:)?[\w*.+-]++))"
-            # users:((...)): one owner read here, several by _read_users. No ')'
-            # inside a name: ss reads names with %[^)] and cuts them there.
-            + r'(?:[ \t]++users:\(\((?:"([^)\n]*?)",pid=([0-9]++),fd=([0-9]++)'
+            # unix: "path inode" twice, one space between as ss prints it (the
+            # general reader takes any other spacing); else one address each
+            # (inet, netlink, packet): the same as _ADDRESS, without backtracking
+            + r"(?:(\S++ ([0-9]++)) ++(\S++ [0-9]++)"
+            + r"|((?:[^\s:]*+:)*+[\w*.+-]++) ++((?:[^\s:]*+:)*+[\w*.+-]++))"
+            # users:((...)): one owner read here, several (or a name with a
+            # quote) by _read_users. No ')' inside a name: ss reads names with
+            # %[^)] and cuts them there.
+            + r'(?:[ \t]++users:\(\((?:"([^)\n"]*+)",pid=([0-9]++),fd=([0-9]++)'
             + r"|([^)\n]*+(?:\),\([^)\n]*+)*+))\)\))?"
             + r"(?:[ \t]++skmem:\(([a-z0-9,]*+)\))?[ \t\r]*+"
-            + r"(\n\t[ \t\r]*+(?:skmem:\(([a-z0-9,]*+)\)[ \t\r]*+)?)?"
+            # the continuation line; only its newline is captured (1 char: cheap)
+            + r"(?:(\n)\t[ \t\r]*+(?:skmem:\(([a-z0-9,]*+)\)[ \t\r]*+)?)?"
             + r"(?:\n|\Z)"
             + f"(?=(?:{_FIRST_COLUMN[_first_column(layout)]})(?:[ \\t\\r\\n]|\\Z)|\\Z)"
         )
@@ -656,56 +662,82 @@ def parse(text: str) -> Parsed[Socket]:
 def _parse(text: str, fast_path: bool = True) -> Parsed[Socket]:
     out: Parsed[Socket] = Parsed()
     records = out.records
+    append = records.append
     cache: dict = {}  # skmem text -> Skmem (most sockets repeat a few)
     slow = _Reader(out, cache)
     intern = _INTERN.get
     unix_netids = UNIX_NETIDS
-    fast = None
-    layout = None
+    procref, socket = new_procref, new_socket
+    # Per layout: (p, m) = the first record the fast pattern matches at a line
+    # start at or after position p is m (None: there is none). Lines before m
+    # then go to the general reader without another search, so text the fast
+    # path cannot read costs one scan, not one per line.
+    ahead: dict = {}
+    layout = pat = None
     pos, n, size = 0, 1, len(text)
     while pos < size:
         if slow.layout is not layout:
             layout = slow.layout
-            fast = _fast_record(layout).match if layout is not None else None
-        m = fast(text, pos) if fast is not None and fast_path and not slow.broken else None
-        if m is not None:
-            (netid, state, rq, sq, upath, uino, upeer, upino, local, peer,
-             uname, upid, ufd, users, skm, cont, skm2) = m.groups()
-            ok = True
-            if upath is not None:  # unix: "path inode"
-                ok = not netid or netid in unix_netids
-                local = upath + " " + uino
-                peer = upeer + " " + upino
-            elif netid in unix_netids or (not netid and peer.isdigit()):
-                ok = False  # a unix row cut short: the general reader decides
-            procs = ()
-            if uname is not None:
-                procs = (ProcRef(uname, int(upid), int(ufd)),)
-            elif users is not None and ok:
-                plist: list = []
-                ok = _read_users("(" + users + "))", 0, plist)[1] is None
-                procs = tuple(plist)
-            mem = None
-            skm = skm if skm is not None else skm2
-            if ok and skm is not None:
-                mem = cache.get(skm)
-                if mem is None:
-                    mem = _read_mem(skm, SKMEM_KEYS)
-                    if mem is None:
-                        ok = False
+            pat = _fast_record(layout) if layout is not None and fast_path else None
+        if pat is not None and not slow.broken:
+            known = ahead.get(layout)
+            if known is None or known[0] > pos or (known[1] is not None and known[1].start() < pos):
+                known = None  # nothing known about the text from here: search
+            elif known[1] is None or known[1].start() > pos:
+                known = False  # no record can start on this line: the general reader's
+            if known is not False:
+                # A run of plain records, one match each, until the text
+                # stops matching at the position where the last one ended.
+                dirty = slow.group is not None or slow.after_header
+                for m in pat.finditer(text, pos):
+                    if m.start() != pos:
+                        ahead[layout] = (pos, m)
+                        break
+                    (netid, state, rq, sq, ulocal, uino, upeer, local, peer,
+                     uname, upid, ufd, users, skm, cont, skm2) = m.groups()
+                    if ulocal is not None:  # unix: "path inode"
+                        if netid and netid not in unix_netids:
+                            break
+                        local, peer, inode = ulocal, upeer, int(uino)
+                    elif netid in unix_netids or (not netid and peer.isdigit()):
+                        break  # a unix row cut short: the general reader decides
                     else:
-                        cache[skm] = mem
-            if ok:
-                if slow.group is not None:
-                    slow.finish()
-                if slow.after_header:
-                    slow.after_header = False
-                records.append(Socket(intern(netid, netid) or None, intern(state, state) or None,
-                                      int(rq), int(sq), local, peer, procs, mem, n,
-                                      None if uino is None else int(uino)))
-                n += 1 if cont is None else 2
-                pos = m.end()
-                continue
+                        inode = None
+                    if uname is not None:
+                        procs = (procref(uname, int(upid), int(ufd)),)
+                    elif users is None:
+                        procs = ()
+                    else:
+                        plist: list = []
+                        if _read_users("(" + users + "))", 0, plist)[1] is not None:
+                            break
+                        procs = tuple(plist)
+                    if skm is None:
+                        skm = skm2
+                    if skm is None:
+                        mem = None
+                    else:
+                        mem = cache.get(skm)
+                        if mem is None:
+                            mem = _read_mem(skm, SKMEM_KEYS)
+                            if mem is None:
+                                break
+                            cache[skm] = mem
+                    if dirty:
+                        if slow.group is not None:
+                            slow.finish()
+                        slow.after_header = dirty = False
+                    append(socket(intern(netid, netid), intern(state, state), int(rq), int(sq),
+                                  local, peer, procs, mem, n, inode))
+                    n += 1 if cont is None else 2
+                    pos = m.end()
+                else:
+                    ahead[layout] = (pos, None)
+                    continue
+                if m.start() == pos:
+                    ahead.pop(layout, None)  # matched, but not plain: the general reader's
+                else:
+                    continue
         end = text.find("\n", pos)
         if end < 0:
             end = size
