@@ -375,6 +375,17 @@ def _pids_in_ns(ns: str) -> list[int]:
     return [int(e) for e in os.listdir("/proc") if e.isdigit() and _pidns(int(e)) == ns]
 
 
+def _serving(proc: subprocess.Popen, port: int) -> bool:
+    """Wait (up to START_TIMEOUT) until `proc` answers on `port` with an SSH banner."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline and proc.poll() is None:
+        banner = _banner(port)
+        if banner and banner.startswith(b"SSH-"):
+            return proc.poll() is None
+        time.sleep(0.05)
+    return False
+
+
 def _banner(port: int) -> bytes | None:
     try:
         with socket.create_connection((HOST, port), timeout=1.0) as s:
@@ -447,14 +458,7 @@ def start_device(workdir: Path, *, with_ss: bool = True, kconfig: str = "readabl
                "-P", "/dev/null" if readonly else "/var/run/dropbear.pid"]
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf,
                                 stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + START_TIMEOUT
-        banner = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            banner = _banner(port)
-            if banner and banner.startswith(b"SSH-"):
-                break
-            time.sleep(0.05)
-        if banner and banner.startswith(b"SSH-") and proc.poll() is None:
+        if _serving(proc, port):
             break
         exited = proc.poll() is not None
         if not exited:
@@ -464,7 +468,7 @@ def start_device(workdir: Path, *, with_ss: bool = True, kconfig: str = "readabl
         last_log = _log_text(log)
         if "Address already in use" not in last_log:
             why = (f"exited with status {proc.returncode}" if exited
-                   else f"gave no SSH banner within {START_TIMEOUT:.0f}s (got {banner!r})")
+                   else f"gave no SSH banner within {START_TIMEOUT:.0f}s")
             raise RuntimeError(f"test device ({root.name}) on {HOST}:{port} {why}. "
                                f"Log {log}:\n{last_log}")
     else:
@@ -750,14 +754,7 @@ def start_sshd(workdir: Path, *, mode: str = "legacy") -> Sshd:
                "--", SSHD, "-D", "-e", "-f", str(config)]
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf,
                                 stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + START_TIMEOUT
-        banner = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            banner = _banner(port)
-            if banner and banner.startswith(b"SSH-"):
-                break
-            time.sleep(0.05)
-        if banner and banner.startswith(b"SSH-") and proc.poll() is None:
+        if _serving(proc, port):
             break
         if proc.poll() is None:
             proc.kill()
