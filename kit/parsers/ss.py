@@ -711,7 +711,8 @@ def _parse(text: str, fast_path: bool = True) -> Parsed[Socket]:
                 # stops matching at the position where the last one ended.
                 dirty = slow.group is not None or slow.after_header
                 for m in pat.finditer(text, pos):
-                    if m.start() != pos:
+                    start, end = m.span()
+                    if start != pos:
                         ahead[layout] = (pos, m)
                         break
                     (netid, state, rq, sq, ulocal, uino, upeer, local, peer,
@@ -748,10 +749,11 @@ def _parse(text: str, fast_path: bool = True) -> Parsed[Socket]:
                         if slow.group is not None:
                             slow.finish()
                         slow.after_header = dirty = False
-                    append(socket(intern(netid, netid), intern(state, state), int(rq), int(sq),
+                    append(socket(intern(netid, netid), intern(state, state),
+                                  0 if rq == "0" else int(rq), 0 if sq == "0" else int(sq),
                                   local, peer, procs, mem, n, inode))
                     n += 1 if cont is None else 2
-                    pos = m.end()
+                    pos = end
                 else:
                     ahead[layout] = (pos, None)
                     continue
