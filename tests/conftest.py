@@ -5,7 +5,6 @@ session that never asks for `device` never starts dropbear. If a device cannot
 be started the test is skipped, or fails when CI=true.
 """
 
-import os
 import sys
 from pathlib import Path
 
@@ -13,10 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import devicelib  # noqa: E402
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("true", "1")
+from support import unavailable  # noqa: E402
 
 
 # ---------------------------------------------------------------- isolation
@@ -66,9 +62,7 @@ class DevicePool:
         found = self._devices[key]
         if isinstance(found, Exception):
             reason = f"test device {key} unavailable: {found}"
-            if _in_ci():
-                pytest.fail(reason, pytrace=False)
-            pytest.skip(reason)
+            unavailable(reason)
         return found
 
     def close(self):

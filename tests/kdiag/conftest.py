@@ -1,7 +1,6 @@
 """Fixtures for the kernel diag tests: real Debian kernels and images built from them (material.py)."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -10,13 +9,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import material  # noqa: E402
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
-
-def _unavailable(reason: str):
-    if os.environ.get("CI", "").strip().lower() in ("true", "1"):
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
+from support import unavailable as _unavailable  # noqa: E402
 
 
 @pytest.fixture(scope="session")

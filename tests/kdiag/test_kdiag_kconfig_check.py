@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import FIXTURES
+from support import FIXTURES
 from kit import kconfig_check, kconfig_image
 from kit.errors import InputError, UsageError
 

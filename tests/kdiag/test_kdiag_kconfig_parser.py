@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import FIXTURES
+from support import FIXTURES
 from kit.parsers import kconfig
 
 QUIRKS = FIXTURES / "kconfig-quirks"

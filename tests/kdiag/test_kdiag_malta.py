@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 import material
-from conftest import FIXTURES, _unavailable
+from support import FIXTURES, unavailable as _unavailable
 from kit.analyse import kdiag
 from kit.capture import from_bytes
 from kit.parsers import proc_modules, ss

@@ -5,7 +5,7 @@ import gzip
 
 import pytest
 
-from conftest import FIXTURES
+from support import FIXTURES
 from kit.analyse import kdiag
 from kit.parsers import kconfig
 

@@ -15,17 +15,7 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-HOSTILE_HOSTNAME = "<svg/onload=alert(1)>\"'&x"
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("true", "1")
-
-
-def skip_or_fail(reason: str):
-    if in_ci():
-        pytest.fail(f"{reason} (CI=true: required)")
-    pytest.skip(reason)
+from support import HOSTILE_HOSTNAME, unavailable as skip_or_fail  # noqa: E402
 
 
 def _can_unshare() -> bool:
@@ -60,12 +50,6 @@ class Captures:
 @pytest.fixture(scope="session")
 def captures(tmp_path_factory) -> Captures:
     return Captures(tmp_path_factory.mktemp("captures"))
-
-
-def build(path: Path):
-    from kit import capture, report
-
-    return report.build(capture.load(path), source=str(path))
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import time
 
 import cdp
 import pytest
-from conftest import build
+from support import build_report as build
 from test_json_schema import check
 
 from kit.render import html

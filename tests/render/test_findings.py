@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from conftest import build
+from support import build_report as build
 
 from kit import capture as capture_mod
 from kit import report as report_mod

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import cdp
 import pytest
-from conftest import HOSTILE_HOSTNAME, build
+from support import HOSTILE_HOSTNAME, build_report as build
 from situations import HOSTILE_ABSTRACT, HOSTILE_NAMES, HOSTILE_PATHS
 
 from kit import capture as capture_mod

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import build
+from support import build_report as build
 
 from kit import capture as capture_mod
 from kit import report as report_mod

@@ -5,7 +5,7 @@ import json
 import re
 
 import pytest
-from conftest import HOSTILE_HOSTNAME, build
+from support import HOSTILE_HOSTNAME, build_report as build
 from situations import ADDRESSES
 
 from kit.redact import Redactor, redact, redact_json

@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import build
+from support import build_report as build
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
