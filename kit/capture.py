@@ -61,10 +61,12 @@ class Capture:
     sections: dict[str, SectionOutput] = field(default_factory=dict)
     raw_paste: bool = False  # not a kit capture: text pasted from a ticket
     problems: list[str] = field(default_factory=list)  # framing trouble, shown in the report
+    cut_short: bool = False  # the file or the probe's output ends early (no DONE marker)
 
     @property
     def partial(self) -> bool:
-        return bool(self.header.get("partial"))
+        """The run was cut short (header says so), or the bytes we have stop early."""
+        return bool(self.header.get("partial")) or self.cut_short
 
 
 def decode(data: bytes) -> str:
@@ -145,6 +147,7 @@ def from_bytes(data: bytes, source: str = "") -> Capture:
     stdout, stderr = body[:n_out], body[n_out:n_out + n_err]
     capture = Capture(header=header, stdout=stdout, stderr=stderr)
     if len(body) < n_out + n_err:
+        capture.cut_short = True
         capture.problems.append(
             f"capture file is shorter than its header says ({len(body)} of {n_out + n_err} bytes)"
         )
@@ -152,6 +155,10 @@ def from_bytes(data: bytes, source: str = "") -> Capture:
     if token:
         capture.sections, problems = split_sections(stdout, token)
         capture.problems.extend(problems)
+        if not stdout.rstrip().endswith(f"{token} DONE".encode("ascii")):
+            capture.cut_short = True
+            if not capture.header.get("partial"):
+                capture.problems.append("the probe's output stops before its end marker: the capture is partial")
     return capture
 
 

@@ -177,7 +177,7 @@ def _capture_info(capture: Capture, source: str) -> dict[str, Any]:
         "kit_version": h.get("kit_version"),
         "host_key": h.get("host_key"),
         "exit_status": h.get("exit_status"),
-        "partial": bool(h.get("partial")),
+        "partial": capture.partial,
         "error": h.get("error"),
         "raw_paste": capture.raw_paste,
         "detected": h.get("detected"),

@@ -129,6 +129,7 @@ class _Evidence:
     config: dict[str, KconfigOption] | None = None  # None: no config was read
     config_source: str = ""
     config_dialect: str = "config"
+    config_cut: bool = False  # the config text stops early: an option it lacks is unknown, not "n"
     proc_config: str | None = None  # "read", "exists" (unreadable), "absent"; None: not known
     before: set[str] | None = None  # module names in /proc/modules before ss
     after: set[str] | None = None
@@ -250,6 +251,7 @@ def _gather_config(sections: Mapping[str, "SectionOutput"], ev: _Evidence) -> No
                 if ev.config_source == "/proc/config.gz":
                     ev.proc_config = "read"
                 if not sec.complete or sec.truncated:
+                    ev.config_cut = True
                     ev.notes.append(f"{ev.config_source} was cut short: options after the cut are unknown")
                 if ev.config_source != "/proc/config.gz":
                     ev.notes.append(f"config read from {ev.config_source}: it may belong to another build "
@@ -331,7 +333,7 @@ def _config_value(ev: _Evidence, name: str) -> str | None:
         return None
     option = ev.config.get(name)
     if option is None:
-        if ev.config_dialect == "config":
+        if ev.config_dialect == "config" and not ev.config_cut:
             return "n"  # a full .config omits options whose dependencies are not met
         return None
     return "n" if option.value is None else kconfig_parser.unquote(option.value)
@@ -581,7 +583,7 @@ def _summary(verdict: str, caps: dict, options: Mapping[str, OptionVerdict], ev:
     if unk:
         parts.append(f"{' and '.join(unk)} unknown")
     text = ("kernel config: " if offline else "ss: ") + ", ".join(parts) + f" ({states})"
-    if verdict == "missing" and not offline:
+    if verdict == "missing" and not offline and ev is not None and ev.ss_sockets is not None:
         text += "; ss fell back to /proc (queue bytes only)"
     if fix:
         text += f" — fix: {fix}"
