@@ -97,6 +97,7 @@ from __future__ import annotations
 
 import gc
 import re
+import sys
 
 from kit.records import (OLD_MEM_KEYS, SKMEM_KEYS, Parsed, ParseProblem, Skmem, Socket, new_procref,
                           new_socket)
@@ -503,7 +504,7 @@ def _fast_record(layout: tuple[bool, bool]) -> re.Pattern:
     if pat is None:
         netid = r"(?:[a-z][a-z0-9_]{0,7}|\?\?\?) +" if layout[0] else ""
         state = r"[A-Z][A-Z0-9_-]{1,19} +" if layout[1] else ""
-        pat = re.compile(
+        pat = _compile(
             "(?m)^"  # searched for with finditer: a record starts a line
             + (f"({netid[:-2]}) ++" if layout[0] else "()")
             + (f"({state[:-2]}) ++" if layout[1] else "()")
@@ -526,6 +527,14 @@ def _fast_record(layout: tuple[bool, bool]) -> re.Pattern:
         )
         _FAST[layout] = pat
     return pat
+
+
+def _compile(pattern: str) -> re.Pattern:
+    """Possessive quantifiers (++ *+) only keep the scan from backtracking; Python
+    before 3.11 has none, and there the same pattern without them matches the same."""
+    if sys.version_info < (3, 11):
+        pattern = re.sub(r"(?<=[+*])\+", "", pattern)
+    return re.compile(pattern)
 
 
 class _Reader:
