@@ -471,6 +471,9 @@ def _remedy_live(spec: _Spec, state: str, ev: _Evidence, verdicts: dict[str, Opt
             return f"modprobe {spec.module}; if there is no such module: {fix}"
         return fix
     # unknown
+    if ev.config_cut:
+        return ("the kernel config in the capture stops before this option: run kit collect again "
+                "(a complete capture decides), or check the build's .config with `kit kconfig`")
     if ev.config is None:
         return ("no evidence either way: make the kernel's config readable (CONFIG_IKCONFIG=y and "
                 "CONFIG_IKCONFIG_PROC=y give /proc/config.gz), or check the build's .config with "
