@@ -29,6 +29,8 @@ def socket_dict(sock: Socket) -> dict[str, Any]:
             "snd_buf": mem.snd_buf, "fwd_alloc": mem.fwd_alloc, "wmem_queued": mem.wmem_queued,
             "opt_mem": mem.opt_mem, "back_log": mem.back_log, "sock_drop": mem.sock_drop,
         },
+        "inode": sock.inode,
+        "drops": sock.drops,
         "line": sock.line,
     }
 
