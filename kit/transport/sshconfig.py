@@ -10,6 +10,9 @@ StrictHostKeyChecking, HashKnownHosts, ConnectTimeout.
 
 Files: `-F FILE` alone when given (`-F none`: no file), else ~/.ssh/config
 then /etc/ssh/ssh_config, first value wins, as OpenSSH reads them.
+`Include` (which paramiko does not know) is expanded in place, as OpenSSH
+does: globs, relative paths from ~/.ssh (user files) or /etc/ssh (system
+file), nested up to 16 deep.
 
 StrictHostKeyChecking: `yes` and `ask` (OpenSSH's default; kit never
 prompts) refuse unknown keys; `accept-new` records them; `no` is treated as
@@ -20,6 +23,7 @@ disabled; kit refuses, per DESIGN.md).
 from __future__ import annotations
 
 import getpass
+import glob
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,6 +35,8 @@ from kit.errors import UsageError
 DEFAULT_TIMEOUT = 15.0
 DEFAULT_KEY_NAMES = ("id_ed25519", "id_ecdsa", "id_rsa", "id_dsa")
 MAX_JUMPS = 8
+MAX_INCLUDE_DEPTH = 16  # OpenSSH's READCONF_MAX_DEPTH
+_INCLUDE = re.compile(r"^\s*include(?:\s*=\s*|\s+)(.+?)\s*$", re.I)
 SYSTEM_CONFIG = Path("/etc/ssh/ssh_config")
 
 
@@ -135,8 +141,10 @@ class SshConfig:
             self.files = [p for p in (home / ".ssh" / "config", SYSTEM_CONFIG) if p.is_file()]
         self._configs: list[paramiko.SSHConfig] = []
         for path in self.files:
+            base = SYSTEM_CONFIG.parent if path == SYSTEM_CONFIG else home / ".ssh"
             try:
-                self._configs.append(paramiko.SSHConfig.from_path(str(path)))
+                text = _read_with_includes(path, base, home, 0)
+                self._configs.append(paramiko.SSHConfig.from_text(text))
             except (OSError, paramiko.ConfigParseError, ValueError) as exc:
                 raise UsageError(f"cannot read ssh_config {path}: {exc}") from None
 
@@ -159,6 +167,26 @@ class SshConfig:
                     merged.setdefault(key, value)
         merged.setdefault("hostname", name)
         return merged
+
+
+def _read_with_includes(path: Path, base: Path, home: Path, depth: int) -> str:
+    """The file's text with each `Include` line replaced by the files it names."""
+    if depth > MAX_INCLUDE_DEPTH:
+        raise ValueError(f"Include nested deeper than {MAX_INCLUDE_DEPTH} (a loop?) at {path}")
+    out = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        m = _INCLUDE.match(line)
+        if not m:
+            out.append(line)
+            continue
+        for word in m.group(1).split():
+            pattern = _expand(word.strip('"'), home)
+            if not pattern.is_absolute():
+                pattern = base / pattern
+            for included in sorted(glob.glob(str(pattern))):
+                if Path(included).is_file():
+                    out.append(_read_with_includes(Path(included), base, home, depth + 1))
+    return "\n".join(out) + "\n"
 
 
 def _yes(value: str | None) -> bool | None:

@@ -76,6 +76,26 @@ def test_default_config_is_home_ssh_config(tmp_path):
     assert resolve("r", Flags()).host == "10.9.9.9"
 
 
+def test_include_globs_relative_to_home_ssh_and_nested(tmp_path):
+    ssh = tmp_path / ".ssh"
+    (ssh / "config.d").mkdir(parents=True)
+    (ssh / "config").write_text("Include config.d/*.conf\nHost *\n User fallback\n")
+    (ssh / "config.d" / "10-lab.conf").write_text("Host lab-*\n User labadmin\n Include ~/.ssh/ports\n")
+    (ssh / "ports").write_text(" Port 2200\n")
+    (ssh / "config.d" / "20-edge.conf").write_text("Host edge\n HostName 10.1.1.1\n")
+    lab = resolve("lab-7", Flags())
+    assert (lab.user, lab.port) == ("labadmin", 2200)
+    edge = resolve("edge", Flags())
+    assert (edge.host, edge.user, edge.port) == ("10.1.1.1", "fallback", 22)
+
+
+def test_include_loop_is_a_usage_error(tmp_path):
+    cfg = tmp_path / "loop"
+    cfg.write_text(f"Include {cfg}\n")
+    with pytest.raises(UsageError, match="Include nested"):
+        resolve("x", Flags(config=str(cfg)))
+
+
 @pytest.mark.parametrize("value, accept", [("yes", False), ("ask", False), ("accept-new", True), ("no", True)])
 def test_strict_host_key_checking(tmp_path, value, accept):
     cfg = write_config(tmp_path, f"Host *\n StrictHostKeyChecking {value}\n")
