@@ -32,51 +32,69 @@ def host_entry_name(host: str, port: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class KnownHosts:
-    path: Path
+    """The user's known_hosts file (read and appended to) and the global ones (only read).
 
-    def _load(self) -> paramiko.HostKeys:
+    As in OpenSSH, a key in /etc/ssh/ssh_known_hosts (GlobalKnownHostsFile)
+    vouches for a host too, and a different key there is a changed key.
+    """
+
+    path: Path
+    global_paths: tuple[Path, ...] = ()
+
+    def _load(self, path: Path | None = None, required: bool = True) -> paramiko.HostKeys:
+        path = path or self.path
         keys = paramiko.HostKeys()
-        if self.path.exists():
+        if path.exists():
             try:
-                keys.load(str(self.path))
+                keys.load(str(path))
             except (OSError, paramiko.SSHException, ValueError) as exc:
-                raise HostKeyError(f"cannot read known_hosts file {self.path}: {exc}") from exc
+                if required:
+                    raise HostKeyError(f"cannot read known_hosts file {path}: {exc}") from exc
         return keys
 
+    def _entries(self, name: str):
+        """(file, {key type: key}) for `name`: the user's file first, then the global ones."""
+        for path, required in ((self.path, True), *((p, False) for p in self.global_paths)):
+            entry = self._load(path, required).lookup(name)
+            if entry:
+                yield path, entry
+
     def known_types(self, name: str) -> list[str]:
-        entry = self._load().lookup(name)
-        return list(entry.keys()) if entry else []
+        return list(dict.fromkeys(t for _, entry in self._entries(name) for t in entry.keys()))
 
     def verify(self, name: str, key: paramiko.PKey, accept_new: bool, hash_new: bool = False) -> None:
         """Return if `key` is the known key for `name`; record it if new and allowed; else raise."""
-        entry = self._load().lookup(name)
         key_type = key.get_name()
         fp = fingerprint(key)
-        if entry and key_type in entry:
+        seen: list[str] = []
+        for path, entry in self._entries(name):
+            seen.extend(entry.keys())
+            if key_type not in entry:
+                continue
             known = entry[key_type]
             if known.asbytes() == key.asbytes():
                 return
-            line = self._line_of(name, key_type)
-            where = f"{self.path}:{line}" if line else str(self.path)
+            line = self._line_of(name, key_type, path)
+            where = f"{path}:{line}" if line else str(path)
             raise HostKeyError(
                 f"HOST KEY CHANGED for {name}: {where} has {key_type} {fingerprint(known)}, "
                 f"the server now shows {fp}",
-                hint=f"if the device was really re-keyed, delete line {line or '?'} of {self.path} "
-                f"(ssh-keygen -R '{name}' -f {self.path}) and rerun with --accept-new; "
+                hint=f"if the device was really re-keyed, delete line {line or '?'} of {path} "
+                f"(ssh-keygen -R '{name}' -f {path}) and rerun with --accept-new; "
                 "otherwise someone may be intercepting",
             )
         if not accept_new:
-            others = f"; {self.path} knows only its {', '.join(entry.keys())} key" if entry else ""
+            others = f"; known_hosts knows only its {', '.join(dict.fromkeys(seen))} key" if seen else ""
             raise HostKeyError(
                 f"unknown host key for {name}: {key_type} {fp}{others}",
                 hint=f"check the fingerprint, then rerun with --accept-new to record it in {self.path}",
             )
         self._append(name, key, hash_new)
 
-    def _line_of(self, name: str, key_type: str) -> int | None:
-        """Line number of the entry for `name` (plain or hashed), for the error message."""
+    def _line_of(self, name: str, key_type: str, path: Path) -> int | None:
+        """Line number of the entry for `name` (plain or hashed) in `path`, for the error message."""
         try:
-            lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines()
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
             return None
         for number, line in enumerate(lines, 1):

@@ -116,7 +116,7 @@ class SshTransport:
         transport.banner_timeout = t.connect_timeout
         transport.handshake_timeout = t.connect_timeout
         transport.auth_timeout = t.connect_timeout
-        known = KnownHosts(t.known_hosts)
+        known = KnownHosts(t.known_hosts, t.global_known_hosts)
         # Prefer the host key type we already know, as OpenSSH does, so a known
         # RSA key is not reported as "unknown ed25519 key".
         known_types = known.known_types(t.known_hosts_name)

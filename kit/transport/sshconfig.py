@@ -5,7 +5,7 @@ once, before any socket opens; the transport then only reads the Target.
 
 Honoured ssh_config keywords (paramiko.SSHConfig does Host/Match and tokens):
 Host aliases and patterns, HostName, User, Port, IdentityFile, IdentitiesOnly,
-ProxyJump, UserKnownHostsFile (the first file), HostKeyAlias,
+ProxyJump, UserKnownHostsFile (the first file), GlobalKnownHostsFile, HostKeyAlias,
 StrictHostKeyChecking, HashKnownHosts, ConnectTimeout.
 
 Files: `-F FILE` alone when given (`-F none`: no file), else ~/.ssh/config
@@ -38,6 +38,7 @@ MAX_JUMPS = 8
 MAX_INCLUDE_DEPTH = 16  # OpenSSH's READCONF_MAX_DEPTH
 _INCLUDE = re.compile(r"^\s*include(?:\s*=\s*|\s+)(.+?)\s*$", re.I)
 SYSTEM_CONFIG = Path("/etc/ssh/ssh_config")
+GLOBAL_KNOWN_HOSTS = Path("/etc/ssh/ssh_known_hosts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ class Target:
     password: str | None = field(default=None, repr=False)
     ask_password: bool = False  # may prompt (via the transport's `ask`) for a password
     known_hosts: Path = field(default_factory=lambda: Path.home() / ".ssh" / "known_hosts")
+    global_known_hosts: tuple[Path, ...] = (GLOBAL_KNOWN_HOSTS,)  # read, never written
     host_key_alias: str | None = None
     hash_known_hosts: bool = False  # record new keys hashed (HashKnownHosts yes)
     accept_new: bool = False
@@ -248,6 +250,11 @@ def _resolve(config: SshConfig, name: str, *, user_given: str | None, port_given
     else:
         known_hosts = home / ".ssh" / "known_hosts"
 
+    global_known = (GLOBAL_KNOWN_HOSTS,)
+    if opts.get("globalknownhostsfile"):
+        words = opts["globalknownhostsfile"].split()
+        global_known = () if words == ["none"] else tuple(_expand(w, home) for w in words)
+
     strict = (opts.get("stricthostkeychecking") or "").strip().lower()
     accept_new = flags.accept_new or strict in ("accept-new", "no", "off")
 
@@ -272,6 +279,7 @@ def _resolve(config: SshConfig, name: str, *, user_given: str | None, port_given
         password=None if is_jump else flags.password,
         ask_password=flags.ask_password,
         known_hosts=known_hosts,
+        global_known_hosts=global_known,
         host_key_alias=opts.get("hostkeyalias"),
         hash_known_hosts=bool(_yes(opts.get("hashknownhosts"))),
         accept_new=accept_new,

@@ -119,3 +119,23 @@ def test_known_rsa_key_is_preferred_over_unknown_types(sshd_legacy, kit_collect)
     run = kit_collect(*devicelib.kit_args(sshd_legacy, "support"), "--legacy")
     assert run.code in (0, 1), run
     assert b'"host_key": "ssh-rsa SHA256:' in run.capture.read_bytes()
+
+
+def test_global_known_hosts_vouch_and_a_different_key_there_is_a_changed_key(
+        device, device_no_ss, kit_collect, tmp_path):
+    """GlobalKnownHostsFile (default /etc/ssh/ssh_known_hosts) is read, never written."""
+    user_known = tmp_path / "known_hosts"
+    global_known = tmp_path / "ssh_known_hosts"
+    global_known.write_text(device.known_hosts.read_text())
+    cfg = tmp_path / "cfg"
+    cfg.write_text(f"Host *\n GlobalKnownHostsFile {global_known}\n")
+    base = [f"root@{device.host}", "-p", device.port, "--known-hosts", user_known, "-i", device.root_key]
+    run = kit_collect(*base, "-F", cfg)
+    assert run.code in (0, 1), run
+    assert not user_known.exists()  # vouched for by the global file: nothing recorded
+
+    other_key = device_no_ss.known_hosts.read_text().split(None, 1)[1]
+    global_known.write_text(f"[{device.host}]:{device.port} {other_key}")
+    run = kit_collect(*base, "-F", cfg, "--accept-new")
+    assert run.code == 3 and "HOST KEY CHANGED" in run.err and f"{global_known}:1" in run.err
+    assert not user_known.exists()
