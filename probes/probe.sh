@@ -65,6 +65,17 @@ kit_bounded() {
 	return "$kit_rc"
 }
 
+# kit_cut BYTES: copy stdin to stdout, at most BYTES of it. dd with
+# iflag=count_bytes (busybox >= 1.2x, coreutils) writes each block as it
+# arrives; busybox `head -c` holds the last few KB in a stdio buffer until the
+# command ends, which a dropped link would lose. Old dd without count_bytes
+# fails the test below, and head -c does the job.
+if [ "$(printf abc | dd bs=2 count=2 iflag=count_bytes 2>/dev/null)" = ab ]; then
+	kit_cut() { dd bs=65536 count="$1" iflag=count_bytes 2>/dev/null; }
+else
+	kit_cut() { head -c "$1"; }
+fi
+
 # kit_section NAME SECONDS MAXBYTES+1 COMMAND
 kit_section() {
 	printf '\n%s BEGIN %s\n' "$K" "$1"
@@ -75,7 +86,7 @@ kit_section() {
 					kit_bounded "$2" "$4" 2>&1 1>&4 4>&-
 					printf '\n%s RC %s\n' "$K" "$?" >&6
 				} | head -c 65536 >&5
-			} 4>&1 | head -c "$3" >&3
+			} 4>&1 | kit_cut "$3" >&3
 		} 5>&1 6>&1
 	)
 	printf '\n%s STDERR %s\n%s' "$K" "$1" "$kit_err"
