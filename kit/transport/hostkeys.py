@@ -25,11 +25,6 @@ def fingerprint(key: paramiko.PKey) -> str:
     return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
 
 
-def host_entry_name(host: str, port: int) -> str:
-    """The name OpenSSH writes in known_hosts: host, or [host]:port off port 22."""
-    return host if port == 22 else f"[{host}]:{port}"
-
-
 @dataclass(frozen=True, slots=True)
 class KnownHosts:
     """The user's known_hosts file (read and appended to) and the global ones (only read).

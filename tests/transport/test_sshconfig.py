@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-import devicelib
 from kit.errors import UsageError
 from kit.transport.sshconfig import Flags, parse_hop, resolve
 
