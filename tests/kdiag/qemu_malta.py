@@ -215,7 +215,7 @@ def run_scenario(scenario: str, probe: str, timeout: float = 240) -> bytes:
     try:
         proc = subprocess.run(
             ["qemu-system-mipsel", "-M", "malta", "-m", "256", "-kernel", str(kernel), "-initrd", str(initrd),
-             "-append", f"console=ttyS0 quiet panic=-1 kit={scenario}", "-nographic", "-no-reboot",
+             "-append", f"console=ttyS0 quiet panic=-1 kit={scenario}", "-nographic", "-no-reboot", "-vga", "none",
              "-nic", "none"],
             capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
     finally:
