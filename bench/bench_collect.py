@@ -16,6 +16,7 @@ root with ss, in namespaces on 127.0.0.1) and measures:
 
 It prints figures and never asserts a time. Needs root (namespaces).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,9 @@ def connections_in_log(dev) -> int:
 
 def timed(argv, env=None) -> float:
     start = time.perf_counter()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   stdin=subprocess.DEVNULL, env=env)
+    subprocess.run(
+        argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env
+    )
     return time.perf_counter() - start
 
 
@@ -63,22 +65,58 @@ def main() -> int:
     env.pop("SSH_AUTH_SOCK", None)
     try:
         # -- connections and channels
-        target = Target(host=dev.host, port=dev.port, user="root", key_files=(dev.root_key,),
-                        known_hosts=dev.known_hosts, use_agent=False)
+        target = Target(
+            host=dev.host,
+            port=dev.port,
+            user="root",
+            key_files=(dev.root_key,),
+            known_hosts=dev.known_hosts,
+            use_agent=False,
+        )
         transport = SshTransport(target)
         before = connections_in_log(dev)
         result = transport.run(render_probe(new_token()).encode(), timeout=300)
         time.sleep(0.2)
         print(f"probe output: {len(result.stdout)} bytes stdout, exit status {result.exit_status}")
-        print(f"per collect: kit counted {transport.connections} connection(s), {transport.channels} channel(s); "
-              f"dropbear logged {connections_in_log(dev) - before} connection(s)")
+        print(
+            f"per collect: kit counted {transport.connections} connection(s), {transport.channels} channel(s); "
+            f"dropbear logged {connections_in_log(dev) - before} connection(s)"
+        )
 
-        kit = [KIT, "collect", f"root@{dev.host}", "-p", str(dev.port), "-i", str(dev.root_key),
-               "--known-hosts", str(dev.known_hosts), "-F", "none",
-               "--captures", str(work / "captures"), "--reports", str(work / "reports")]
-        ssh = ["ssh", "-F", "none", "-o", "BatchMode=yes", "-o", f"UserKnownHostsFile={dev.known_hosts}",
-               "-o", "IdentitiesOnly=yes", "-i", str(dev.root_key), "-p", str(dev.port),
-               f"root@{dev.host}", "ss -napm"]
+        kit = [
+            KIT,
+            "collect",
+            f"root@{dev.host}",
+            "-p",
+            str(dev.port),
+            "-i",
+            str(dev.root_key),
+            "--known-hosts",
+            str(dev.known_hosts),
+            "-F",
+            "none",
+            "--captures",
+            str(work / "captures"),
+            "--reports",
+            str(work / "reports"),
+        ]
+        ssh = [
+            "ssh",
+            "-F",
+            "none",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            f"UserKnownHostsFile={dev.known_hosts}",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-i",
+            str(dev.root_key),
+            "-p",
+            str(dev.port),
+            f"root@{dev.host}",
+            "ss -napm",
+        ]
         before = connections_in_log(dev)
         timed(kit, env)
         time.sleep(0.2)

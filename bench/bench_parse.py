@@ -21,6 +21,7 @@ capture it times, in one run:
 It prints figures and never asserts a time. Needs root (network namespace,
 RLIMIT_NOFILE above 100k).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,6 +42,7 @@ PER_PROCESS = 10_000
 
 
 # --- making a capture (runs inside `unshare -n`) ------------------------------------
+
 
 def _own(n: int, port: int, ready_w: int) -> None:
     """In a child: open about n sockets, say so on ready_w, then wait to be killed."""
@@ -101,6 +103,7 @@ def make_capture(n: int, out: Path) -> None:
 
 # --- timing ---------------------------------------------------------------------
 
+
 def _cpu() -> float:
     """CPU seconds used so far by this process and its finished children (user + sys)."""
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -135,8 +138,12 @@ def time_kit(text: str, repeat: int):
 
 
 def time_awk(path: Path, repeat: int):
-    return best(lambda: subprocess.run(["sh", "-c", AWK_R, "sh", str(path)], capture_output=True,
-                                       text=True, check=True).stdout.strip(), repeat)
+    return best(
+        lambda: subprocess.run(
+            ["sh", "-c", AWK_R, "sh", str(path)], capture_output=True, text=True, check=True
+        ).stdout.strip(),
+        repeat,
+    )
 
 
 def time_jc(text: str):
@@ -157,8 +164,9 @@ print(next(l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHW
 
 
 def peak_rss_mb(path: Path) -> float:
-    out = subprocess.run([sys.executable, "-c", PEAK, str(path)], capture_output=True, text=True,
-                         check=True, cwd=ROOT).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK, str(path)], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
     return int(out.strip()) / 1024
 
 
@@ -166,8 +174,9 @@ def time_render(path: Path, out: Path):
     """The whole `kit render FILE -o out.html` as a user runs it (a fresh process:
     start-up, parse, analyse, HTML), and the size of the HTML it wrote."""
     kit = str(Path(sys.executable).with_name("kit"))
-    w, c, _ = best(lambda: subprocess.run([kit, "render", str(path), "-o", str(out)], check=True,
-                                          capture_output=True), 1)
+    w, c, _ = best(
+        lambda: subprocess.run([kit, "render", str(path), "-o", str(out)], check=True, capture_output=True), 1
+    )
     return w, c, out.stat().st_size
 
 
@@ -187,19 +196,26 @@ def main(argv=None) -> int:
     work = args.keep or Path(tempfile.mkdtemp(prefix="kit-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     sizes = [int(s) for s in args.sizes.split(",")]
-    print(f"python {sys.version.split()[0]}, {subprocess.run(['ss', '-V'], capture_output=True, text=True).stdout.strip()}, "
-          f"{os.cpu_count()} cpus, kernel {os.uname().release}")
-    print("times: best of 3 (jc: 1 run), CPU seconds (user+sys) / wall seconds; "
-          "kit = parse + totals, ratios on CPU time (parse only in brackets)")
-    print(f"{'sockets':>8} {'lines':>7} {'MB':>5} {'kit parse':>13} {'kit +totals':>13} {'awk':>13} "
-          f"{'jc':>13} {'kit/awk':>11} {'jc/kit':>11} {'kit RSS MB':>10} {'kit render':>13} {'HTML MB':>7}"
-          "  r total: kit awk")
+    print(
+        f"python {sys.version.split()[0]}, {subprocess.run(['ss', '-V'], capture_output=True, text=True).stdout.strip()}, "
+        f"{os.cpu_count()} cpus, kernel {os.uname().release}"
+    )
+    print(
+        "times: best of 3 (jc: 1 run), CPU seconds (user+sys) / wall seconds; "
+        "kit = parse + totals, ratios on CPU time (parse only in brackets)"
+    )
+    print(
+        f"{'sockets':>8} {'lines':>7} {'MB':>5} {'kit parse':>13} {'kit +totals':>13} {'awk':>13} "
+        f"{'jc':>13} {'kit/awk':>11} {'jc/kit':>11} {'kit RSS MB':>10} {'kit render':>13} {'HTML MB':>7}"
+        "  r total: kit awk"
+    )
     try:
         for n in sizes:
             path = work / f"ss-napm-{n}.out"
             if not path.exists():
-                subprocess.run(["unshare", "-n", sys.executable, __file__, "--make", str(n), str(path)],
-                               check=True, cwd=ROOT)
+                subprocess.run(
+                    ["unshare", "-n", sys.executable, __file__, "--make", str(n), str(path)], check=True, cwd=ROOT
+                )
             data = path.read_bytes()
             text = data.decode("utf-8", errors="replace")
             (w_p, c_p, _), (w_kit, c_kit, (parsed, tot)) = time_kit(text, 3)
@@ -212,11 +228,14 @@ def main(argv=None) -> int:
             rss = peak_rss_mb(path)
             w_html, c_html, html_bytes = time_render(path, work / f"ss-napm-{n}.html")
             kit_r = tot.rmem_alloc
-            print(f"{len(parsed.records):>8} {text.count(chr(10)):>7} {len(data) / 1e6:5.1f} "
-                  f"{c_p:6.3f}/{w_p:6.3f} {c_kit:6.3f}/{w_kit:6.3f} {c_awk:6.3f}/{w_awk:6.3f} {jc_txt} "
-                  f"{c_kit / c_awk:4.1f} ({c_p / c_awk:4.1f}) {ratio} {rss:10.0f} "
-                  f"{c_html:6.3f}/{w_html:6.3f} {html_bytes / 1e6:7.2f}  {kit_r} {awk_r}"
-                  f"{'' if not parsed.problems else f' problems={len(parsed.problems)}'}", flush=True)
+            print(
+                f"{len(parsed.records):>8} {text.count(chr(10)):>7} {len(data) / 1e6:5.1f} "
+                f"{c_p:6.3f}/{w_p:6.3f} {c_kit:6.3f}/{w_kit:6.3f} {c_awk:6.3f}/{w_awk:6.3f} {jc_txt} "
+                f"{c_kit / c_awk:4.1f} ({c_p / c_awk:4.1f}) {ratio} {rss:10.0f} "
+                f"{c_html:6.3f}/{w_html:6.3f} {html_bytes / 1e6:7.2f}  {kit_r} {awk_r}"
+                f"{'' if not parsed.problems else f' problems={len(parsed.problems)}'}",
+                flush=True,
+            )
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -14,6 +14,7 @@ A file that does not start with the magic line is a raw paste from a ticket
 (`ss -napm` output, say); `load()` wraps it as a one-section capture so the
 rest of the pipeline reads both alike.
 """
+
 from __future__ import annotations
 
 import json
@@ -136,21 +137,19 @@ def from_bytes(data: bytes, source: str = "") -> Capture:
     if end < 0:
         raise CaptureFormatError("capture header is cut off")
     try:
-        header = json.loads(data[len(MAGIC):end])
-        body = data[end + 1:]
+        header = json.loads(data[len(MAGIC) : end])
+        body = data[end + 1 :]
         n_out = int(header.get("stdout_bytes", len(body)))
         n_err = int(header.get("stderr_bytes", 0))
     except (ValueError, TypeError) as exc:
         raise CaptureFormatError(f"capture header is not valid JSON ({exc})") from None
     if not isinstance(header, dict):
         raise CaptureFormatError("capture header is not a JSON object")
-    stdout, stderr = body[:n_out], body[n_out:n_out + n_err]
+    stdout, stderr = body[:n_out], body[n_out : n_out + n_err]
     capture = Capture(header=header, stdout=stdout, stderr=stderr)
     if len(body) < n_out + n_err:
         capture.cut_short = True
-        capture.problems.append(
-            f"capture file is shorter than its header says ({len(body)} of {n_out + n_err} bytes)"
-        )
+        capture.problems.append(f"capture file is shorter than its header says ({len(body)} of {n_out + n_err} bytes)")
     token = str(header.get("token", ""))
     if token:
         capture.sections, problems = split_sections(stdout, token)
@@ -196,9 +195,12 @@ def split_sections(
         limit = limits.get(current)
         truncated = limit is not None and len(out) > limit
         sections[current] = SectionOutput(
-            name=current, stdout=out[:limit] if truncated else out,
-            stderr=decode(err[:STDERR_LIMIT]).strip("\n"), rc=rc,
-            truncated=truncated, complete=complete,
+            name=current,
+            stdout=out[:limit] if truncated else out,
+            stderr=decode(err[:STDERR_LIMIT]).strip("\n"),
+            rc=rc,
+            truncated=truncated,
+            complete=complete,
         )
 
     for chunk in chunks[1:]:
@@ -207,7 +209,7 @@ def split_sections(
             problems.append(f"unknown probe marker: {decode(chunk[:40])!r}")
             continue
         kind, arg = m.group(1).decode(), decode(m.group(2)).strip()
-        rest = chunk[m.end():]
+        rest = chunk[m.end() :]
         if kind == "BEGIN":
             if current is not None:
                 finish(complete=False)

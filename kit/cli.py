@@ -4,6 +4,7 @@ Exit codes (DESIGN.md): 0 done, nothing wrong; 1 done, the check failed;
 2 usage error / unreadable input; 3 could not reach or log in to the device;
 4 the probe ran but something was lost (partial capture saved); 130 Ctrl-C.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,8 +15,9 @@ import os
 import sys
 import tempfile
 import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence, TextIO
+from typing import TextIO
 
 from kit import __version__
 from kit.errors import InputError, KitError, ProbeIncomplete, UsageError
@@ -184,8 +186,10 @@ def cmd_collect(args: argparse.Namespace) -> int:
         cap_path = capture.save(Path(args.captures), stem, header, result.stdout, result.stderr)
     except OSError as exc:
         raise ProbeIncomplete(
-            f"could not save the capture in {args.captures}: {exc.strerror or exc}", result,
-            hint="free some space or give --captures DIR") from None
+            f"could not save the capture in {args.captures}: {exc.strerror or exc}",
+            result,
+            hint="free some space or give --captures DIR",
+        ) from None
     progress("capture saved; rendering")
     # Parse what is on disk, exactly as `kit render` would later.
     report, html_path, json_path = _render_files(cap_path, Path(args.reports), stem)
@@ -218,8 +222,10 @@ def _load(path: Path):
 
 
 def _render_files(cap_path: Path, reports: Path, stem: str):
-    from kit import capture, report as report_mod
-    from kit.render import html, json as json_render
+    from kit import capture
+    from kit import report as report_mod
+    from kit.render import html
+    from kit.render import json as json_render
 
     rep = report_mod.build(_load(cap_path), source=str(cap_path))
     html_path = capture.write_new(reports, stem, ".html", html.render(rep).encode("utf-8"), mode=0o644)
@@ -231,7 +237,8 @@ def _render_files(cap_path: Path, reports: Path, stem: str):
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from kit import capture, report as report_mod
+    from kit import capture
+    from kit import report as report_mod
 
     path = Path(args.capture)
     rep = report_mod.build(_load(path), source=str(path))
@@ -245,8 +252,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         if args.redact:
             from kit.redact import redact_json
 
-            output = json_render.json.dumps(redact_json(json_render.to_dict(rep)), indent=1,
-                                            ensure_ascii=False) + "\n"
+            output = json_render.json.dumps(redact_json(json_render.to_dict(rep)), indent=1, ensure_ascii=False) + "\n"
         else:
             output = json_render.render(rep)
     else:
@@ -307,62 +313,110 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     raw = argparse.RawDescriptionHelpFormatter
 
-    p = sub.add_parser("collect", help="probe a device (or --local) and write capture + reports",
-                       description="Run the read-only probe on a device over SSH (or here with --local), "
-                       "save the raw capture first, then render HTML and JSON reports.",
-                       epilog=EPILOG_COLLECT, formatter_class=raw)
+    p = sub.add_parser(
+        "collect",
+        help="probe a device (or --local) and write capture + reports",
+        description="Run the read-only probe on a device over SSH (or here with --local), "
+        "save the raw capture first, then render HTML and JSON reports.",
+        epilog=EPILOG_COLLECT,
+        formatter_class=raw,
+    )
     p.add_argument("destination", nargs="?", metavar="[user@]host", help="the device, as for ssh")
     p.add_argument("--local", action="store_true", help="run the probe on this machine with /bin/sh")
     p.add_argument("-p", "--port", type=int, help="SSH port (default 22)")
     p.add_argument("-l", "--login", metavar="USER", help="user to log in as (default: user@ or your name)")
-    p.add_argument("-i", "--identity", action="append", default=[], metavar="KEYFILE",
-                   help="private key file; may be repeated")
-    p.add_argument("-F", dest="config", metavar="SSH_CONFIG",
-                   help="ssh_config file (default ~/.ssh/config, then /etc/ssh/ssh_config; 'none': no file)")
-    p.add_argument("-J", dest="jump", metavar="[user@]host[:port]",
-                   help="reach the device through this jump host (comma-separated for several; "
-                   "like ssh -J / ProxyJump)")
+    p.add_argument(
+        "-i", "--identity", action="append", default=[], metavar="KEYFILE", help="private key file; may be repeated"
+    )
+    p.add_argument(
+        "-F",
+        dest="config",
+        metavar="SSH_CONFIG",
+        help="ssh_config file (default ~/.ssh/config, then /etc/ssh/ssh_config; 'none': no file)",
+    )
+    p.add_argument(
+        "-J",
+        dest="jump",
+        metavar="[user@]host[:port]",
+        help="reach the device through this jump host (comma-separated for several; like ssh -J / ProxyJump)",
+    )
     p.add_argument("--known-hosts", metavar="FILE", help="known_hosts file (default ~/.ssh/known_hosts)")
-    p.add_argument("--accept-new", action="store_true",
-                   help="record an unknown host key in the known_hosts file (a changed key is always refused)")
+    p.add_argument(
+        "--accept-new",
+        action="store_true",
+        help="record an unknown host key in the known_hosts file (a changed key is always refused)",
+    )
     pw = p.add_mutually_exclusive_group()
     pw.add_argument("--password-env", metavar="VAR", help="take the password from environment variable VAR")
-    pw.add_argument("--ask-password", action="store_true",
-                    help="prompt for the password on the terminal when the server asks for one")
-    p.add_argument("--legacy", action="store_true",
-                   help="also allow SHA-1 key exchange, ssh-rsa/ssh-dss host keys and CBC ciphers, "
-                   "for old dropbear builds (see docs/decisions/paramiko-legacy.md)")
-    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                   help="connect/handshake/auth timeout (default: ssh_config ConnectTimeout, else 15)")
-    p.add_argument("--probe-timeout", type=float, default=300.0, metavar="SECONDS",
-                   help="time allowed for the whole probe (default 300)")
+    pw.add_argument(
+        "--ask-password",
+        action="store_true",
+        help="prompt for the password on the terminal when the server asks for one",
+    )
+    p.add_argument(
+        "--legacy",
+        action="store_true",
+        help="also allow SHA-1 key exchange, ssh-rsa/ssh-dss host keys and CBC ciphers, "
+        "for old dropbear builds (see docs/decisions/paramiko-legacy.md)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="connect/handshake/auth timeout (default: ssh_config ConnectTimeout, else 15)",
+    )
+    p.add_argument(
+        "--probe-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="time allowed for the whole probe (default 300)",
+    )
     p.add_argument("--captures", default="captures", metavar="DIR", help="where captures go (default ./captures)")
     p.add_argument("--reports", default="reports", metavar="DIR", help="where reports go (default ./reports)")
     p.set_defaults(func=cmd_collect)
 
-    p = sub.add_parser("render", help="render a saved capture or a pasted `ss` output",
-                       description="Parse and analyse a capture again and render it as HTML, JSON or text.",
-                       epilog=EPILOG_RENDER, formatter_class=raw)
+    p = sub.add_parser(
+        "render",
+        help="render a saved capture or a pasted `ss` output",
+        description="Parse and analyse a capture again and render it as HTML, JSON or text.",
+        epilog=EPILOG_RENDER,
+        formatter_class=raw,
+    )
     p.add_argument("capture", metavar="CAPTURE", help="a .cap file from kit collect, or a pasted ss output")
     p.add_argument("--format", choices=("html", "json", "text"), default="html")
-    p.add_argument("-o", "--output", metavar="FILE|-", help="write here (- is stdout); "
-                   "default: html under --reports, json and text on stdout")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE|-",
+        help="write here (- is stdout); default: html under --reports, json and text on stdout",
+    )
     p.add_argument("--redact", action="store_true", help="replace addresses and host names with tokens")
     p.add_argument("--reports", default="reports", metavar="DIR", help="where html goes without -o (default ./reports)")
     p.set_defaults(func=cmd_render)
 
-    p = sub.add_parser("probe", help="print the device-side probe (POSIX sh)",
-                       description="Print the read-only probe script, to run by hand where SSH is not possible.",
-                       epilog=EPILOG_PROBE, formatter_class=raw)
+    p = sub.add_parser(
+        "probe",
+        help="print the device-side probe (POSIX sh)",
+        description="Print the read-only probe script, to run by hand where SSH is not possible.",
+        epilog=EPILOG_PROBE,
+        formatter_class=raw,
+    )
     p.set_defaults(func=cmd_probe)
 
-    p = sub.add_parser("kconfig", help="check a kernel config or image for the socket diag options",
-                       description="Check .config files, config.gz, or kernel images built with "
-                       "CONFIG_IKCONFIG for the options ss needs to show socket memory.",
-                       epilog=EPILOG_KCONFIG, formatter_class=raw)
+    p = sub.add_parser(
+        "kconfig",
+        help="check a kernel config or image for the socket diag options",
+        description="Check .config files, config.gz, or kernel images built with "
+        "CONFIG_IKCONFIG for the options ss needs to show socket memory.",
+        epilog=EPILOG_KCONFIG,
+        formatter_class=raw,
+    )
     p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--require", default="CONFIG_INET_DIAG,CONFIG_INET_TCP_DIAG,CONFIG_INET_UDP_DIAG",
-                   metavar="OPT[,OPT...]")
+    p.add_argument(
+        "--require", default="CONFIG_INET_DIAG,CONFIG_INET_TCP_DIAG,CONFIG_INET_UDP_DIAG", metavar="OPT[,OPT...]"
+    )
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_kconfig)
     return parser
@@ -416,6 +470,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as exc:  # noqa: BLE001 - the one place that turns surprises into a line
         log = _write_crash_log(exc)
-        sys.stderr.write(f"kit {args.command}: internal error: {type(exc).__name__}: "
-                         f"{str(exc).splitlines()[0] if str(exc) else ''} (traceback in {log})\n")
+        sys.stderr.write(
+            f"kit {args.command}: internal error: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''} (traceback in {log})\n"
+        )
         return 70

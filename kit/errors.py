@@ -1,4 +1,5 @@
 """Typed errors. Each carries its exit code (DESIGN.md); only kit.cli turns them into exits."""
+
 from __future__ import annotations
 
 

@@ -12,6 +12,7 @@ an image without IKCONFIG (raised as kit.errors.InputError, before any
 output, so a CI log never shows half a result). The check logic is
 kit.analyse.kdiag.diagnose_config; this module only loads and reports.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -31,8 +32,10 @@ from kit.records import KconfigOption, Parsed
 SCHEMA = "kit.kconfig/1"
 _CONFIG_LINE = re.compile(rb"^(CONFIG_[A-Za-z0-9_]+=|# CONFIG_[A-Za-z0-9_]+ is not set)", re.M)
 _OPTION_NAME = re.compile(r"[A-Za-z0-9_]+\Z")
-BUILD_HINT = ("rebuild with CONFIG_IKCONFIG=y (and CONFIG_IKCONFIG_PROC=y for /proc/config.gz on the "
-              "device), or pass the build tree's .config instead")
+BUILD_HINT = (
+    "rebuild with CONFIG_IKCONFIG=y (and CONFIG_IKCONFIG_PROC=y for /proc/config.gz on the "
+    "device), or pass the build tree's .config instead"
+)
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,9 @@ def load(path: str) -> Loaded:
     try:
         data = Path(path).read_bytes()
     except IsADirectoryError:
-        raise InputError(f"{path} is a directory, not a kernel config or image",
-                         "pass the .config inside a build tree") from None
+        raise InputError(
+            f"{path} is a directory, not a kernel config or image", "pass the .config inside a build tree"
+        ) from None
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
     if not data.strip():
@@ -75,10 +79,13 @@ def load(path: str) -> Loaded:
         raise InputError(f"{path} ({kind}): {exc}") from None
     if found is None:
         if kind in ("data",) and not re.search(rb"[\x00-\x08\x0e-\x1f]", data[:4096]):
-            raise InputError(f"{path}: not a kernel config (no CONFIG_ lines) and not a kernel image",
-                             "pass a .config, config.gz or a kernel image")
-        raise InputError(f"{path} ({kind}): no embedded kernel config: the kernel was built without "
-                         "CONFIG_IKCONFIG", BUILD_HINT)
+            raise InputError(
+                f"{path}: not a kernel config (no CONFIG_ lines) and not a kernel image",
+                "pass a .config, config.gz or a kernel image",
+            )
+        raise InputError(
+            f"{path} ({kind}): no embedded kernel config: the kernel was built without CONFIG_IKCONFIG", BUILD_HINT
+        )
     return Loaded(path, kind, found.where, found.text)
 
 
@@ -92,8 +99,10 @@ def _normalise(require: list[str]) -> list[str]:
             if not name.startswith("CONFIG_"):
                 name = "CONFIG_" + name
             if not _OPTION_NAME.match(name):
-                raise UsageError(f"--require: {raw.strip()!r} is not a kernel config option name",
-                                 "e.g. --require CONFIG_INET_DIAG,CONFIG_INET_UDP_DIAG")
+                raise UsageError(
+                    f"--require: {raw.strip()!r} is not a kernel config option name",
+                    "e.g. --require CONFIG_INET_DIAG,CONFIG_INET_UDP_DIAG",
+                )
             if name not in names:
                 names.append(name)
     return names or list(kdiag.REQUIRED)
@@ -116,9 +125,13 @@ def _required(name: str, options: dict[str, KconfigOption], diag: kdiag.KernelDi
         ok = ov.state in ("builtin", "module", "loaded")
         return _Check(name, value, ov.state, ok, None if ok else ov.remedy)
     if option is None and dialect == "defconfig":
-        return _Check(name, None, "unknown", False,
-                      f"not mentioned in this defconfig and kit does not know its Kconfig default: "
-                      f"add {name}=y to be sure")
+        return _Check(
+            name,
+            None,
+            "unknown",
+            False,
+            f"not mentioned in this defconfig and kit does not know its Kconfig default: add {name}=y to be sure",
+        )
     v = kconfig_parser.unquote(value) if value is not None else "n"
     state = {"y": "builtin", "m": "module"}.get(v, "absent")
     ok = state in ("builtin", "module")
@@ -171,15 +184,23 @@ def _value_text(value: str | None) -> str:
     return "not set" if value is None else f"={value}"
 
 
-_STATE_TEXT = {"builtin": "built in", "module": "module", "absent": "absent", "unknown": "unknown",
-               "loaded": "loaded", "available": "available"}
+_STATE_TEXT = {
+    "builtin": "built in",
+    "module": "module",
+    "absent": "absent",
+    "unknown": "unknown",
+    "loaded": "loaded",
+    "available": "available",
+}
 
 
 def _text(results: list[_Result]) -> str:
     lines: list[str] = []
     for r in results:
         kind = r.loaded.kind + (f": {r.loaded.where}" if r.loaded.where else "")
-        style = "full .config" if r.dialect == "config" else "defconfig/fragment (unlisted options take Kconfig defaults)"
+        style = (
+            "full .config" if r.dialect == "config" else "defconfig/fragment (unlisted options take Kconfig defaults)"
+        )
         lines.append(f"{r.loaded.path} ({kind}; {style}; {len(r.parsed.records)} options)")
         required = {c.name for c in r.checks}
         width = max(len(n) for n in list(required) + list(kdiag.OPTIONS)) + 2
@@ -201,8 +222,10 @@ def _text(results: list[_Result]) -> str:
             if len(r.parsed.problems) > 10:
                 lines.append(f"    ... and {len(r.parsed.problems) - 10} more (--format json lists all)")
         lines.append(f"  verdict: {r.diag.verdict} - {r.diag.summary}")
-        lines.append(f"  result: {'PASS' if r.ok else 'FAIL'} "
-                     f"({sum(c.ok for c in r.checks)} of {len(r.checks)} required options set)")
+        lines.append(
+            f"  result: {'PASS' if r.ok else 'FAIL'} "
+            f"({sum(c.ok for c in r.checks)} of {len(r.checks)} required options set)"
+        )
         lines.append("")
     return "\n".join(lines)
 
@@ -210,16 +233,25 @@ def _text(results: list[_Result]) -> str:
 def _json(results: list[_Result], names: list[str]) -> dict:
     files = []
     for r in results:
-        files.append({
-            "path": r.loaded.path,
-            "kind": r.loaded.kind,
-            "embedded": r.loaded.where or None,
-            "dialect": r.dialect,
-            "options_read": len(r.parsed.records),
-            "ok": r.ok,
-            "required": {c.name: {"value": c.value, "state": c.state, "ok": c.ok,
-                                  **({"remedy": c.remedy} if c.remedy else {})} for c in r.checks},
-            "kernel_diag": kdiag.to_json(r.diag),
-            "parse_problems": [{"line": p.line, "text": p.text, "reason": p.reason} for p in r.parsed.problems],
-        })
+        files.append(
+            {
+                "path": r.loaded.path,
+                "kind": r.loaded.kind,
+                "embedded": r.loaded.where or None,
+                "dialect": r.dialect,
+                "options_read": len(r.parsed.records),
+                "ok": r.ok,
+                "required": {
+                    c.name: {
+                        "value": c.value,
+                        "state": c.state,
+                        "ok": c.ok,
+                        **({"remedy": c.remedy} if c.remedy else {}),
+                    }
+                    for c in r.checks
+                },
+                "kernel_diag": kdiag.to_json(r.diag),
+                "parse_problems": [{"line": p.line, "text": p.text, "reason": p.reason} for p in r.parsed.problems],
+            }
+        )
     return {"schema": SCHEMA, "ok": all(r.ok for r in results), "require": names, "files": files}

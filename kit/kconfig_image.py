@@ -22,6 +22,7 @@ gzip, xz, lzma and bzip2 come with Python. zstd, lz4 and lzo need optional
 packages (`zstandard`, `lz4`, `python-lzo`: the extras kit[zstd], kit[lz4],
 kit[lzo]); when a payload needs one that is missing, `NeedsExtra` says which.
 """
+
 from __future__ import annotations
 
 import bz2
@@ -29,8 +30,8 @@ import lzma
 import re
 import struct
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 START = b"IKCFG_ST"
 END = b"IKCFG_ED"
@@ -56,8 +57,9 @@ class NeedsExtra(Exception):
 
     def __init__(self, codec: str) -> None:
         package, extra = EXTRAS[codec]
-        super().__init__(f"the kernel payload is {codec}-compressed: install {extra} "
-                         f"(pip install {package}) to look inside it")
+        super().__init__(
+            f"the kernel payload is {codec}-compressed: install {extra} (pip install {package}) to look inside it"
+        )
         self.codec, self.package, self.extra = codec, package, extra
 
 
@@ -68,8 +70,16 @@ def describe(data: bytes) -> str:
     """A short name for what the file looks like (for messages)."""
     if data[:4] == b"\x7fELF":
         machine = struct.unpack_from("<H" if data[5] == 1 else ">H", data, 18)[0] if len(data) > 20 else 0
-        arch = {3: "x86", 8: "MIPS", 40: "ARM", 62: "x86-64", 183: "ARM64", 243: "RISC-V",
-                20: "PowerPC", 21: "PowerPC64"}.get(machine, f"machine {machine}")
+        arch = {
+            3: "x86",
+            8: "MIPS",
+            40: "ARM",
+            62: "x86-64",
+            183: "ARM64",
+            243: "RISC-V",
+            20: "PowerPC",
+            21: "PowerPC64",
+        }.get(machine, f"machine {machine}")
         return f"ELF ({arch})"
     if data[:4] == b"\x27\x05\x19\x56":
         comp = data[31] if len(data) > 31 else -1
@@ -81,7 +91,7 @@ def describe(data: bytes) -> str:
         return "ARM zImage"
     if len(data) > 0x206 and data[0x202:0x206] == b"HdrS":
         return "x86 bzImage"
-    if len(data) > 0x3c and data[0x38:0x3c] == b"ARM\x64":
+    if len(data) > 0x3C and data[0x38:0x3C] == b"ARM\x64":
         return "ARM64 Image"
     for name, sig in _SIGNATURES:
         if data.startswith(sig.pattern if isinstance(sig, re.Pattern) else sig):
@@ -94,8 +104,9 @@ def describe(data: bytes) -> str:
 # decompress (or raises on garbage); trailing data after the stream is fine.
 
 
-def _bounded(feed: Callable[[bytes, int], bytes], data: bytes, done: Callable[[], bool],
-             leftover: Callable[[], bytes]) -> bytes:
+def _bounded(
+    feed: Callable[[bytes, int], bytes], data: bytes, done: Callable[[], bool], leftover: Callable[[], bytes]
+) -> bytes:
     out = [feed(data, MAX_OUTPUT)]
     total = len(out[0])
     while not done() and total < MAX_OUTPUT:
@@ -116,6 +127,7 @@ def _lzma_like(fmt: int) -> Callable[[bytes], bytes]:
     def run(data: bytes) -> bytes:
         d = lzma.LZMADecompressor(fmt)
         return _bounded(d.decompress, data, lambda: d.eof or d.needs_input, lambda: b"")
+
     return run
 
 
@@ -129,7 +141,7 @@ def _zstd(data: bytes) -> bytes:
         import zstandard
     except ImportError:
         raise NeedsExtra("zstd") from None
-    reader = zstandard.ZstdDecompressor(max_window_size=2 ** 31).stream_reader(data, read_across_frames=False)
+    reader = zstandard.ZstdDecompressor(max_window_size=2**31).stream_reader(data, read_across_frames=False)
     out = []
     total = 0
     try:
@@ -160,7 +172,7 @@ def _lz4_legacy(data: bytes) -> bytes:
         if size == 0 or pos + 4 + size > len(data):
             break  # the kernel's appended size, or the end
         try:
-            block = lz4.block.decompress(data[pos + 4:pos + 4 + size], uncompressed_size=8 << 20)
+            block = lz4.block.decompress(data[pos + 4 : pos + 4 + size], uncompressed_size=8 << 20)
         except lz4.block.LZ4BlockError:
             if not out:
                 raise
@@ -180,7 +192,7 @@ def _lzop(data: bytes) -> bytes:
     except ImportError:
         raise NeedsExtra("lzo") from None
     pos = 9
-    version, = struct.unpack_from(">H", data, pos)
+    (version,) = struct.unpack_from(">H", data, pos)
     pos += 4  # version, lib version
     if version >= 0x0940:
         pos += 2  # version needed to extract
@@ -190,7 +202,7 @@ def _lzop(data: bytes) -> bytes:
         raise ValueError(f"lzop method {method}")
     if version >= 0x0940:
         pos += 1  # level
-    flags, = struct.unpack_from(">I", data, pos)
+    (flags,) = struct.unpack_from(">I", data, pos)
     pos += 4
     if flags & 0x800:
         pos += 4  # filter
@@ -199,20 +211,20 @@ def _lzop(data: bytes) -> bytes:
         pos += 4  # mtime high
     pos += 1 + data[pos] + 4  # name, header checksum
     if flags & 0x40:  # extra field
-        n, = struct.unpack_from(">I", data, pos)
+        (n,) = struct.unpack_from(">I", data, pos)
         pos += 4 + n + 4
     out, total = [], 0
     while pos + 4 <= len(data) and total < MAX_OUTPUT:
-        dst_len, = struct.unpack_from(">I", data, pos)
+        (dst_len,) = struct.unpack_from(">I", data, pos)
         pos += 4
         if dst_len == 0:
             break
-        src_len, = struct.unpack_from(">I", data, pos)
+        (src_len,) = struct.unpack_from(">I", data, pos)
         pos += 4
         pos += 4 * (bool(flags & 0x1) + bool(flags & 0x100))  # checksums of the data
         if src_len < dst_len:
             pos += 4 * (bool(flags & 0x2) + bool(flags & 0x200))  # checksums of the compressed block
-        block = data[pos:pos + src_len]
+        block = data[pos : pos + src_len]
         pos += src_len
         if len(block) < src_len:
             break
@@ -229,7 +241,9 @@ def _lzop(data: bytes) -> bytes:
 # the size (-1 when streamed, as the kernel build does).
 _LZMA_HEADER = re.compile(
     rb"[\x5d\x6d]\x00(?:\x00[\x01-\x80]|[\x01-\x80]\x00|\x00\x00)[\x00-\x04]"
-    rb"(?:\xff{8}|[\x00-\xff]{4}\x00{4})", re.S)
+    rb"(?:\xff{8}|[\x00-\xff]{4}\x00{4})",
+    re.S,
+)
 _SIGNATURES: tuple[tuple[str, bytes | re.Pattern], ...] = (
     ("gzip", b"\x1f\x8b\x08"),
     ("xz", b"\xfd7zXZ\x00"),
@@ -240,8 +254,13 @@ _SIGNATURES: tuple[tuple[str, bytes | re.Pattern], ...] = (
     ("lzo", b"\x89LZO\x00\r\n\x1a\n"),
 )
 _DECOMPRESS: dict[str, Callable[[bytes], bytes]] = {
-    "gzip": _gzip, "xz": _lzma_like(lzma.FORMAT_XZ), "bzip2": _bzip2,
-    "lzma": _lzma_like(lzma.FORMAT_ALONE), "zstd": _zstd, "lz4": _lz4_legacy, "lzo": _lzop,
+    "gzip": _gzip,
+    "xz": _lzma_like(lzma.FORMAT_XZ),
+    "bzip2": _bzip2,
+    "lzma": _lzma_like(lzma.FORMAT_ALONE),
+    "zstd": _zstd,
+    "lz4": _lz4_legacy,
+    "lzo": _lzop,
 }
 
 
@@ -254,7 +273,7 @@ def _candidates(data: bytes) -> Iterator[tuple[str, int]]:
         for n, offset in enumerate(found):
             if n >= MAX_TRIES:
                 break
-            if name == "bzip2" and not re.match(rb"BZh[1-9]1AY&SY", data[offset:offset + 10]):
+            if name == "bzip2" and not re.match(rb"BZh[1-9]1AY&SY", data[offset : offset + 10]):
                 continue
             yield name, offset
 
@@ -274,7 +293,7 @@ def _markers(data: bytes) -> Iterator[tuple[int, str]]:
     for offset in _find_all(data, START + b"\x1f\x8b\x08"):
         d = zlib.decompressobj(31)
         try:
-            raw = d.decompress(data[offset + len(START):], 64 << 20)
+            raw = d.decompress(data[offset + len(START) :], 64 << 20)
         except zlib.error:
             continue
         if not d.eof:
@@ -316,8 +335,7 @@ def _find(data: bytes, trail: tuple[str, ...], depth: int, missing: list[NeedsEx
             continue  # a false signature: random bytes that looked like one
         if len(payload) < 1024:
             continue
-        found = _find(payload, trail + (f"{codec} payload at {offset:#x} ({len(payload)} bytes)",),
-                      depth - 1, missing)
+        found = _find(payload, trail + (f"{codec} payload at {offset:#x} ({len(payload)} bytes)",), depth - 1, missing)
         if found is not None:
             return found
     return None

@@ -26,6 +26,7 @@ line or stderr above the output do not matter:
 - Anything else: "ss", whose parser reports every line it cannot read, the
   most useful answer for text we do not recognise.
 """
+
 from __future__ import annotations
 
 import re
@@ -56,7 +57,7 @@ def detect(text: str) -> str:
         if "Recv-Q" in words and "Send-Q" in words:
             return "ss"
         if words[:2] == ["sl", "local_address"]:
-            return _proc_table(words, lines[i + 1:i + 20], text)
+            return _proc_table(words, lines[i + 1 : i + 20], text)
         if words[:3] == ["Num", "RefCount", "Protocol"]:
             return "proc_net_unix"
         if s.startswith("sockets: used") or s.startswith(("TCP6: inuse", "UDP6: inuse")):

@@ -1,4 +1,5 @@
 """Render the device-side probe: the framing in probes/probe.sh plus one line per section."""
+
 from __future__ import annotations
 
 import secrets
@@ -21,8 +22,8 @@ def _sh_quote(text: str) -> str:
 
 def _section_line(section: Section) -> str:
     # max_bytes + 1: the reader sees one byte more than allowed when output was cut.
-    return "kit_section {} {} {} {}".format(
-        _sh_quote(section.name), section.timeout, section.max_bytes + 1, _sh_quote(section.command)
+    return (
+        f"kit_section {_sh_quote(section.name)} {section.timeout} {section.max_bytes + 1} {_sh_quote(section.command)}"
     )
 
 

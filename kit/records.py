@@ -5,6 +5,7 @@ rendering JSON is mechanical. `None` always means "the source did not say",
 never zero. Parsers turn text into numbers; analysis never sees strings of
 digits.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -164,8 +165,9 @@ def fast_constructor(cls):
     exec(f"def __init__(self, {params}):\n{body}    _set(self, '__class__', _cls)\n", namespace)
     init = namespace["__init__"]
     init.__qualname__ = f"_{cls.__name__}Builder.__init__"
-    twin = type(f"_{cls.__name__}Builder", (), {"__slots__": cls.__slots__, "__init__": init,
-                                                  "__module__": cls.__module__})
+    twin = type(
+        f"_{cls.__name__}Builder", (), {"__slots__": cls.__slots__, "__init__": init, "__module__": cls.__module__}
+    )
     try:
         probe = twin(*[defaults.get(f"_d_{n}") for n in names])
     except TypeError:

@@ -27,6 +27,7 @@ What is not touched: ports, unix socket paths (they name programs, not
 hosts), process names, numbers. Tokens are stable within one report only;
 two reports of the same device get independent tokens.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,8 +42,10 @@ _MAC = r"(?<![\w:.-])[0-9A-Fa-f]{2}(?P<sep>[:-])(?:[0-9A-Fa-f]{2}(?P=sep)){4}[0-
 # IPv6 candidates: hex groups with at least two colons, either ending in a dotted IPv4
 # (::ffff:10.0.0.1) or not followed by more address characters; then maybe a %scope.
 # A candidate that ipaddress does not accept (a time like 05:35:39) is left alone.
-_IPV6 = (r"(?<![\w:.])(?=[0-9A-Fa-f:]*:[0-9A-Fa-f]*:)"
-         r"(?:[0-9A-Fa-f:]*:(?:\d{1,3}\.){3}\d{1,3}(?![\w.])|[0-9A-Fa-f:]{2,39}(?![\w.:]))(?:%[\w.-]+)?")
+_IPV6 = (
+    r"(?<![\w:.])(?=[0-9A-Fa-f:]*:[0-9A-Fa-f]*:)"
+    r"(?:[0-9A-Fa-f:]*:(?:\d{1,3}\.){3}\d{1,3}(?![\w.])|[0-9A-Fa-f:]{2,39}(?![\w.:]))(?:%[\w.-]+)?"
+)
 # /proc/net/{tcp,udp,raw}[6]: ADDR:PORT in hex, little-endian words.
 _PROC_HEX = r"(?<![0-9A-Fa-f:])(?P<hex>[0-9A-Fa-f]{32}|[0-9A-Fa-f]{8}):(?P<port>[0-9A-Fa-f]{4})(?![0-9A-Fa-f:])"
 
@@ -62,12 +65,18 @@ class Redactor:
         self._tokens: dict[tuple[str, str], str] = {}
         self._counts: dict[str, int] = {}
         self._cache: dict[str, str] = {}
-        names = sorted({h for h in hostnames if h and len(h) >= 2 and h.lower() not in KEPT_NAMES
-                        and not _is_address(h)}, key=len, reverse=True)
+        names = sorted(
+            {h for h in hostnames if h and len(h) >= 2 and h.lower() not in KEPT_NAMES and not _is_address(h)},
+            key=len,
+            reverse=True,
+        )
         for name in names:
             self._token("host", name.lower())
-        self._names = re.compile(
-            "|".join(rf"(?<![\w.-]){re.escape(n)}(?![\w-])" for n in names), re.IGNORECASE) if names else None
+        self._names = (
+            re.compile("|".join(rf"(?<![\w.-]){re.escape(n)}(?![\w-])" for n in names), re.IGNORECASE)
+            if names
+            else None
+        )
         kept = sorted({k for k in keep if k}, key=len, reverse=True)
         self._keep = re.compile("|".join(re.escape(k) for k in kept)) if kept else None
 
@@ -116,7 +125,7 @@ class Redactor:
                 return f"{hexaddr}:{port}"
             return f"{self._v4(str(addr))}:{port}"
         # IPv6: four 32-bit words, each in host (little-endian) order.
-        words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+        words = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
         addr6 = ipaddress.IPv6Address(words)
         if addr6.is_loopback or addr6.is_unspecified:
             return f"{hexaddr}:{port}"
@@ -151,7 +160,7 @@ class Redactor:
         else:
             parts, last = [], 0
             for m in self._keep.finditer(text):
-                parts.append(self._plain(text[last:m.start()]))
+                parts.append(self._plain(text[last : m.start()]))
                 parts.append(m.group())
                 last = m.end()
             parts.append(self._plain(text[last:]))

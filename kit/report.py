@@ -3,6 +3,7 @@
 This is the middle of the pipeline and it is pure: a Capture goes in, a Report
 comes out; no files, no network. Renderers (kit.render.*) only read Reports.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -11,8 +12,7 @@ from typing import Any
 
 from kit import __version__
 from kit.analyse import findings as findings_mod
-from kit.analyse import kdiag
-from kit.analyse import kernel_memory
+from kit.analyse import kdiag, kernel_memory
 from kit.analyse.proc_sockets import join_owners
 from kit.analyse.totals import Group, Totals, per_key, per_process, totals
 from kit.capture import Capture, SectionOutput
@@ -75,6 +75,7 @@ FALLBACK_SECTIONS = PROC_NET_SECTIONS + ("socket_owners", "netstat")
 
 def _not_needed(capture: Capture) -> set[str]:
     """Fallback sections a better source makes redundant (they stay in the raw capture)."""
+
     def has(name: str) -> bool:
         section = capture.sections.get(name)
         return bool(section and section.stdout.strip())

@@ -12,6 +12,7 @@ arrives on sh's stdin), its stdout and stderr are kept apart, it is killed
 after `timeout` seconds and its stdout is cut after `max_bytes`.
 Logic that depends on earlier output is shell inside its own section.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -64,7 +65,7 @@ _UNLESS_SS = "if ss -V >/dev/null 2>&1; then echo '# kit: skipped: ss works' >&2
 # sees only its own processes' fds (the rest is "Permission denied", dropped).
 _SOCKET_OWNERS = _UNLESS_SS + (
     "ls -l /proc/[0-9]*/fd 2>/dev/null | while IFS= read -r l; do case $l in "
-    "/proc/*/fd:) p=${l#/proc/}; p=${p%/fd:}; c=; { IFS= read -r c < \"/proc/$p/comm\"; } 2>/dev/null;; "
+    '/proc/*/fd:) p=${l#/proc/}; p=${p%/fd:}; c=; { IFS= read -r c < "/proc/$p/comm"; } 2>/dev/null;; '
     "*' -> socket:['*']') i=${l##*socket:[}; f=${l% -> *}; echo \"$p $c ${i%]} ${f##* }\";; "
     "esac; done"
 )
@@ -82,58 +83,122 @@ SECTIONS: tuple[Section, ...] = (
     Section("uname", "uname -a; uname -r; uname -m", parser="uname", why="kernel release and machine"),
     Section("hostname", "cat /proc/sys/kernel/hostname", why="device name"),
     Section("id", "id", why="who ran the probe: ss -p only shows other users' processes to root"),
-    Section("os_release", "cat /etc/openwrt_release /etc/os-release", parser="os_release",
-            why="firmware: OpenWrt or another distribution"),
+    Section(
+        "os_release",
+        "cat /etc/openwrt_release /etc/os-release",
+        parser="os_release",
+        why="firmware: OpenWrt or another distribution",
+    ),
     Section("pagesize", _PAGESIZE, max_bytes=64, why="sockstat and tcp_mem count pages"),
     Section("meminfo", "cat /proc/meminfo", parser="meminfo", why="MemTotal / MemAvailable"),
-    Section("kconfig", _KCONFIG, parser="kconfig", max_bytes=4 * MIB,
-            why="CONFIG_INET_DIAG and friends, from the running kernel's config"),
-    Section("modules_before", "cat /proc/modules", parser="proc_modules",
-            why="modules loaded before ss ran (ss can autoload inet_diag)"),
-    Section("ss", "ss -napm", parser="ss", changes_kernel=True, timeout=60, max_bytes=256 * MIB,
-            why="every socket with owner and skmem memory"),
+    Section(
+        "kconfig",
+        _KCONFIG,
+        parser="kconfig",
+        max_bytes=4 * MIB,
+        why="CONFIG_INET_DIAG and friends, from the running kernel's config",
+    ),
+    Section(
+        "modules_before",
+        "cat /proc/modules",
+        parser="proc_modules",
+        why="modules loaded before ss ran (ss can autoload inet_diag)",
+    ),
+    Section(
+        "ss",
+        "ss -napm",
+        parser="ss",
+        changes_kernel=True,
+        timeout=60,
+        max_bytes=256 * MIB,
+        why="every socket with owner and skmem memory",
+    ),
     Section("ss_summary", "ss -s", parser="ss_summary", why="ss's own count of sockets per transport"),
-    Section("modules_after", "cat /proc/modules", parser="proc_modules",
-            why="modules loaded after ss ran"),
+    Section("modules_after", "cat /proc/modules", parser="proc_modules", why="modules loaded after ss ran"),
     # /proc/net tables, raw: queue bytes, states and inodes of every socket, with or without ss.
     # Parsed only when ss gave no socket list (kit.report.FALLBACK_SECTIONS).
-    *(Section(f"proc_net_{t}", f"cat /proc/net/{t}", parser=f"proc_net:parse_{t.rstrip('6')}",
-              max_bytes=64 * MIB, timeout=30,
-              why=f"/proc/net/{t}: sockets with queue bytes and inodes (works without ss and inet_diag)")
-      for t in ("tcp", "tcp6", "udp", "udp6", "raw", "raw6", "unix")),
+    *(
+        Section(
+            f"proc_net_{t}",
+            f"cat /proc/net/{t}",
+            parser=f"proc_net:parse_{t.rstrip('6')}",
+            max_bytes=64 * MIB,
+            timeout=30,
+            why=f"/proc/net/{t}: sockets with queue bytes and inodes (works without ss and inet_diag)",
+        )
+        for t in ("tcp", "tcp6", "udp", "udp6", "raw", "raw6", "unix")
+    ),
     # Without a working ss: who owns each socket, and busybox netstat's view.
-    Section("socket_owners", _SOCKET_OWNERS, parser="socket_owners", max_bytes=16 * MIB, timeout=30,
-            why="pid comm inode fd for every socket fd in /proc/[pid]/fd (only when ss does not run): "
-            "joins the /proc/net tables to processes"),
-    Section("netstat", _NETSTAT, parser="netstat", max_bytes=64 * MIB, timeout=60,
-            why="busybox netstat (only when ss does not run)"),
-    Section("sockstat", "cat /proc/net/sockstat", parser="sockstat",
-            why="kernel-wide socket counts and TCP/UDP memory in pages"),
+    Section(
+        "socket_owners",
+        _SOCKET_OWNERS,
+        parser="socket_owners",
+        max_bytes=16 * MIB,
+        timeout=30,
+        why="pid comm inode fd for every socket fd in /proc/[pid]/fd (only when ss does not run): "
+        "joins the /proc/net tables to processes",
+    ),
+    Section(
+        "netstat",
+        _NETSTAT,
+        parser="netstat",
+        max_bytes=64 * MIB,
+        timeout=60,
+        why="busybox netstat (only when ss does not run)",
+    ),
+    Section(
+        "sockstat",
+        "cat /proc/net/sockstat",
+        parser="sockstat",
+        why="kernel-wide socket counts and TCP/UDP memory in pages",
+    ),
     Section("sockstat6", "cat /proc/net/sockstat6", parser="sockstat"),
     Section("tcp_mem", "cat /proc/sys/net/ipv4/tcp_mem", why="TCP memory min/pressure/max in pages"),
     Section("udp_mem", "cat /proc/sys/net/ipv4/udp_mem", why="UDP memory min/pressure/max in pages"),
     Section("tcp_rmem", "cat /proc/sys/net/ipv4/tcp_rmem"),
     Section("tcp_wmem", "cat /proc/sys/net/ipv4/tcp_wmem"),
-    Section("netstat_counters", "cat /proc/net/netstat", parser="proc_counters", why="TcpExt counters: memory pressure, prunes"),
+    Section(
+        "netstat_counters",
+        "cat /proc/net/netstat",
+        parser="proc_counters",
+        why="TcpExt counters: memory pressure, prunes",
+    ),
     Section("snmp", "cat /proc/net/snmp", parser="proc_counters", why="Udp RcvbufErrors / SndbufErrors"),
     # Kernel diag evidence (kit.analyse.kdiag). Each is one bounded read; none loads a module.
-    Section("kdiag_config_files",
-            'for f in /proc/config.gz "/boot/config-$(uname -r)" "/lib/modules/$(uname -r)/config"; '
-            'do ls -l "$f" && head -c 1 "$f" >/dev/null; done',
-            max_bytes=4 * KIB, why="which kernel config files exist, and the error reading each: why none was read"),
-    Section("kdiag_module_files",
-            'd="/lib/modules/$(uname -r)"; ls -d "$d" && for f in "$d"/*diag.ko* "$d"/configs.ko* '
-            '"$d"/kernel/net/*/*diag.ko* "$d"/kernel/kernel/configs.ko*; do [ ! -e "$f" ] || echo "$f"; done',
-            max_bytes=64 * KIB, why="diag modules on disk (.ko, .ko.xz/.gz/.zst; OpenWrt keeps them flat)"),
-    Section("kdiag_modules_builtin", 'cat "/lib/modules/$(uname -r)/modules.builtin"', max_bytes=256 * KIB,
-            why="modules built into the kernel"),
-    Section("kdiag_kallsyms",
-            "grep -E ' (inet_diag_register|tcp_diag_get_info|udp_diag_dump|raw_diag_dump|unix_diag_dump"
-            "|netlink_diag_dump|packet_diag_dump|ikconfig_read_current|kernel_config_data)([[:space:]]|$)' "
-            "/proc/kallsyms",
-            max_bytes=16 * KIB, why="diag code in the running kernel: built in, or [module]"),
-    Section("kdiag_tools", 'for c in modprobe insmod opkg apk; do command -v "$c" || true; done',
-            max_bytes=4 * KIB, why="what the remedy can use: modprobe or insmod, opkg or apk"),
+    Section(
+        "kdiag_config_files",
+        'for f in /proc/config.gz "/boot/config-$(uname -r)" "/lib/modules/$(uname -r)/config"; '
+        'do ls -l "$f" && head -c 1 "$f" >/dev/null; done',
+        max_bytes=4 * KIB,
+        why="which kernel config files exist, and the error reading each: why none was read",
+    ),
+    Section(
+        "kdiag_module_files",
+        'd="/lib/modules/$(uname -r)"; ls -d "$d" && for f in "$d"/*diag.ko* "$d"/configs.ko* '
+        '"$d"/kernel/net/*/*diag.ko* "$d"/kernel/kernel/configs.ko*; do [ ! -e "$f" ] || echo "$f"; done',
+        max_bytes=64 * KIB,
+        why="diag modules on disk (.ko, .ko.xz/.gz/.zst; OpenWrt keeps them flat)",
+    ),
+    Section(
+        "kdiag_modules_builtin",
+        'cat "/lib/modules/$(uname -r)/modules.builtin"',
+        max_bytes=256 * KIB,
+        why="modules built into the kernel",
+    ),
+    Section(
+        "kdiag_kallsyms",
+        "grep -E ' (inet_diag_register|tcp_diag_get_info|udp_diag_dump|raw_diag_dump|unix_diag_dump"
+        "|netlink_diag_dump|packet_diag_dump|ikconfig_read_current|kernel_config_data)([[:space:]]|$)' "
+        "/proc/kallsyms",
+        max_bytes=16 * KIB,
+        why="diag code in the running kernel: built in, or [module]",
+    ),
+    Section(
+        "kdiag_tools",
+        'for c in modprobe insmod opkg apk; do command -v "$c" || true; done',
+        max_bytes=4 * KIB,
+        why="what the remedy can use: modprobe or insmod, opkg or apk",
+    ),
 )
 
 BY_NAME = {s.name: s for s in SECTIONS}

@@ -14,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import devicelib  # noqa: E402
 from support import unavailable  # noqa: E402
 
-
 # ---------------------------------------------------------------- isolation
+
 
 @pytest.fixture(scope="session", autouse=True)
 def no_user_ssh_config(tmp_path_factory):
@@ -36,6 +36,7 @@ def no_user_ssh_config(tmp_path_factory):
 
 # ---------------------------------------------------------------- devices
 
+
 class DevicePool:
     """Starts each device variant once, on first request; stops all at the end."""
 
@@ -43,11 +44,16 @@ class DevicePool:
         self.workdir = workdir
         self._devices = {}
 
-    def get(self, *, with_ss=True, kconfig="readable", ss_path=devicelib.SS_IN_ROOT,
-            readonly=False) -> devicelib.Device:
+    def get(
+        self, *, with_ss=True, kconfig="readable", ss_path=devicelib.SS_IN_ROOT, readonly=False
+    ) -> devicelib.Device:
         key = (with_ss, kconfig, ss_path, readonly)
-        return self._get(key, lambda: devicelib.start_device(
-            self.workdir, with_ss=with_ss, kconfig=kconfig, ss_path=ss_path, readonly=readonly))
+        return self._get(
+            key,
+            lambda: devicelib.start_device(
+                self.workdir, with_ss=with_ss, kconfig=kconfig, ss_path=ss_path, readonly=readonly
+            ),
+        )
 
     def sshd(self, mode: str) -> devicelib.Sshd:
         """A real OpenSSH sshd (devicelib.SSHD_MODES), started once per session."""
@@ -135,6 +141,7 @@ def sshd_kbdint(device_pool):
 
 # ---------------------------------------------------------------- running kit
 
+
 class KitRun:
     """What one `kit collect` did: exit code, stdout lines, stderr text."""
 
@@ -159,9 +166,14 @@ def kit_collect(tmp_path, capsys):
     from kit.cli import main
 
     def run(*argv, captures=None) -> KitRun:
-        args = ["collect", *map(str, argv),
-                "--captures", str(captures or tmp_path / "captures"),
-                "--reports", str(tmp_path / "reports")]
+        args = [
+            "collect",
+            *map(str, argv),
+            "--captures",
+            str(captures or tmp_path / "captures"),
+            "--reports",
+            str(tmp_path / "reports"),
+        ]
         if "-F" not in args:
             args += ["-F", "none"]
         capsys.readouterr()
@@ -173,4 +185,3 @@ def kit_collect(tmp_path, capsys):
         return KitRun(code, out, err)
 
     return run
-

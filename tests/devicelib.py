@@ -82,17 +82,17 @@ PACKAGES = {
 
 @dataclass(frozen=True)
 class Device:
-    host: str             # "127.0.0.1"
+    host: str  # "127.0.0.1"
     port: int
     root_password: str
-    root_key: Path        # OpenSSH-format ed25519 private key, mode 600
-    user: str             # "support"
+    root_key: Path  # OpenSSH-format ed25519 private key, mode 600
+    user: str  # "support"
     user_password: str
     user_key: Path
     host_key_sha256: str  # "SHA256:..." as OpenSSH prints it
-    known_hosts: Path     # "[127.0.0.1]:PORT ssh-ed25519 AAAA..."
+    known_hosts: Path  # "[127.0.0.1]:PORT ssh-ed25519 AAAA..."
     rootfs: Path
-    pid: int              # host PID of the unshare process owning the device
+    pid: int  # host PID of the unshare process owning the device
     # Not part of the original brief; handy for tests and error messages.
     with_ss: bool = True
     kconfig: str = "readable"
@@ -112,8 +112,7 @@ _apt_updated = False
 def _missing_packages(packages: dict | None = None) -> list[str]:
     missing = []
     for pkg, path in (packages or PACKAGES).items():
-        res = subprocess.run(["dpkg-query", "-W", "-f=${db:Status-Abbrev}", pkg],
-                             capture_output=True, text=True)
+        res = subprocess.run(["dpkg-query", "-W", "-f=${db:Status-Abbrev}", pkg], capture_output=True, text=True)
         if not res.stdout.startswith("ii") or not os.path.exists(path):
             missing.append(pkg)
     return missing
@@ -134,7 +133,8 @@ def ensure_packages(packages: dict | None = None) -> None:
     if os.geteuid() != 0:
         raise RuntimeError(
             f"test device needs Debian packages {' '.join(missing)}; as root run: "
-            f"apt-get update && apt-get install -y {' '.join(missing)}")
+            f"apt-get update && apt-get install -y {' '.join(missing)}"
+        )
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     lock = Path(tempfile.gettempdir()) / "kit-tests-apt.lock"
     with open(lock, "w") as lockf:  # parallel test workers: one apt at a time
@@ -146,11 +146,9 @@ def ensure_packages(packages: dict | None = None) -> None:
         if not _apt_updated:
             steps.insert(0, ["apt-get", "update"])
         for cmd in steps:
-            res = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL,
-                                 capture_output=True, text=True)
+            res = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
             if res.returncode != 0:
-                raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}):\n"
-                                   f"{(res.stdout + res.stderr)[-3000:]}")
+                raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}):\n{(res.stdout + res.stderr)[-3000:]}")
             if cmd[1] == "update":
                 _apt_updated = True
     still = _missing_packages(packages)
@@ -161,11 +159,11 @@ def ensure_packages(packages: dict | None = None) -> None:
 # --------------------------------------------------------------------------
 # credentials (shared by all devices of one workdir)
 
+
 def _run(cmd, **kw) -> str:
     res = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, **kw)
     if res.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({res.returncode}): "
-                           f"{res.stdout}{res.stderr}")
+        raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({res.returncode}): {res.stdout}{res.stderr}")
     return res.stdout
 
 
@@ -185,13 +183,14 @@ def _credentials(workdir: Path) -> dict:
     creds = {}
     for who in ("root", USER):
         key = tmp / f"{who}_ed25519"
-        _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{who}@kit-tests",
-              "-f", str(key)])
+        _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{who}@kit-tests", "-f", str(key)])
         password = f"kit-{who}-{secrets.token_hex(6)}"
-        creds[who] = {"key": str(cdir / key.name),
-                      "pub": (tmp / f"{key.name}.pub").read_text().strip(),
-                      "password": password,
-                      "hash": _crypt_sha512(password)}
+        creds[who] = {
+            "key": str(cdir / key.name),
+            "pub": (tmp / f"{key.name}.pub").read_text().strip(),
+            "password": password,
+            "hash": _crypt_sha512(password),
+        }
     (tmp / "creds.json").write_text(json.dumps(creds, indent=1))
     try:
         tmp.rename(cdir)
@@ -202,6 +201,7 @@ def _credentials(workdir: Path) -> dict:
 
 # --------------------------------------------------------------------------
 # root file system
+
 
 def _host_kconfig() -> tuple[bool, Path | None]:
     """(host has /proc/config.gz, host /boot config or None)."""
@@ -236,10 +236,24 @@ def _write(root: Path, dest: str, text: str, mode: int = 0o644, uid: int = 0) ->
     os.chown(target, uid, uid)
 
 
-def _build_rootfs(root: Path, *, with_ss: bool, kconfig: str, creds: dict,
-                  ss_path: str = SS_IN_ROOT) -> None:
-    for d in ("bin", "sbin", "usr/bin", "usr/sbin", "lib", "lib64", "etc/dropbear",
-              "proc", "sys", "dev", "tmp", "var", "boot", "home", "mnt"):
+def _build_rootfs(root: Path, *, with_ss: bool, kconfig: str, creds: dict, ss_path: str = SS_IN_ROOT) -> None:
+    for d in (
+        "bin",
+        "sbin",
+        "usr/bin",
+        "usr/sbin",
+        "lib",
+        "lib64",
+        "etc/dropbear",
+        "proc",
+        "sys",
+        "dev",
+        "tmp",
+        "var",
+        "boot",
+        "home",
+        "mnt",
+    ):
         (root / d).mkdir(parents=True, exist_ok=True)
     os.chmod(root, 0o755)
     os.chmod(root / "tmp", 0o1777)
@@ -263,22 +277,25 @@ def _build_rootfs(root: Path, *, with_ss: bool, kconfig: str, creds: dict,
     if kconfig == "readable" and not _host_kconfig()[0]:
         boot = _host_kconfig()[1]
         if boot is None:
-            raise RuntimeError("kconfig='readable' impossible: the host kernel has no "
-                               f"/proc/config.gz and there is no /boot/config-{platform.release()}")
+            raise RuntimeError(
+                "kconfig='readable' impossible: the host kernel has no "
+                f"/proc/config.gz and there is no /boot/config-{platform.release()}"
+            )
         _install(str(boot), root, str(boot), 0o644)
     if kconfig == "unreadable" and not _host_kconfig()[0]:
         # Nothing in /proc to mask: make an unreadable /boot config instead.
         _write(root, f"/boot/config-{platform.release()}", "")
 
     r, u = creds["root"], creds[USER]
-    _write(root, "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"
-                                f"{USER}:x:{USER_UID}:{USER_UID}:{USER}:/home/{USER}:/bin/sh\n")
-    _write(root, "/etc/shadow", f"root:{r['hash']}:19000:0:99999:7:::\n"
-                                f"{USER}:{u['hash']}:19000:0:99999:7:::\n", 0o600)
+    _write(
+        root,
+        "/etc/passwd",
+        f"root:x:0:0:root:/root:/bin/sh\n{USER}:x:{USER_UID}:{USER_UID}:{USER}:/home/{USER}:/bin/sh\n",
+    )
+    _write(root, "/etc/shadow", f"root:{r['hash']}:19000:0:99999:7:::\n{USER}:{u['hash']}:19000:0:99999:7:::\n", 0o600)
     _write(root, "/etc/group", f"root:x:0:\ntty:x:5:\n{USER}:x:{USER_UID}:\n")
     _write(root, "/etc/shells", "/bin/sh\n/bin/ash\n")
-    _write(root, "/etc/nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\n"
-                                       "hosts: files\n")
+    _write(root, "/etc/nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\nhosts: files\n")
     _write(root, "/etc/hostname", f"{HOSTNAME}\n")
     _write(root, "/etc/hosts", f"127.0.0.1\tlocalhost {HOSTNAME}\n")
     _write(root, "/etc/profile", "export PS1='\\h:\\w\\$ '\n")
@@ -296,8 +313,7 @@ def _build_rootfs(root: Path, *, with_ss: bool, kconfig: str, creds: dict,
     _run(["dropbearkey", "-t", "ed25519", "-f", str(root / HOSTKEY_IN_ROOT.lstrip("/"))])
 
 
-def _rootfs(workdir: Path, *, with_ss: bool, kconfig: str, creds: dict,
-            ss_path: str = SS_IN_ROOT) -> Path:
+def _rootfs(workdir: Path, *, with_ss: bool, kconfig: str, creds: dict, ss_path: str = SS_IN_ROOT) -> Path:
     """The cached root for this variant, built on first use."""
     where = "" if ss_path == SS_IN_ROOT else "-" + ss_path.strip("/").replace("/", "")
     name = f"{'ss' if with_ss else 'noss'}{where if with_ss else ''}-{kconfig}"
@@ -334,6 +350,7 @@ def _sha256_fingerprint(public_key: str) -> str:
 
 # --------------------------------------------------------------------------
 # processes
+
 
 @dataclass
 class _Running:
@@ -408,8 +425,15 @@ def _log_text(log: Path) -> str:
         return "(no log)"
 
 
-def start_device(workdir: Path, *, with_ss: bool = True, kconfig: str = "readable",
-                 ss_path: str = SS_IN_ROOT, readonly: bool = False, port: int | None = None) -> Device:
+def start_device(
+    workdir: Path,
+    *,
+    with_ss: bool = True,
+    kconfig: str = "readable",
+    ss_path: str = SS_IN_ROOT,
+    readonly: bool = False,
+    port: int | None = None,
+) -> Device:
     """Build (or reuse) the variant's root under `workdir` and start dropbear on it.
 
     ss_path: where ss is installed (/usr/sbin/ss is off a non-root user's PATH).
@@ -422,8 +446,7 @@ def start_device(workdir: Path, *, with_ss: bool = True, kconfig: str = "readabl
     if kconfig not in KCONFIG_VARIANTS:
         raise ValueError(f"kconfig must be one of {KCONFIG_VARIANTS}, not {kconfig!r}")
     if os.geteuid() != 0:
-        raise RuntimeError("the test device needs root (unshare, mount, chroot); "
-                           f"running as uid {os.geteuid()}")
+        raise RuntimeError(f"the test device needs root (unshare, mount, chroot); running as uid {os.geteuid()}")
     ensure_packages()
     unshare = shutil.which("unshare")
     if unshare is None:
@@ -437,8 +460,7 @@ def start_device(workdir: Path, *, with_ss: bool = True, kconfig: str = "readabl
     has_proc_config = _host_kconfig()[0]
     tweaks = []
     if kconfig == "unreadable":
-        tweaks = ["--unreadable", "/proc/config.gz" if has_proc_config
-                  else f"/boot/config-{platform.release()}"]
+        tweaks = ["--unreadable", "/proc/config.gz" if has_proc_config else f"/boot/config-{platform.release()}"]
     elif kconfig == "none" and has_proc_config:
         tweaks = ["--absent", "/proc/config.gz"]
     if readonly:
@@ -450,14 +472,38 @@ def start_device(workdir: Path, *, with_ss: bool = True, kconfig: str = "readabl
         port = fixed_port or _free_port()
         log = workdir / f"device-{root.name}-{port}.log"
         logf = open(log, "wb")
-        cmd = [unshare, "--mount", "--pid", "--uts", "--fork", "--kill-child",
-               "--propagation", "private", "--",
-               sys.executable, "-I", str(NSINIT), "--root", str(root),
-               "--hostname", HOSTNAME, *tweaks, "--",
-               DROPBEAR, "-F", "-E", "-p", f"{HOST}:{port}", "-r", HOSTKEY_IN_ROOT,
-               "-P", "/dev/null" if readonly else "/var/run/dropbear.pid"]
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        cmd = [
+            unshare,
+            "--mount",
+            "--pid",
+            "--uts",
+            "--fork",
+            "--kill-child",
+            "--propagation",
+            "private",
+            "--",
+            sys.executable,
+            "-I",
+            str(NSINIT),
+            "--root",
+            str(root),
+            "--hostname",
+            HOSTNAME,
+            *tweaks,
+            "--",
+            DROPBEAR,
+            "-F",
+            "-E",
+            "-p",
+            f"{HOST}:{port}",
+            "-r",
+            HOSTKEY_IN_ROOT,
+            "-P",
+            "/dev/null" if readonly else "/var/run/dropbear.pid",
+        ]
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
+        )
         if _serving(proc, port):
             break
         exited = proc.poll() is not None
@@ -467,10 +513,10 @@ def start_device(workdir: Path, *, with_ss: bool = True, kconfig: str = "readabl
         logf.close()
         last_log = _log_text(log)
         if "Address already in use" not in last_log:
-            why = (f"exited with status {proc.returncode}" if exited
-                   else f"gave no SSH banner within {START_TIMEOUT:.0f}s")
-            raise RuntimeError(f"test device ({root.name}) on {HOST}:{port} {why}. "
-                               f"Log {log}:\n{last_log}")
+            why = (
+                f"exited with status {proc.returncode}" if exited else f"gave no SSH banner within {START_TIMEOUT:.0f}s"
+            )
+            raise RuntimeError(f"test device ({root.name}) on {HOST}:{port} {why}. Log {log}:\n{last_log}")
     else:
         raise RuntimeError(f"test device: no free port after 3 attempts:\n{last_log}")
 
@@ -479,19 +525,31 @@ def start_device(workdir: Path, *, with_ss: bool = True, kconfig: str = "readabl
     if pidns is None or pidns == _pidns(os.getpid()):
         proc.kill()
         proc.wait()
-        raise RuntimeError(f"test device: dropbear is not in a PID namespace of its own "
-                           f"(children {inits}, ns {pidns})")
+        raise RuntimeError(f"test device: dropbear is not in a PID namespace of its own (children {inits}, ns {pidns})")
     _RUNNING[proc.pid] = _Running(proc, pidns, logf)
 
     known_hosts = workdir / f"known_hosts-{port}"
     known_hosts.write_text(f"[{HOST}]:{port} {host_key}\n")
     return Device(
-        host=HOST, port=port,
-        root_password=creds["root"]["password"], root_key=Path(creds["root"]["key"]),
-        user=USER, user_password=creds[USER]["password"], user_key=Path(creds[USER]["key"]),
-        host_key_sha256=_sha256_fingerprint(host_key), known_hosts=known_hosts,
-        rootfs=root, pid=proc.pid, with_ss=with_ss, kconfig=kconfig, log=log,
-        hostname=HOSTNAME, ss_path=ss_path, readonly=readonly, workdir=workdir)
+        host=HOST,
+        port=port,
+        root_password=creds["root"]["password"],
+        root_key=Path(creds["root"]["key"]),
+        user=USER,
+        user_password=creds[USER]["password"],
+        user_key=Path(creds[USER]["key"]),
+        host_key_sha256=_sha256_fingerprint(host_key),
+        known_hosts=known_hosts,
+        rootfs=root,
+        pid=proc.pid,
+        with_ss=with_ss,
+        kconfig=kconfig,
+        log=log,
+        hostname=HOSTNAME,
+        ss_path=ss_path,
+        readonly=readonly,
+        workdir=workdir,
+    )
 
 
 def _alive(pid: int) -> bool:
@@ -549,8 +607,7 @@ def _stop(pid: int, running: _Running | None, timeout: float = 5.0) -> None:
         for left in leftovers:
             _signal(left, signal.SIGKILL)
         if not _wait_gone(leftovers, timeout):
-            raise RuntimeError(f"test device (pid {pid}): processes {leftovers} "
-                               "survived SIGKILL")
+            raise RuntimeError(f"test device (pid {pid}): processes {leftovers} survived SIGKILL")
 
 
 def stop_device(dev: Device) -> None:
@@ -577,7 +634,8 @@ def _stop_all() -> None:
 # --------------------------------------------------------------------------
 # helpers for transport tests
 
-def authorize(dev: "Device", public_key: str, who: str = "root") -> None:
+
+def authorize(dev: Device, public_key: str, who: str = "root") -> None:
     """Append `public_key` (one OpenSSH line) to `who`'s authorized_keys on the device."""
     home = dev.rootfs / ("root" if who == "root" else f"home/{who}")
     with open(home / ".ssh" / "authorized_keys", "a") as fh:
@@ -596,8 +654,14 @@ def rekey_device(dev: Device) -> Device:
     _run(["dropbearkey", "-t", "ed25519", "-f", str(key)])
     for _ in range(50):
         try:
-            return start_device(dev.workdir, with_ss=dev.with_ss, kconfig=dev.kconfig,
-                                ss_path=dev.ss_path, readonly=dev.readonly, port=dev.port)
+            return start_device(
+                dev.workdir,
+                with_ss=dev.with_ss,
+                kconfig=dev.kconfig,
+                ss_path=dev.ss_path,
+                readonly=dev.readonly,
+                port=dev.port,
+            )
         except RuntimeError as exc:
             if "no free port" not in str(exc):
                 raise
@@ -650,11 +714,11 @@ class Sshd:
     host: str
     port: int
     mode: str
-    user: str             # "support", chrooted into the busybox root
+    user: str  # "support", chrooted into the busybox root
     user_password: str
-    user_key: Path        # ed25519, authorized
-    user_rsa_key: Path    # RSA (PEM), authorized: signs with ssh-rsa on the legacy server
-    host_key_type: str    # "ssh-rsa" / "ssh-ed25519"
+    user_key: Path  # ed25519, authorized
+    user_rsa_key: Path  # RSA (PEM), authorized: signs with ssh-rsa on the legacy server
+    host_key_type: str  # "ssh-rsa" / "ssh-ed25519"
     host_key_sha256: str
     known_hosts: Path
     rootfs: Path
@@ -713,47 +777,89 @@ def start_sshd(workdir: Path, *, mode: str = "legacy") -> Sshd:
         "root:x:0:0:root:/root:/bin/sh\n"
         "sshd:x:100:65534::/run/sshd:/usr/sbin/nologin\n"
         "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
-        f"{USER}:x:{USER_UID}:{USER_UID}:{USER}:/home/{USER}:/bin/sh\n")
+        f"{USER}:x:{USER_UID}:{USER_UID}:{USER}:/home/{USER}:/bin/sh\n"
+    )
     (etc / "group").write_text(f"root:x:0:\nnogroup:x:65534:\n{USER}:x:{USER_UID}:\n")
-    (etc / "shadow").write_text(f"root:*:19000:0:99999:7:::\nsshd:*:19000::::::\n"
-                                f"nobody:*:19000::::::\n{USER}:{u['hash']}:19000:0:99999:7:::\n")
+    (etc / "shadow").write_text(
+        f"root:*:19000:0:99999:7:::\nsshd:*:19000::::::\nnobody:*:19000::::::\n{USER}:{u['hash']}:19000:0:99999:7:::\n"
+    )
     os.chmod(etc / "shadow", 0o600)
-    (pam / "sshd").write_text("auth required pam_unix.so\naccount required pam_unix.so\n"
-                              "session required pam_permit.so\npassword required pam_deny.so\n")
-    (pam / "other").write_text("auth required pam_deny.so\naccount required pam_deny.so\n"
-                               "session required pam_deny.so\npassword required pam_deny.so\n")
+    (pam / "sshd").write_text(
+        "auth required pam_unix.so\naccount required pam_unix.so\n"
+        "session required pam_permit.so\npassword required pam_deny.so\n"
+    )
+    (pam / "other").write_text(
+        "auth required pam_deny.so\naccount required pam_deny.so\n"
+        "session required pam_deny.so\npassword required pam_deny.so\n"
+    )
 
     last_log = ""
     for _attempt in range(3):
         port = _free_port()
         config = sdir / "sshd_config"
-        config.write_text("\n".join([
-            f"ListenAddress {HOST}:{port}",
-            f"HostKey {hostkey}",
-            "PidFile none",
-            "PermitRootLogin no",
-            "StrictModes no",  # our files live under /tmp (world-writable)
-            # Read as the user: our workdir may not be traversable (pytest's is 0700).
-            "AuthorizedKeysFile /run/kit-keys/%u",
-            f"ChrootDirectory {SSHD_CHROOT}",
-            "AllowTcpForwarding yes",
-            "PrintMotd no",
-            "PrintLastLog no",
-            "LogLevel VERBOSE",
-            *spec["lines"],
-        ]) + "\n")
+        config.write_text(
+            "\n".join(
+                [
+                    f"ListenAddress {HOST}:{port}",
+                    f"HostKey {hostkey}",
+                    "PidFile none",
+                    "PermitRootLogin no",
+                    "StrictModes no",  # our files live under /tmp (world-writable)
+                    # Read as the user: our workdir may not be traversable (pytest's is 0700).
+                    "AuthorizedKeysFile /run/kit-keys/%u",
+                    f"ChrootDirectory {SSHD_CHROOT}",
+                    "AllowTcpForwarding yes",
+                    "PrintMotd no",
+                    "PrintLastLog no",
+                    "LogLevel VERBOSE",
+                    *spec["lines"],
+                ]
+            )
+            + "\n"
+        )
         log = sdir / f"sshd-{port}.log"
         logf = open(log, "wb")
-        cmd = [shutil.which("unshare"), "--mount", "--pid", "--uts", "--fork", "--kill-child",
-               "--propagation", "private", "--",
-               sys.executable, "-I", str(NSINIT), "--root", str(root), "--hostname", HOSTNAME,
-               "--root-at", SSHD_CHROOT, "--run-tmpfs", "--no-chroot",
-               "--bind", f"{etc / 'passwd'}:/etc/passwd", "--bind", f"{etc / 'group'}:/etc/group",
-               "--bind", f"{etc / 'shadow'}:/etc/shadow", "--bind", f"{pam}:/etc/pam.d",
-               "--bind", f"{auth}:/run/kit-keys",
-               "--", SSHD, "-D", "-e", "-f", str(config)]
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        cmd = [
+            shutil.which("unshare"),
+            "--mount",
+            "--pid",
+            "--uts",
+            "--fork",
+            "--kill-child",
+            "--propagation",
+            "private",
+            "--",
+            sys.executable,
+            "-I",
+            str(NSINIT),
+            "--root",
+            str(root),
+            "--hostname",
+            HOSTNAME,
+            "--root-at",
+            SSHD_CHROOT,
+            "--run-tmpfs",
+            "--no-chroot",
+            "--bind",
+            f"{etc / 'passwd'}:/etc/passwd",
+            "--bind",
+            f"{etc / 'group'}:/etc/group",
+            "--bind",
+            f"{etc / 'shadow'}:/etc/shadow",
+            "--bind",
+            f"{pam}:/etc/pam.d",
+            "--bind",
+            f"{auth}:/run/kit-keys",
+            "--",
+            SSHD,
+            "-D",
+            "-e",
+            "-f",
+            str(config),
+        ]
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
+        )
         if _serving(proc, port):
             break
         if proc.poll() is None:
@@ -769,10 +875,22 @@ def start_sshd(workdir: Path, *, mode: str = "legacy") -> Sshd:
     _RUNNING[proc.pid] = _Running(proc, _pidns(inits[0]) if inits else None, logf)
     known_hosts = sdir / "known_hosts"
     known_hosts.write_text(f"[{HOST}]:{port} {host_pub}\n")
-    return Sshd(host=HOST, port=port, mode=mode, user=USER, user_password=u["password"],
-                user_key=Path(u["key"]), user_rsa_key=rsa_key, host_key_type=host_pub.split()[0],
-                host_key_sha256=_sha256_fingerprint(host_pub), known_hosts=known_hosts,
-                rootfs=root, pid=proc.pid, log=log, config=config)
+    return Sshd(
+        host=HOST,
+        port=port,
+        mode=mode,
+        user=USER,
+        user_password=u["password"],
+        user_key=Path(u["key"]),
+        user_rsa_key=rsa_key,
+        host_key_type=host_pub.split()[0],
+        host_key_sha256=_sha256_fingerprint(host_pub),
+        known_hosts=known_hosts,
+        rootfs=root,
+        pid=proc.pid,
+        log=log,
+        config=config,
+    )
 
 
 def stop_sshd(server: Sshd) -> None:

@@ -5,16 +5,14 @@
 field 2 is r (rmem_alloc); field 4 is t (wmem_alloc). Tests compare kit's
 totals with what this prints on the same text: an independent measurement.
 """
+
 from __future__ import annotations
 
 import subprocess
 
 
 def awk_total(ss_text: str, field: int = 2) -> int:
-    script = (
-        f"awk -F '[\\(|,]' '/skmem/ {{print ${field}}}' | cut -c 2- | "
-        "awk '{a+=$1}END{print a+0}'"
-    )
+    script = f"awk -F '[\\(|,]' '/skmem/ {{print ${field}}}' | cut -c 2- | awk '{{a+=$1}}END{{print a+0}}'"
     out = subprocess.run(["sh", "-c", script], input=ss_text.encode(), capture_output=True, check=True)
     return int(out.stdout.decode().strip() or 0)
 
@@ -24,5 +22,8 @@ def count_socket_rows(ss_text: str) -> int:
     indented continuation lines (counted by awk, not by kit's parser)."""
     out = subprocess.run(
         ["awk", "NR > 1 && NF > 0 && !/^[ \\t]/ {n++} END {print n+0}"],
-        input=ss_text.encode(), capture_output=True, check=True)
+        input=ss_text.encode(),
+        capture_output=True,
+        check=True,
+    )
     return int(out.stdout.decode().strip())

@@ -3,6 +3,7 @@
 tests/conftest.py puts this folder on sys.path, so `from support import ...`
 works from every test module.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,13 +1,16 @@
 """A capture file cut anywhere (a copy interrupted, a ticket attachment truncated) still renders,
 is marked partial, and never turns missing evidence into a verdict."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from kit import capture as capture_mod, report as report_mod
-from kit.render import html, json as json_render
+from kit import capture as capture_mod
+from kit import report as report_mod
+from kit.render import html
+from kit.render import json as json_render
 
 REAL = Path(__file__).resolve().parent.parent / "captures" / "testdev-busybox-dropbear.cap"
 
@@ -25,7 +28,7 @@ def test_cut_inside_the_kernel_config_leaves_the_options_unknown():
     data = REAL.read_bytes()
     whole = report_mod.build(capture_mod.from_bytes(data))
     assert whole.kernel_diag.options["CONFIG_INET_DIAG"].state != "unknown"
-    cut = capture_mod.from_bytes(data[:_cut_inside(data, "kconfig")])
+    cut = capture_mod.from_bytes(data[: _cut_inside(data, "kconfig")])
     rep = report_mod.build(cut)
     assert cut.partial and rep.capture["partial"]
     assert any(f.code == "partial-capture" for f in rep.findings)
@@ -38,11 +41,12 @@ def test_cut_inside_the_kernel_config_leaves_the_options_unknown():
 def test_cut_inside_ss_keeps_the_sockets_that_arrived():
     data = REAL.read_bytes()
     whole = report_mod.build(capture_mod.from_bytes(data))
-    rep = report_mod.build(capture_mod.from_bytes(data[:_cut_inside(data, "ss")]))
+    rep = report_mod.build(capture_mod.from_bytes(data[: _cut_inside(data, "ss")]))
     assert rep.capture["partial"]
     assert 0 < len(rep.sockets) < len(whole.sockets)
-    assert [s.local for s in rep.sockets] == [s.local for s in whole.sockets[:len(rep.sockets) - 1]] + \
-        [rep.sockets[-1].local]
+    assert [s.local for s in rep.sockets] == [s.local for s in whole.sockets[: len(rep.sockets) - 1]] + [
+        rep.sockets[-1].local
+    ]
 
 
 @pytest.mark.parametrize("step", [997])

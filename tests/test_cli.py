@@ -1,4 +1,5 @@
 """The command line: dispatch, --help that teaches, one-line errors with exit codes."""
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,16 @@ def test_help_teaches_with_examples(command, capsys):
     assert exc.value.code == 0 and "examples:" in out and f"kit {command}" in out
 
 
-@pytest.mark.parametrize("argv", [[], ["nosuch"], ["render"], ["render", "x", "--format", "pdf"],
-                                  ["collect", "--password-env", "A", "--ask-password", "h"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["nosuch"],
+        ["render"],
+        ["render", "x", "--format", "pdf"],
+        ["collect", "--password-env", "A", "--ask-password", "h"],
+    ],
+)
 def test_usage_error_is_one_line_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv)
@@ -37,12 +46,15 @@ def test_usage_error_is_one_line_exit_2(argv, capsys):
     assert capsys.readouterr().err.count("\n") == 1
 
 
-@pytest.mark.parametrize("argv,needle", [
-    (["collect"], "destination"),
-    (["collect", "--local", "host"], "not both"),
-    (["collect", "h", "--password-env", "KIT_SURELY_UNSET"], "not set"),
-    (["render", "/nonexistent/cap"], "no such file"),
-])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["collect"], "destination"),
+        (["collect", "--local", "host"], "not both"),
+        (["collect", "h", "--password-env", "KIT_SURELY_UNSET"], "not set"),
+        (["render", "/nonexistent/cap"], "no such file"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2(argv, needle, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
@@ -51,6 +63,7 @@ def test_bad_input_is_one_line_exit_2(argv, needle, capsys):
 
 def test_connection_refused_is_exit_3(tmp_path, capsys):
     import socket
+
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
@@ -67,8 +80,14 @@ def test_probe_prints_the_script(capsys):
 
 
 def test_collect_local_with_the_installed_console_script(tmp_path):
-    proc = subprocess.run([KIT, "collect", "--local"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=300, env=dict(os.environ, PYTHONPATH=""))
+    proc = subprocess.run(
+        [KIT, "collect", "--local"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, PYTHONPATH=""),
+    )
     assert proc.returncode in (0, 1), proc.stderr
     lines = proc.stdout.splitlines()
     assert len(lines) == 3 and proc.stderr == ""  # stderr is not a terminal: no progress
@@ -81,8 +100,9 @@ def test_collect_local_with_the_installed_console_script(tmp_path):
 
 
 def test_python_dash_m_kit(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "kit", "--version"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "kit", "--version"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0 and proc.stdout.strip() == f"kit {__version__}"
 
 
@@ -91,8 +111,12 @@ def test_wheel_carries_probe_and_templates(tmp_path):
     import zipfile
 
     repo = Path(__file__).resolve().parent.parent
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-                    "-w", str(tmp_path), str(repo)], check=True, timeout=300, cwd=tmp_path)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(repo)],
+        check=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     (wheel,) = tmp_path.glob("kit-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"kit/probes/probe.sh", "kit/templates/report.html.j2", "kit/cli.py"} <= names

@@ -4,6 +4,7 @@ Expected figures are never typed in: totals are checked against the awk
 one-liner run on the capture's own ss section, and socket counts against awk's
 count of socket rows.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,10 +14,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from oneliner import awk_total, count_socket_rows
 
 from kit import capture as capture_mod
 from kit.cli import main
-from oneliner import awk_total, count_socket_rows
 
 pytestmark = pytest.mark.device
 
@@ -26,9 +27,18 @@ TCP_UDP_BLOCKS = r"awk '/^(tcp|udp)[ \t]/ {p=1; print; next} /^[^ \t]/ {p=0} p'"
 
 
 def _collect(dev, tmp_path, *extra, key=True, known_hosts=None):
-    argv = ["collect", f"root@{dev.host}", "-p", str(dev.port),
-            "--known-hosts", str(known_hosts or dev.known_hosts),
-            "--captures", str(tmp_path / "c"), "--reports", str(tmp_path / "r")]
+    argv = [
+        "collect",
+        f"root@{dev.host}",
+        "-p",
+        str(dev.port),
+        "--known-hosts",
+        str(known_hosts or dev.known_hosts),
+        "--captures",
+        str(tmp_path / "c"),
+        "--reports",
+        str(tmp_path / "r"),
+    ]
     if key:
         argv += ["-i", str(dev.root_key)]
     return main(argv + list(extra))
@@ -60,8 +70,9 @@ def test_collect_writes_capture_html_json_and_totals_match_awk(device, tmp_path,
     for key in ("rmem_alloc", "wmem_alloc", "wmem_queued", "fwd_alloc", "sock_drop"):
         assert report["totals"][key] == sum((s["skmem"] or {}).get(key) or 0 for s in sockets), key
 
-    inet_text = subprocess.run(["sh", "-c", TCP_UDP_BLOCKS], input=ss_text, text=True,
-                               capture_output=True, check=True).stdout
+    inet_text = subprocess.run(
+        ["sh", "-c", TCP_UDP_BLOCKS], input=ss_text, text=True, capture_output=True, check=True
+    ).stdout
     inet = [s for s in sockets if s["netid"] in ("tcp", "udp")]
     assert inet, "the device sees the host's tcp/udp sockets"
     # (TIME-WAIT rows carry no skmem: they add nothing on either side)
@@ -100,6 +111,7 @@ def test_unknown_host_key_is_refused_then_accepted_with_flag(device, tmp_path, c
 
     assert _collect(device, tmp_path, "--accept-new", known_hosts=known) in (0, 1)
     import paramiko
+
     recorded = paramiko.HostKeys(str(known)).lookup(f"[{device.host}]:{device.port}")
     assert recorded and len(recorded.keys()) == 1
     capsys.readouterr()
@@ -140,8 +152,11 @@ def test_device_without_ss_still_lists_sockets_and_owners(device_no_ss, tmp_path
     assert report["socket_source"] == "proc_net"
     # Independent count: the rows of the /proc/net tables the probe captured.
     cap = capture_mod.load(Path(out.splitlines()[0]))
-    rows = sum(len(cap.sections[n].text.splitlines()) - 1
-               for n in cap.sections if n.startswith("proc_net_") and cap.sections[n].ok)
+    rows = sum(
+        len(cap.sections[n].text.splitlines()) - 1
+        for n in cap.sections
+        if n.startswith("proc_net_") and cap.sections[n].ok
+    )
     assert report["totals"]["sockets"] == rows
     assert all(s["skmem"] is None for s in report["sockets"])
     # Our own SSH session is a socket the device's dropbear holds.

@@ -1,6 +1,7 @@
 """Faults of `kit collect`, produced for real: each is one line on stderr and the exit code
 DESIGN.md gives it (3: not reached / not logged in; 4: probe cut short, partial capture
 saved), and whatever bytes arrived are kept in a capture (mode 0600)."""
+
 from __future__ import annotations
 
 import itertools
@@ -14,9 +15,9 @@ import threading
 import time
 from pathlib import Path
 
+import devicelib
 import pytest
 
-import devicelib
 import kit.probe
 from kit import capture
 from kit.sections import SECTIONS, Section
@@ -41,10 +42,10 @@ def closed_port() -> int:
 
 # ---------------------------------------------------------------- not reached: exit 3, nothing saved
 
+
 def test_connection_refused(device, kit_collect, tmp_path):
     start = time.monotonic()
-    run = kit_collect("root@127.0.0.1", "-p", closed_port(), "--known-hosts", device.known_hosts,
-                      "-i", device.root_key)
+    run = kit_collect("root@127.0.0.1", "-p", closed_port(), "--known-hosts", device.known_hosts, "-i", device.root_key)
     assert run.code == 3 and run.out == []
     assert "connection refused" in one_line(run.err)
     assert time.monotonic() - start < 5
@@ -80,8 +81,7 @@ def silent_listener():
 
 def test_no_banner_times_out(silent_listener, kit_collect, tmp_path):
     start = time.monotonic()
-    run = kit_collect("root@127.0.0.1", "-p", silent_listener, "--known-hosts", tmp_path / "kh",
-                      "--timeout", "1.5")
+    run = kit_collect("root@127.0.0.1", "-p", silent_listener, "--known-hosts", tmp_path / "kh", "--timeout", "1.5")
     took = time.monotonic() - start
     assert run.code == 3 and run.out == []
     line = one_line(run.err)
@@ -223,7 +223,7 @@ def test_shell_killed_mid_probe(device, kit_collect, stalling_probe):
         session = session_of(device, pid, procs)
         shell = next(p for p, (ppid, _) in procs.items() if ppid == session)  # the probe's sh -s
         os.kill(shell, signal.SIGKILL)
-        for child, (ppid, cmd) in device_processes(device).items():
+        for child, (_ppid, cmd) in device_processes(device).items():
             if cmd == stalling_probe:
                 os.kill(child, signal.SIGKILL)  # else it holds the channel's stdout open
 
@@ -255,8 +255,20 @@ sys.exit(main(sys.argv[1:]))
 
 def test_ctrl_c_keeps_the_partial_capture(device, tmp_path):
     seconds = next(_STALL_SECONDS)
-    argv = [sys.executable, "-c", STALLING_KIT, str(seconds), "collect", *devicelib.kit_args(device),
-            "-F", "none", "--captures", str(tmp_path / "c"), "--reports", str(tmp_path / "r")]
+    argv = [
+        sys.executable,
+        "-c",
+        STALLING_KIT,
+        str(seconds),
+        "collect",
+        *devicelib.kit_args(device),
+        "-F",
+        "none",
+        "--captures",
+        str(tmp_path / "c"),
+        "--reports",
+        str(tmp_path / "r"),
+    ]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for(device, f"sleep {seconds}", proc=proc)
     proc.send_signal(signal.SIGINT)
@@ -272,11 +284,13 @@ def test_ctrl_c_keeps_the_partial_capture(device, tmp_path):
 
 # ---------------------------------------------------------------- odd bytes, full disk, logging, modes
 
+
 def test_invalid_utf8_and_nul_bytes_are_kept_and_rendered(device, kit_collect, monkeypatch):
     original = kit.probe.render_probe
     odd = Section("odd", "printf 'a\\000b\\377\\376c\\n\\300\\n'; printf 'e\\000\\377\\n' >&2")
-    monkeypatch.setattr(kit.probe, "render_probe",
-                        lambda token=None, sections=SECTIONS: original(token, (odd,) + sections))
+    monkeypatch.setattr(
+        kit.probe, "render_probe", lambda token=None, sections=SECTIONS: original(token, (odd,) + sections)
+    )
     run = kit_collect(*devicelib.kit_args(device))
     assert run.code in (0, 1), run
     cap = capture.load(run.capture)
@@ -311,9 +325,24 @@ def test_paramiko_never_prints_tracebacks(server, silent_listener, sshd_legacy, 
         args = ["root@127.0.0.1", "-p", str(silent_listener), "--timeout", "1"]
     else:  # paramiko logs IncompatiblePeer with a traceback from its own thread
         args = devicelib.kit_args(sshd_legacy, "support")
-    res = subprocess.run([KIT, "collect", *map(str, args), "-F", "none", "--known-hosts", str(tmp_path / "kh"),
-                          "--captures", str(tmp_path / "c"), "--reports", str(tmp_path / "r")],
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [
+            KIT,
+            "collect",
+            *map(str, args),
+            "-F",
+            "none",
+            "--known-hosts",
+            str(tmp_path / "kh"),
+            "--captures",
+            str(tmp_path / "c"),
+            "--reports",
+            str(tmp_path / "r"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 3 and res.stdout == ""
     one_line(res.stderr)
 

@@ -12,20 +12,19 @@ import platform
 import socket
 from pathlib import Path
 
+import devicelib
 import paramiko
 import pytest
 
-import devicelib
-
 pytestmark = pytest.mark.device
 
-IDENTITY = ("echo $0; readlink /bin/sh; ls /usr/bin/bash /bin/bash 2>&1; "
-            "ls /usr/lib/openssh/sftp-server 2>&1; hostname; id -u")
+IDENTITY = (
+    "echo $0; readlink /bin/sh; ls /usr/bin/bash /bin/bash 2>&1; ls /usr/lib/openssh/sftp-server 2>&1; hostname; id -u"
+)
 UIDS = {"root": 0, "support": 1000}
 
 
-def connect(dev, who="root", *, auth="password", password=None, key=None,
-            known_hosts=None):
+def connect(dev, who="root", *, auth="password", password=None, key=None, known_hosts=None):
     client = paramiko.SSHClient()
     client.load_host_keys(str(known_hosts or dev.known_hosts))
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
@@ -35,10 +34,18 @@ def connect(dev, who="root", *, auth="password", password=None, key=None,
     else:
         key = key or (dev.root_key if is_root else dev.user_key)
     try:
-        client.connect(dev.host, dev.port, username=who, password=password,
-                       key_filename=str(key) if key else None,
-                       look_for_keys=False, allow_agent=False,
-                       timeout=10, banner_timeout=10, auth_timeout=10)
+        client.connect(
+            dev.host,
+            dev.port,
+            username=who,
+            password=password,
+            key_filename=str(key) if key else None,
+            look_for_keys=False,
+            allow_agent=False,
+            timeout=10,
+            banner_timeout=10,
+            auth_timeout=10,
+        )
     except BaseException:
         client.close()
         raise
@@ -58,6 +65,7 @@ def host_config_lines():
 
 
 # --------------------------------------------------------------- logins
+
 
 @pytest.mark.parametrize("auth", ["password", "key"])
 @pytest.mark.parametrize("who", ["root", "support"])
@@ -84,8 +92,7 @@ def test_host_key_matches_known_hosts_and_fingerprint(device, tmp_path):
     line = device.known_hosts.read_text()
     assert line.startswith(f"[127.0.0.1]:{device.port} ssh-ed25519 AAAA")
     with connect(device) as client:
-        assert client.get_transport().get_remote_server_key().fingerprint == \
-            device.host_key_sha256
+        assert client.get_transport().get_remote_server_key().fingerprint == device.host_key_sha256
     empty = tmp_path / "known_hosts"
     empty.write_text("")
     with pytest.raises(paramiko.SSHException, match="not found in known_hosts"):
@@ -100,6 +107,7 @@ def test_private_keys_are_openssh_format_mode_600(device):
 
 
 # --------------------------------------------------------------- the root file system
+
 
 @pytest.mark.parametrize("who", ["root", "support"])
 def test_identity_busybox_sh_no_bash_no_sftp_server(device, who):
@@ -117,15 +125,19 @@ def test_identity_busybox_sh_no_bash_no_sftp_server(device, who):
 
 
 def test_root_holds_busybox_dropbear_ss_only(device):
-    rc, out, err = run(device, "busybox | head -1; "
-                               "find / -xdev -type f ! -path '/lib*' ! -path '/etc/*' "
-                               "! -path '/root/*' ! -path '/home/*' | sort")
+    rc, out, err = run(
+        device,
+        "busybox | head -1; "
+        "find / -xdev -type f ! -path '/lib*' ! -path '/etc/*' "
+        "! -path '/root/*' ! -path '/home/*' | sort",
+    )
     assert (rc, err) == (0, "")
     lines = out.splitlines()
     assert lines[0].startswith("BusyBox v")
     assert lines[1:] == ["/bin/busybox", "/bin/ss", "/usr/sbin/dropbear"]
-    rc, out, _ = run(device, "find / -xdev -name '*bash*' -o -xdev -name 'python*' "
-                             "-o -xdev -name 'sftp-server' -o -xdev -name perl")
+    rc, out, _ = run(
+        device, "find / -xdev -name '*bash*' -o -xdev -name 'python*' -o -xdev -name 'sftp-server' -o -xdev -name perl"
+    )
     assert (rc, out) == (0, "")
 
 
@@ -139,12 +151,12 @@ def test_uts_and_pid_namespaces(device):
 
 
 def test_sftp_is_refused(device):
-    with connect(device) as client:
-        with pytest.raises(paramiko.SSHException):
-            client.open_sftp()
+    with connect(device) as client, pytest.raises(paramiko.SSHException):
+        client.open_sftp()
 
 
 # --------------------------------------------------------------- ss
+
 
 def test_ss_works_and_sees_the_device(device):
     rc, out, err = run(device, "ss -tanp")
@@ -165,10 +177,10 @@ def test_no_ss_anywhere(device_no_ss):
 
 # --------------------------------------------------------------- kernel config
 
+
 def test_config_readable(device):
     if Path("/proc/config.gz").exists():
-        rc, out, err = run(device, "zcat /proc/config.gz | head -1; "
-                                   "zcat /proc/config.gz | md5sum")
+        rc, out, err = run(device, "zcat /proc/config.gz | head -1; zcat /proc/config.gz | md5sum")
         assert (rc, err) == (0, "")
         first, md5 = out.splitlines()
         expected = gzip.decompress(Path("/proc/config.gz").read_bytes())
@@ -183,10 +195,8 @@ def test_config_readable(device):
 
 @pytest.mark.parametrize("who", ["root", "support"])
 def test_config_unreadable(device_config_unreadable, who):
-    path = "/proc/config.gz" if Path("/proc/config.gz").exists() \
-        else f"/boot/config-{platform.release()}"
-    rc, out, err = run(device_config_unreadable,
-                       f"[ -e {path} ] && echo exists; zcat {path} | head -1", who)
+    path = "/proc/config.gz" if Path("/proc/config.gz").exists() else f"/boot/config-{platform.release()}"
+    rc, out, err = run(device_config_unreadable, f"[ -e {path} ] && echo exists; zcat {path} | head -1", who)
     assert out == "exists\n"
     assert f"zcat: {path}: Permission denied" in err
     rc, out, err = run(device_config_unreadable, f"cat {path}")
@@ -199,9 +209,9 @@ def test_config_unreadable(device_config_unreadable, who):
 
 @pytest.mark.parametrize("who", ["root", "support"])
 def test_config_none(device_config_none, who):
-    rc, out, err = run(device_config_none,
-                       "[ -e /proc/config.gz ] || echo absent; zcat /proc/config.gz | head -1; "
-                       "ls /boot", who)
+    rc, out, err = run(
+        device_config_none, "[ -e /proc/config.gz ] || echo absent; zcat /proc/config.gz | head -1; ls /boot", who
+    )
     assert out == "absent\n"
     assert "zcat: /proc/config.gz: No such file or directory" in err
     rc, out, err = run(device_config_none, "ls /boot/config-* 2>&1; ls /proc/sys/kernel/ostype")
@@ -212,6 +222,7 @@ def test_config_none(device_config_none, who):
 
 
 # --------------------------------------------------------------- lifecycle
+
 
 def test_stop_device_leaves_nothing_running(device_pool):
     dev = devicelib.start_device(device_pool.workdir, with_ss=False)
@@ -227,4 +238,3 @@ def test_stop_device_leaves_nothing_running(device_pool):
     with pytest.raises(OSError):
         socket.create_connection((dev.host, dev.port), timeout=2).close()
     devicelib.stop_device(dev)  # idempotent
-

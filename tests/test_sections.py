@@ -1,4 +1,5 @@
 """Conformance of the section table and the probe rendered from it (STYLE.md item 3)."""
+
 from __future__ import annotations
 
 import importlib

@@ -18,9 +18,11 @@ What ss's columns mean for the rules (misc/ss.c, net/ipv4/tcp_diag.c):
 - skmem r (rmem_alloc) near rb (rcv_buf): the receive queue is full. UDP drops
   datagrams (sock_drop, Udp RcvbufErrors); TCP closes its window.
 """
+
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from kit.records import SEVERITIES, Finding, Socket
 
@@ -37,12 +39,19 @@ def describe(sock: Socket) -> str:
     parts = [sock.netid or "?", sock.state or "?", sock.local or "*"]
     if sock.peer and sock.peer not in ("*", "*:*", "0.0.0.0:*", "[::]:*"):
         parts.append("-> " + sock.peer)
-    parts.append(f"Recv-Q {sock.recv_q if sock.recv_q is not None else '?'} "
-                 f"Send-Q {sock.send_q if sock.send_q is not None else '?'}")
+    parts.append(
+        f"Recv-Q {sock.recv_q if sock.recv_q is not None else '?'} "
+        f"Send-Q {sock.send_q if sock.send_q is not None else '?'}"
+    )
     mem = sock.skmem
     if mem is not None:
-        fields = (("r", mem.rmem_alloc), ("rb", mem.rcv_buf), ("t", mem.wmem_alloc),
-                  ("w", mem.wmem_queued), ("d", mem.sock_drop))
+        fields = (
+            ("r", mem.rmem_alloc),
+            ("rb", mem.rcv_buf),
+            ("t", mem.wmem_alloc),
+            ("w", mem.wmem_queued),
+            ("d", mem.sock_drop),
+        )
         parts.append("skmem " + ",".join(f"{k}{v}" for k, v in fields if v is not None))
     elif getattr(sock, "drops", None):
         parts.append(f"drops {sock.drops}")
@@ -79,12 +88,13 @@ def _evidence(socks: Sequence[Socket]) -> tuple[str, ...]:
 # --- capture and kernel -----------------------------------------------------------
 
 
-def partial_capture(report: "Report") -> Iterable[Finding]:
+def partial_capture(report: Report) -> Iterable[Finding]:
     cap = report.capture
     if cap["partial"]:
         unfinished = [s.name for s in report.sections if not s.complete]
         yield Finding(
-            "critical", "The capture is partial: the probe did not finish",
+            "critical",
+            "The capture is partial: the probe did not finish",
             (cap.get("error") or "the probe stopped early",)
             + ((f"unfinished section(s): {', '.join(unfinished)}",) if unfinished else ()),
             "Re-run kit collect; if it stops at the same place, raise --timeout or check the link.",
@@ -92,23 +102,28 @@ def partial_capture(report: "Report") -> Iterable[Finding]:
         )
 
 
-def kernel_diag_not_ok(report: "Report") -> Iterable[Finding]:
+def kernel_diag_not_ok(report: Report) -> Iterable[Finding]:
     diag = report.kernel_diag
     if diag.verdict == "ok":
         return
     remedies = [f"{name}: {v.remedy}" for name, v in diag.options.items() if v.remedy and name in DIAG_OPTIONS]
     severity = "critical" if diag.verdict == "missing" else "warning"
     yield Finding(
-        severity, f"Kernel socket diag: {diag.verdict} — {diag.summary}",
-        tuple(f"{name}: {diag.options[name].state}: {e}" for name in DIAG_OPTIONS
-              if name in diag.options for e in diag.options[name].evidence[:3]),
+        severity,
+        f"Kernel socket diag: {diag.verdict} — {diag.summary}",
+        tuple(
+            f"{name}: {diag.options[name].state}: {e}"
+            for name in DIAG_OPTIONS
+            if name in diag.options
+            for e in diag.options[name].evidence[:3]
+        ),
         ("; ".join(remedies) or "See the kernel diag section.")
         + " Without inet_diag ss prints no memory: the totals here come from /proc queue bytes only.",
         code="kernel-diag",
     )
 
 
-def ss_missing(report: "Report") -> Iterable[Finding]:
+def ss_missing(report: Report) -> Iterable[Finding]:
     if report.capture.get("raw_paste"):
         return
     ss = next((s for s in report.sections if s.name == "ss"), None)
@@ -116,12 +131,16 @@ def ss_missing(report: "Report") -> Iterable[Finding]:
         return  # ss ran (or was cut off: partial_capture says so)
     if ss is None and not report.sections:
         return
-    evidence = ("the capture has no ss section",) if ss is None else (
-        f"ss exited {ss.rc}" + (f": {ss.stderr.splitlines()[0][:200]}" if ss.stderr.strip() else ""),)
+    evidence = (
+        ("the capture has no ss section",)
+        if ss is None
+        else (f"ss exited {ss.rc}" + (f": {ss.stderr.splitlines()[0][:200]}" if ss.stderr.strip() else ""),)
+    )
     if report.socket_source:
         evidence += (f"sockets were read from {report.socket_source} instead (no memory per socket)",)
     yield Finding(
-        "warning", "ss is missing or failed on the device: no per-socket memory",
+        "warning",
+        "ss is missing or failed on the device: no per-socket memory",
         evidence,
         "Install iproute2's ss (OpenWrt: opkg update && opkg install ss; Debian/Ubuntu: apt install iproute2) "
         "and collect again. Busybox netstat and /proc give queue bytes, never skmem.",
@@ -129,10 +148,11 @@ def ss_missing(report: "Report") -> Iterable[Finding]:
     )
 
 
-def non_root(report: "Report") -> Iterable[Finding]:
+def non_root(report: Report) -> Iterable[Finding]:
     if report.device.get("root") is False:
         yield Finding(
-            "warning", "The probe did not run as root: owners of other users' sockets are not shown",
+            "warning",
+            "The probe did not run as root: owners of other users' sockets are not shown",
             (f"id: {report.device.get('user')}",),
             "ss -p shows only the processes of the user it runs as; collect as root (kit collect root@HOST) "
             "to see which process holds each socket.",
@@ -140,7 +160,7 @@ def non_root(report: "Report") -> Iterable[Finding]:
         )
 
 
-def tcp_udp_memory_pressure(report: "Report") -> Iterable[Finding]:
+def tcp_udp_memory_pressure(report: Report) -> Iterable[Finding]:
     km = report.kernel_memory
     for proto, sysctl in ((km.tcp, "tcp_mem"), (km.udp, "udp_mem")):
         level = proto.level()
@@ -151,9 +171,11 @@ def tcp_udp_memory_pressure(report: "Report") -> Iterable[Finding]:
             "critical" if level == "max" else "warning",
             f"{proto.protocol} memory is past {'its maximum' if level == 'max' else 'the pressure threshold'}: "
             f"{proto.pages} pages in use ({sysctl} {lim.min} {lim.pressure} {lim.max})",
-            (f"/proc/net/sockstat: {proto.protocol}: mem {proto.pages} (pages of {km.page_size} bytes = "
-             f"{km.bytes(proto.pages)} bytes)",
-             f"/proc/sys/net/ipv4/{sysctl}: min {lim.min} pressure {lim.pressure} max {lim.max} pages"),
+            (
+                f"/proc/net/sockstat: {proto.protocol}: mem {proto.pages} (pages of {km.page_size} bytes = "
+                f"{km.bytes(proto.pages)} bytes)",
+                f"/proc/sys/net/ipv4/{sysctl}: min {lim.min} pressure {lim.pressure} max {lim.max} pages",
+            ),
             f"Find the sockets holding memory (the per-process table: large r means an application not "
             f"reading, large t/w a peer not acknowledging) and fix that process first. Only if the load is "
             f"legitimate raise {sysctl} (sysctl -w net.ipv4.{sysctl}='MIN PRESSURE MAX', in pages) within "
@@ -172,9 +194,12 @@ def _ratio(sock: Socket) -> float:
     return mem.rmem_alloc / mem.rcv_buf
 
 
-def receive_queue_near_rcvbuf(report: "Report") -> Iterable[Finding]:
-    socks = [s for s in report.sockets if s.skmem is not None and (s.skmem.rmem_alloc or 0) > 0
-             and _ratio(s) >= RCVBUF_FULL_SHARE]
+def receive_queue_near_rcvbuf(report: Report) -> Iterable[Finding]:
+    socks = [
+        s
+        for s in report.sockets
+        if s.skmem is not None and (s.skmem.rmem_alloc or 0) > 0 and _ratio(s) >= RCVBUF_FULL_SHARE
+    ]
     if not socks:
         return
     socks.sort(key=lambda s: (-_ratio(s), -(s.skmem.rmem_alloc or 0)))
@@ -188,7 +213,7 @@ def receive_queue_near_rcvbuf(report: "Report") -> Iterable[Finding]:
     )
 
 
-def socket_drops(report: "Report") -> Iterable[Finding]:
+def socket_drops(report: Report) -> Iterable[Finding]:
     socks = [s for s in report.sockets if drops(s) > 0]
     if not socks:
         return
@@ -205,7 +230,7 @@ def socket_drops(report: "Report") -> Iterable[Finding]:
     )
 
 
-def close_wait_with_data(report: "Report") -> Iterable[Finding]:
+def close_wait_with_data(report: Report) -> Iterable[Finding]:
     def holds_data(s: Socket) -> bool:
         if s.skmem is not None and s.skmem.rmem_alloc is not None:
             return s.skmem.rmem_alloc > 0
@@ -226,14 +251,16 @@ def close_wait_with_data(report: "Report") -> Iterable[Finding]:
     )
 
 
-def accept_queue_full(report: "Report") -> Iterable[Finding]:
-    socks = [s for s in report.sockets if s.state == "LISTEN" and s.recv_q is not None
-             and s.send_q is not None and s.recv_q > s.send_q]
+def accept_queue_full(report: Report) -> Iterable[Finding]:
+    socks = [
+        s
+        for s in report.sockets
+        if s.state == "LISTEN" and s.recv_q is not None and s.send_q is not None and s.recv_q > s.send_q
+    ]
     if not socks:
         return
     socks.sort(key=lambda s: -(s.recv_q or 0))
-    evidence = tuple(f"{describe(s)}: accept queue {s.recv_q} > backlog {s.send_q}"
-                     for s in socks[:EVIDENCE_SOCKETS])
+    evidence = tuple(f"{describe(s)}: accept queue {s.recv_q} > backlog {s.send_q}" for s in socks[:EVIDENCE_SOCKETS])
     overflows = report.kernel_memory.counter("TcpExt", "ListenOverflows")
     if overflows:
         evidence += (f"/proc/net/netstat: TcpExt ListenOverflows {overflows} since boot",)
@@ -252,50 +279,69 @@ def accept_queue_full(report: "Report") -> Iterable[Finding]:
 
 # (code, severity, title, counters, remedy); a finding when any counter is above 0.
 COUNTER_RULES: tuple[tuple[str, str, str, tuple[tuple[str, str], ...], str], ...] = (
-    ("tcp-memory-counters", "warning", "TCP ran short of memory since boot",
-     (("TcpExt", "TCPMemoryPressures"), ("TcpExt", "TCPAbortOnMemory")),
-     "TCP hit tcp_mem: look for sockets holding memory now (the per-process table) and compare with a later "
-     "capture (kit diff) to see whether the counters still grow."),
-    ("tcp-prune-counters", "warning", "TCP receive queues were pruned or dropped since boot",
-     (("TcpExt", "PruneCalled"), ("TcpExt", "RcvPruned"), ("TcpExt", "OfoPruned"), ("TcpExt", "TCPRcvQDrop")),
-     "Receive queues outgrew their buffers: an application reads too slowly or rcv_buf is too small for the "
-     "link. Find sockets with r near rb; compare with a later capture (kit diff)."),
-    ("udp-rcvbuf-counters", "warning", "UDP datagrams were dropped on receive since boot",
-     (("Udp", "RcvbufErrors"), ("Udp", "MemErrors"), ("Udp", "InErrors")),
-     "RcvbufErrors: a socket's receive buffer was full (its owner reads too slowly, see drops per socket); "
-     "MemErrors: udp_mem ran out; InErrors counts both plus checksum errors."),
-    ("udp-sndbuf-counters", "warning", "UDP sends failed for a full send buffer since boot",
-     (("Udp", "SndbufErrors"),),
-     "An application sends faster than the interface drains: check its send rate and the qdisc; a larger "
-     "SO_SNDBUF only absorbs bursts."),
+    (
+        "tcp-memory-counters",
+        "warning",
+        "TCP ran short of memory since boot",
+        (("TcpExt", "TCPMemoryPressures"), ("TcpExt", "TCPAbortOnMemory")),
+        "TCP hit tcp_mem: look for sockets holding memory now (the per-process table) and compare with a later "
+        "capture (kit diff) to see whether the counters still grow.",
+    ),
+    (
+        "tcp-prune-counters",
+        "warning",
+        "TCP receive queues were pruned or dropped since boot",
+        (("TcpExt", "PruneCalled"), ("TcpExt", "RcvPruned"), ("TcpExt", "OfoPruned"), ("TcpExt", "TCPRcvQDrop")),
+        "Receive queues outgrew their buffers: an application reads too slowly or rcv_buf is too small for the "
+        "link. Find sockets with r near rb; compare with a later capture (kit diff).",
+    ),
+    (
+        "udp-rcvbuf-counters",
+        "warning",
+        "UDP datagrams were dropped on receive since boot",
+        (("Udp", "RcvbufErrors"), ("Udp", "MemErrors"), ("Udp", "InErrors")),
+        "RcvbufErrors: a socket's receive buffer was full (its owner reads too slowly, see drops per socket); "
+        "MemErrors: udp_mem ran out; InErrors counts both plus checksum errors.",
+    ),
+    (
+        "udp-sndbuf-counters",
+        "warning",
+        "UDP sends failed for a full send buffer since boot",
+        (("Udp", "SndbufErrors"),),
+        "An application sends faster than the interface drains: check its send rate and the qdisc; a larger "
+        "SO_SNDBUF only absorbs bursts.",
+    ),
 )
 
 
-def memory_counters(report: "Report") -> Iterable[Finding]:
+def memory_counters(report: Report) -> Iterable[Finding]:
     km = report.kernel_memory
     source = {"TcpExt": "/proc/net/netstat", "Udp": "/proc/net/snmp"}
     for code, severity, title, names, remedy in COUNTER_RULES:
         hits = [(g, n, km.counter(g, n)) for g, n in names if (km.counter(g, n) or 0) > 0]
         if hits:
             yield Finding(
-                severity, title + ": " + ", ".join(f"{n} {v}" for _, n, v in hits),
+                severity,
+                title + ": " + ", ".join(f"{n} {v}" for _, n, v in hits),
                 tuple(f"{source.get(g, g)}: {g} {n} {v}" for g, n, v in hits),
-                remedy, code=code,
+                remedy,
+                code=code,
             )
 
 
-def parse_problems(report: "Report") -> Iterable[Finding]:
+def parse_problems(report: Report) -> Iterable[Finding]:
     if report.parse_problems:
         first = report.parse_problems[:3]
         yield Finding(
-            "info", f"{len(report.parse_problems)} line(s) could not be read",
+            "info",
+            f"{len(report.parse_problems)} line(s) could not be read",
             tuple(f"{p.section} line {p.problem.line}: {p.problem.reason}" for p in first),
             "They are listed under 'Lines kit could not read'; the totals leave them out.",
             code="parse-problems",
         )
 
 
-RULES: tuple[Callable[["Report"], Iterable[Finding]], ...] = (
+RULES: tuple[Callable[[Report], Iterable[Finding]], ...] = (
     partial_capture,
     kernel_diag_not_ok,
     ss_missing,
@@ -310,6 +356,6 @@ RULES: tuple[Callable[["Report"], Iterable[Finding]], ...] = (
 )
 
 
-def find(report: "Report") -> list[Finding]:
+def find(report: Report) -> list[Finding]:
     found = [f for rule in RULES for f in rule(report)]
     return sorted(found, key=lambda f: SEVERITIES.index(f.severity))

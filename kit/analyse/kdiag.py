@@ -26,11 +26,13 @@ Kconfig default, said as such.
 
 States and verdicts are the report contract (DESIGN.md, "Kernel diag states").
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from kit.parsers import kconfig as kconfig_parser
 from kit.parsers import os_release as os_release_parser
@@ -89,31 +91,106 @@ class _Spec:
     label: str
 
 
-_SPECS: dict[str, _Spec] = {s.name: s for s in (
-    # net/ipv4/Kconfig: menuconfig INET_DIAG tristate, default y;
-    # INET_TCP_DIAG def_tristate INET_DIAG; UDP and RAW default n.
-    _Spec("CONFIG_INET_DIAG", "inet_diag", "inet_diag_register", ("tcp", "udp", "raw"),
-          ("CONFIG_INET",), "y", "kmod-inet-diag", "INET socket monitoring"),
-    _Spec("CONFIG_INET_TCP_DIAG", "tcp_diag", "tcp_diag_get_info", ("tcp",),
-          ("CONFIG_INET_DIAG",), "=CONFIG_INET_DIAG", "kmod-inet-diag", "TCP socket monitoring"),
-    _Spec("CONFIG_INET_UDP_DIAG", "udp_diag", "udp_diag_dump", ("udp",),
-          ("CONFIG_INET_DIAG",), "n", "kmod-inet-diag", "UDP socket monitoring"),
-    _Spec("CONFIG_INET_RAW_DIAG", "raw_diag", "raw_diag_dump", ("raw",),
-          ("CONFIG_INET_DIAG",), "n", "kmod-inet-diag", "RAW socket monitoring"),
-    # net/unix/Kconfig, net/netlink/Kconfig, net/packet/Kconfig: default n.
-    _Spec("CONFIG_UNIX_DIAG", "unix_diag", "unix_diag_dump", ("u_str", "u_dgr", "u_seq"),
-          ("CONFIG_UNIX",), "n", None, "UNIX socket monitoring"),
-    _Spec("CONFIG_NETLINK_DIAG", "netlink_diag", "netlink_diag_dump", ("nl",),
-          ("CONFIG_NET",), "n", "kmod-netlink-diag", "netlink socket monitoring"),
-    _Spec("CONFIG_PACKET_DIAG", "af_packet_diag", "packet_diag_dump", ("p_raw", "p_dgr"),
-          ("CONFIG_PACKET",), "n", None, "packet socket monitoring"),
-    # init/Kconfig: IKCONFIG tristate (=m builds configs.ko), default n;
-    # IKCONFIG_PROC bool, depends on IKCONFIG && PROC_FS, default y.
-    _Spec("CONFIG_IKCONFIG", "configs", "ikconfig_read_current", (),
-          (), "n", None, "kernel .config embedded in the kernel"),
-    _Spec("CONFIG_IKCONFIG_PROC", None, "ikconfig_read_current", (),
-          ("CONFIG_IKCONFIG", "CONFIG_PROC_FS"), "=CONFIG_IKCONFIG", None, "/proc/config.gz"),
-)}
+_SPECS: dict[str, _Spec] = {
+    s.name: s
+    for s in (
+        # net/ipv4/Kconfig: menuconfig INET_DIAG tristate, default y;
+        # INET_TCP_DIAG def_tristate INET_DIAG; UDP and RAW default n.
+        _Spec(
+            "CONFIG_INET_DIAG",
+            "inet_diag",
+            "inet_diag_register",
+            ("tcp", "udp", "raw"),
+            ("CONFIG_INET",),
+            "y",
+            "kmod-inet-diag",
+            "INET socket monitoring",
+        ),
+        _Spec(
+            "CONFIG_INET_TCP_DIAG",
+            "tcp_diag",
+            "tcp_diag_get_info",
+            ("tcp",),
+            ("CONFIG_INET_DIAG",),
+            "=CONFIG_INET_DIAG",
+            "kmod-inet-diag",
+            "TCP socket monitoring",
+        ),
+        _Spec(
+            "CONFIG_INET_UDP_DIAG",
+            "udp_diag",
+            "udp_diag_dump",
+            ("udp",),
+            ("CONFIG_INET_DIAG",),
+            "n",
+            "kmod-inet-diag",
+            "UDP socket monitoring",
+        ),
+        _Spec(
+            "CONFIG_INET_RAW_DIAG",
+            "raw_diag",
+            "raw_diag_dump",
+            ("raw",),
+            ("CONFIG_INET_DIAG",),
+            "n",
+            "kmod-inet-diag",
+            "RAW socket monitoring",
+        ),
+        # net/unix/Kconfig, net/netlink/Kconfig, net/packet/Kconfig: default n.
+        _Spec(
+            "CONFIG_UNIX_DIAG",
+            "unix_diag",
+            "unix_diag_dump",
+            ("u_str", "u_dgr", "u_seq"),
+            ("CONFIG_UNIX",),
+            "n",
+            None,
+            "UNIX socket monitoring",
+        ),
+        _Spec(
+            "CONFIG_NETLINK_DIAG",
+            "netlink_diag",
+            "netlink_diag_dump",
+            ("nl",),
+            ("CONFIG_NET",),
+            "n",
+            "kmod-netlink-diag",
+            "netlink socket monitoring",
+        ),
+        _Spec(
+            "CONFIG_PACKET_DIAG",
+            "af_packet_diag",
+            "packet_diag_dump",
+            ("p_raw", "p_dgr"),
+            ("CONFIG_PACKET",),
+            "n",
+            None,
+            "packet socket monitoring",
+        ),
+        # init/Kconfig: IKCONFIG tristate (=m builds configs.ko), default n;
+        # IKCONFIG_PROC bool, depends on IKCONFIG && PROC_FS, default y.
+        _Spec(
+            "CONFIG_IKCONFIG",
+            "configs",
+            "ikconfig_read_current",
+            (),
+            (),
+            "n",
+            None,
+            "kernel .config embedded in the kernel",
+        ),
+        _Spec(
+            "CONFIG_IKCONFIG_PROC",
+            None,
+            "ikconfig_read_current",
+            (),
+            ("CONFIG_IKCONFIG", "CONFIG_PROC_FS"),
+            "=CONFIG_IKCONFIG",
+            None,
+            "/proc/config.gz",
+        ),
+    )
+}
 # A second symbol proving IKCONFIG (data: only with CONFIG_KALLSYMS_ALL).
 _EXTRA_SYMBOLS = {"kernel_config_data": "CONFIG_IKCONFIG"}
 PROTOCOLS = (("TCP", "tcp", "CONFIG_INET_TCP_DIAG"), ("UDP", "udp", "CONFIG_INET_UDP_DIAG"))
@@ -160,7 +237,7 @@ def _module_file_name(path: str) -> str | None:
     return _modname(m.group(1)) if m else None
 
 
-def _gather(sections: Mapping[str, "SectionOutput"], sockets: Sequence[Socket] | None) -> _Evidence:
+def _gather(sections: Mapping[str, SectionOutput], sockets: Sequence[Socket] | None) -> _Evidence:
     ev = _Evidence(ss_sockets=sockets)
     _gather_config(sections, ev)
     for name in ("modules_before", "modules_after"):
@@ -231,7 +308,7 @@ def _says_missing(stderr: str) -> bool:
     return bool(re.search(r"No such file|not found|can't open", stderr or "", re.I))
 
 
-def _gather_config(sections: Mapping[str, "SectionOutput"], ev: _Evidence) -> None:
+def _gather_config(sections: Mapping[str, SectionOutput], ev: _Evidence) -> None:
     sec = sections.get("kconfig")
     files = sections.get("kdiag_config_files")
     if files is not None and files.complete:
@@ -254,8 +331,10 @@ def _gather_config(sections: Mapping[str, "SectionOutput"], ev: _Evidence) -> No
                     ev.config_cut = True
                     ev.notes.append(f"{ev.config_source} was cut short: options after the cut are unknown")
                 if ev.config_source != "/proc/config.gz":
-                    ev.notes.append(f"config read from {ev.config_source}: it may belong to another build "
-                                    "than the running kernel; the live evidence decides where they disagree")
+                    ev.notes.append(
+                        f"config read from {ev.config_source}: it may belong to another build "
+                        "than the running kernel; the live evidence decides where they disagree"
+                    )
                 return
     # No config: say why, file by file (the kconfig section hides zcat's complaint).
     reasons = []
@@ -278,8 +357,11 @@ def _gather_config(sections: Mapping[str, "SectionOutput"], ev: _Evidence) -> No
             else:
                 reasons.append(f"{hit} exists ({' '.join(fields[:1])}) but could not be read")
             continue
-        m = re.search(r"(" + re.escape(path) + r"\S*)[^\n]*?(No such file|Permission denied|"
-                      r"Operation not permitted)", err)
+        m = re.search(
+            r"(" + re.escape(path) + r"\S*)[^\n]*?(No such file|Permission denied|"
+            r"Operation not permitted)",
+            err,
+        )
         if m:
             what = "absent" if m.group(2) == "No such file" else m.group(2).lower()
             reasons.append(f"{m.group(1).rstrip(':')}: {what}")
@@ -315,8 +397,9 @@ def _functional(ev: _Evidence, netids: tuple[str, ...], label: str) -> _Function
     if with_mem:
         return _Functional(True, f"ss printed skmem for {len(with_mem)} of {len(eligible)} {label} sockets")
     states = ", ".join(sorted({s.state or "?" for s in eligible}))
-    return _Functional(False, f"ss printed no skmem for {len(eligible)} {label} sockets ({states}): "
-                              f"it fell back to /proc")
+    return _Functional(
+        False, f"ss printed no skmem for {len(eligible)} {label} sockets ({states}): it fell back to /proc"
+    )
 
 
 def _config_line(option: KconfigOption | None, name: str) -> str:
@@ -361,8 +444,13 @@ def _option_live(spec: _Spec, ev: _Evidence, verdicts: dict[str, OptionVerdict])
         elif ev.proc_config == "absent" and name == "CONFIG_IKCONFIG_PROC":
             func = _Functional(False, "no /proc/config.gz")
     else:
-        func = _functional(ev, spec.netids, spec.netids[0] if len(spec.netids) == 1 else
-                           {"u_str": "unix", "nl": "netlink", "p_raw": "packet"}.get(spec.netids[0], "?"))
+        func = _functional(
+            ev,
+            spec.netids,
+            spec.netids[0]
+            if len(spec.netids) == 1
+            else {"u_str": "unix", "nl": "netlink", "p_raw": "packet"}.get(spec.netids[0], "?"),
+        )
     if func.evidence:
         evidence.append(func.evidence)
     # --- modules
@@ -437,8 +525,12 @@ def _option_live(spec: _Spec, ev: _Evidence, verdicts: dict[str, OptionVerdict])
         state = "absent" if (lists_known and ev.files is not None) else "module"
     elif value == "n":
         state = "absent"
-    elif ev.kallsyms is not None and sym_module is None and name != "CONFIG_IKCONFIG" \
-            and (ev.no_module_support or ev.files is not None):
+    elif (
+        ev.kallsyms is not None
+        and sym_module is None
+        and name != "CONFIG_IKCONFIG"
+        and (ev.no_module_support or ev.files is not None)
+    ):
         # Readable kallsyms without its code, and no module file to load: not there.
         state = "absent"
     else:
@@ -448,14 +540,17 @@ def _option_live(spec: _Spec, ev: _Evidence, verdicts: dict[str, OptionVerdict])
         says_in = value in ("y", "m")
         is_in = state in ("builtin", "loaded", "available")
         if func.works is not None and says_in != bool(func.works) and is_in != says_in:
-            evidence.append(f"the config disagrees with what ss showed: trust ss "
-                            f"({ev.config_source} may belong to another build)")
+            evidence.append(
+                f"the config disagrees with what ss showed: trust ss ({ev.config_source} may belong to another build)"
+            )
         elif value == "y" and state == "loaded":
-            evidence.append(f"{ev.config_source} says built in, but it is a loaded module: "
-                            "the config belongs to another build")
+            evidence.append(
+                f"{ev.config_source} says built in, but it is a loaded module: the config belongs to another build"
+            )
         elif value in ("n",) and state in ("loaded", "available") and ev.config.get(name) is not None:
-            evidence.append(f"{ev.config_source} says not set, but the module is there: "
-                            "the config belongs to another build")
+            evidence.append(
+                f"{ev.config_source} says not set, but the module is there: the config belongs to another build"
+            )
     remedy = None if state in OK_STATES else _remedy_live(spec, state, ev, verdicts)
     return OptionVerdict(state, tuple(evidence), remedy)
 
@@ -465,19 +560,22 @@ def _remedy_live(spec: _Spec, state: str, ev: _Evidence, verdicts: dict[str, Opt
         return _load_command(spec, ev, verdicts)
     if state == "absent":
         fix = _install_or_build(spec, ev, verdicts)
-        if spec.module and ev.files is None and not ev.no_module_support \
-                and ev.before is None and ev.after is None:
+        if spec.module and ev.files is None and not ev.no_module_support and ev.before is None and ev.after is None:
             # Only ss spoke: a module may yet be there, unloaded.
             return f"modprobe {spec.module}; if there is no such module: {fix}"
         return fix
     # unknown
     if ev.config_cut:
-        return ("the kernel config in the capture stops before this option: run kit collect again "
-                "(a complete capture decides), or check the build's .config with `kit kconfig`")
+        return (
+            "the kernel config in the capture stops before this option: run kit collect again "
+            "(a complete capture decides), or check the build's .config with `kit kconfig`"
+        )
     if ev.config is None:
-        return ("no evidence either way: make the kernel's config readable (CONFIG_IKCONFIG=y and "
-                "CONFIG_IKCONFIG_PROC=y give /proc/config.gz), or check the build's .config with "
-                "`kit kconfig` (OpenWrt: build_dir/target-*/linux-*/linux-*/.config)")
+        return (
+            "no evidence either way: make the kernel's config readable (CONFIG_IKCONFIG=y and "
+            "CONFIG_IKCONFIG_PROC=y give /proc/config.gz), or check the build's .config with "
+            "`kit kconfig` (OpenWrt: build_dir/target-*/linux-*/linux-*/.config)"
+        )
     return _install_or_build(spec, ev, verdicts)
 
 
@@ -505,20 +603,28 @@ def _install_or_build(spec: _Spec, ev: _Evidence, verdicts: Mapping[str, OptionV
         if dep in verdicts:
             return {"absent": "n", "builtin": "y", "loaded": "y"}.get(verdicts[dep].state)
         return _config_value(ev, dep)
+
     lines = _config_lines(spec, value_of)
     if _config_value(ev, spec.name) == "m" and spec.module and ev.files is not None:
         where = ev.modules_dir or "/lib/modules/$(uname -r)"
-        return (f"{ev.config_source} says {spec.name}=m but there is no {spec.module}.ko under {where}: "
-                f"install the modules that belong to this kernel (OpenWrt: opkg install {spec.openwrt}; "
-                f"Debian: the linux-image package of $(uname -r)), or rebuild with: {lines}"
-                if ev.openwrt and spec.openwrt else
-                f"{ev.config_source} says {spec.name}=m but there is no {spec.module}.ko under {where}: "
-                f"install the modules that belong to this kernel, or rebuild with: {lines}")
+        return (
+            f"{ev.config_source} says {spec.name}=m but there is no {spec.module}.ko under {where}: "
+            f"install the modules that belong to this kernel (OpenWrt: opkg install {spec.openwrt}; "
+            f"Debian: the linux-image package of $(uname -r)), or rebuild with: {lines}"
+            if ev.openwrt and spec.openwrt
+            else f"{ev.config_source} says {spec.name}=m but there is no {spec.module}.ko under {where}: "
+            f"install the modules that belong to this kernel, or rebuild with: {lines}"
+        )
     if ev.openwrt and spec.openwrt:
-        pm = "apk add" if ev.tools is not None and "apk" in ev.tools and "opkg" not in ev.tools \
+        pm = (
+            "apk add"
+            if ev.tools is not None and "apk" in ev.tools and "opkg" not in ev.tools
             else "opkg update && opkg install"
-        return (f"{pm} {spec.openwrt}  (OpenWrt {ev.openwrt}; a custom build: enable {spec.openwrt} "
-                f"under Kernel modules > Network Support)")
+        )
+        return (
+            f"{pm} {spec.openwrt}  (OpenWrt {ev.openwrt}; a custom build: enable {spec.openwrt} "
+            f"under Kernel modules > Network Support)"
+        )
     if ev.openwrt:
         return f"no OpenWrt package known to kit ships it: add to the target's kernel config and rebuild: {lines}"
     return f"rebuild the kernel with: {lines}"
@@ -533,8 +639,9 @@ def _config_lines(spec: _Spec, value_of) -> str:
     return " ".join(wanted)
 
 
-def _protocol_capability(options: Mapping[str, OptionVerdict], ev: _Evidence | None,
-                         netid: str, option: str, offline: bool) -> tuple[bool | None, str]:
+def _protocol_capability(
+    options: Mapping[str, OptionVerdict], ev: _Evidence | None, netid: str, option: str, offline: bool
+) -> tuple[bool | None, str]:
     good = ("builtin", "loaded", "module") if offline else OK_STATES
     bad = ("absent",) if offline else ("absent", "available")
     if ev is not None:
@@ -550,8 +657,7 @@ def _protocol_capability(options: Mapping[str, OptionVerdict], ev: _Evidence | N
 
 
 def _verdict(options: Mapping[str, OptionVerdict], ev: _Evidence | None, offline: bool) -> tuple[str, dict]:
-    caps = {label: _protocol_capability(options, ev, netid, opt, offline)[0]
-            for label, netid, opt in PROTOCOLS}
+    caps = {label: _protocol_capability(options, ev, netid, opt, offline)[0] for label, netid, opt in PROTOCOLS}
     values = list(caps.values())
     if all(v is True for v in values):
         return "ok", caps
@@ -562,8 +668,9 @@ def _verdict(options: Mapping[str, OptionVerdict], ev: _Evidence | None, offline
     return "unknown", caps
 
 
-def _summary(verdict: str, caps: dict, options: Mapping[str, OptionVerdict], ev: _Evidence | None,
-             offline: bool) -> str:
+def _summary(
+    verdict: str, caps: dict, options: Mapping[str, OptionVerdict], ev: _Evidence | None, offline: bool
+) -> str:
     yes = [p for p, v in caps.items() if v is True]
     no = [p for p, v in caps.items() if v is False]
     unk = [p for p, v in caps.items() if v is None]
@@ -574,10 +681,14 @@ def _summary(verdict: str, caps: dict, options: Mapping[str, OptionVerdict], ev:
     if verdict == "ok":
         return f"{can} socket memory for TCP and UDP ({states})"
     if verdict == "unknown":
-        why = "no TCP or UDP socket to test on and no config or module evidence" if not offline \
+        why = (
+            "no TCP or UDP socket to test on and no config or module evidence"
+            if not offline
             else "the config does not say"
-        return f"cannot tell whether {can.split(' ', 1)[1] if offline else 'ss can show'} socket memory: {why}" \
-            + (f" — {fix}" if fix else "")
+        )
+        return f"cannot tell whether {can.split(' ', 1)[1] if offline else 'ss can show'} socket memory: {why}" + (
+            f" — {fix}" if fix else ""
+        )
     parts = []
     if yes:
         parts.append(f"memory for {' and '.join(yes)} only")
@@ -604,12 +715,12 @@ def _combined_fix(verdicts: list[OptionVerdict]) -> str | None:
         return "modprobe -a " + " ".join(modules)
     for prefix in ("rebuild the kernel with: ", "add to the config and rebuild: "):
         if all(r.startswith(prefix) for r in remedies):
-            lines = dict.fromkeys(w for r in remedies for w in r[len(prefix):].split())
+            lines = dict.fromkeys(w for r in remedies for w in r[len(prefix) :].split())
             return prefix + " ".join(lines)
     return remedies[0]
 
 
-def diagnose_live(sections: Mapping[str, "SectionOutput"], sockets: Sequence[Socket] | None) -> KernelDiag:
+def diagnose_live(sections: Mapping[str, SectionOutput], sockets: Sequence[Socket] | None) -> KernelDiag:
     """The running kernel's verdict from one capture (sections) and ss's sockets (None: ss did not run)."""
     ev = _gather(sections, sockets)
     options: dict[str, OptionVerdict] = {}
@@ -619,11 +730,15 @@ def diagnose_live(sections: Mapping[str, "SectionOutput"], sockets: Sequence[Soc
     for name in OPTIONS:
         spec = _SPECS[name]
         for dep in spec.depends:
-            if dep in options and options[dep].state in ("absent", "available") \
-                    and options[name].state not in OK_STATES:
+            if (
+                dep in options
+                and options[dep].state in ("absent", "available")
+                and options[name].state not in OK_STATES
+            ):
                 ov = options[name]
-                options[name] = OptionVerdict(ov.state, ov.evidence + (f"needs {dep}, which is {options[dep].state}",),
-                                              ov.remedy)
+                options[name] = OptionVerdict(
+                    ov.state, ov.evidence + (f"needs {dep}, which is {options[dep].state}",), ov.remedy
+                )
     verdict, caps = _verdict(options, ev, offline=False)
     return KernelDiag(verdict, options, _summary(verdict, caps, options, ev, offline=False), tuple(ev.notes))
 
@@ -639,13 +754,13 @@ def _default(spec: _Spec, value_of) -> str:
     return spec.default
 
 
-def diagnose_config(options: Mapping[str, KconfigOption | None], source: str, *,
-                    dialect: str = "config") -> KernelDiag:
+def diagnose_config(options: Mapping[str, KconfigOption | None], source: str, *, dialect: str = "config") -> KernelDiag:
     """Offline verdict from a config: =y builtin, =m module, not set (or missing) absent.
 
     `dialect` 'defconfig': an option the file does not mention takes its Kconfig
     default (savedefconfig leaves out whatever equals the default).
     """
+
     def value_of(name: str) -> str | None:
         option = options.get(name)
         if option is None:

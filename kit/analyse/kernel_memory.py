@@ -11,10 +11,11 @@ that show memory trouble are picked out in WATCHED, with what each means. They
 count since boot (per network namespace): a single capture shows that trouble
 happened, two captures (kit diff) show whether it still does.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from kit.capture import SectionOutput
 from kit.parsers import meminfo, proc_counters
@@ -79,15 +80,13 @@ class KernelMemory:
     def bytes(self, pages: int | None) -> int | None:
         return None if pages is None else pages * self.page_size
 
-
     def counter(self, group: str, name: str) -> int | None:
         return self.counters.get(group, {}).get(name)
 
     @property
     def watched(self) -> list[tuple[str, str, int, str]]:
         """(group, counter, value, meaning) for each WATCHED counter the device printed."""
-        return [(g, n, self.counters[g][n], meaning) for g, n, meaning in WATCHED
-                if n in self.counters.get(g, {})]
+        return [(g, n, self.counters[g][n], meaning) for g, n, meaning in WATCHED if n in self.counters.get(g, {})]
 
 
 def _limits(section: SectionOutput | None) -> Limits | None:

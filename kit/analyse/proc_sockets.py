@@ -6,11 +6,12 @@ bytes and inode, and /proc/[pid]/fd links name the inode of each socket a
 process holds. Joining the two gives what `ss -nap` would show, minus the
 memory breakdown (skmem stays None: /proc has none).
 """
+
 from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from kit.parsers.socket_owners import Owner
 from kit.records import ProcRef, Socket

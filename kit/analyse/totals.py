@@ -11,11 +11,12 @@ The classic one-liner
 sums r (rmem_alloc); with $4 it sums t (wmem_alloc). Our rmem_alloc and
 wmem_alloc totals are those same sums, taken over every socket that has skmem.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 from kit.records import Socket
 
@@ -79,8 +80,12 @@ def per_process(sockets: Iterable[Socket]) -> list[Group]:
         for key in {(p.pid, p.name) for p in sock.processes}:
             members[key].append(sock)
     groups = [
-        Group(key=f"{name}/{pid}", name=name if pid is not None or name else "(no owner shown)",
-              pid=pid, totals=totals(socks))
+        Group(
+            key=f"{name}/{pid}",
+            name=name if pid is not None or name else "(no owner shown)",
+            pid=pid,
+            totals=totals(socks),
+        )
         for (pid, name), socks in members.items()
     ]
     return _by_memory(groups)
@@ -100,6 +105,7 @@ def _by_memory(groups: Iterable[Group]) -> list[Group]:
 
 def top_sockets(sockets: Sequence[Socket], key: str, n: int) -> list[Socket]:
     """The n sockets with the most memory by `key`: 'rmem_alloc' or 'send' (wmem_alloc + wmem_queued)."""
+
     def weight(sock: Socket) -> int:
         mem = sock.skmem
         if mem is None:

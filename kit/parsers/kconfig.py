@@ -30,18 +30,22 @@ every visible option; a defconfig or fragment lists only what differs from
 the Kconfig defaults, so an option it does not mention takes its default
 (kit.analyse.kdiag knows the defaults of the options it reports).
 """
+
 from __future__ import annotations
 
 import re
 
-from kit.records import KconfigOption, ParseProblem, Parsed
+from kit.records import KconfigOption, Parsed, ParseProblem
 
 _NAME = re.compile(r"CONFIG_[A-Za-z0-9_]+\Z")
 _NOT_SET = re.compile(r"# (CONFIG_[A-Za-z0-9_]+) is not set\Z")
 _BARE_VALUE = re.compile(r"[^\s\"#]+\Z")
 _MAX_TEXT = 300  # a problem keeps at most this much of its line
-_HEADER = re.compile(r"^# (Automatically generated file; DO NOT EDIT\.|Automatically generated make config"
-                     r"|Linux/\S+ \S+ Kernel Configuration|Linux kernel version:)", re.M)
+_HEADER = re.compile(
+    r"^# (Automatically generated file; DO NOT EDIT\.|Automatically generated make config"
+    r"|Linux/\S+ \S+ Kernel Configuration|Linux kernel version:)",
+    re.M,
+)
 
 
 def parse(text: str) -> Parsed[KconfigOption]:

@@ -8,11 +8,12 @@ Values with `kB` are converted to bytes; bare numbers (HugePages_*) are kept
 as counts. Busybox and glibc systems print the same format (it is the
 kernel's).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kit.records import ParseProblem, Parsed
+from kit.records import Parsed, ParseProblem
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,7 @@ How it is read:
 Problems: every other non-blank line (a prompt, the command, `netstat:
 invalid option -- 'p'` and busybox's usage text) with its line number.
 """
+
 from __future__ import annotations
 
 import re
@@ -65,23 +66,37 @@ from kit.records import Parsed, ParseProblem, ProcRef, Socket
 
 MAX_LINE = 300
 
-NETIDS = {"tcp": "tcp", "tcp6": "tcp", "udp": "udp", "udp6": "udp", "raw": "raw", "raw6": "raw",
-          "udpl": "udp", "udpl6": "udp"}
+NETIDS = {
+    "tcp": "tcp",
+    "tcp6": "tcp",
+    "udp": "udp",
+    "udp6": "udp",
+    "raw": "raw",
+    "raw6": "raw",
+    "udpl": "udp",
+    "udpl6": "udp",
+}
 UNIX_TYPES = {"STREAM": "u_str", "DGRAM": "u_dgr", "SEQPACKET": "u_seq"}
 # busybox tcp_state[] -> ss names
 TCP_STATES = {
-    "ESTABLISHED": "ESTAB", "SYN_SENT": "SYN-SENT", "SYN_RECV": "SYN-RECV",
-    "FIN_WAIT1": "FIN-WAIT-1", "FIN_WAIT2": "FIN-WAIT-2", "TIME_WAIT": "TIME-WAIT",
-    "CLOSE": "UNCONN", "CLOSE_WAIT": "CLOSE-WAIT", "LAST_ACK": "LAST-ACK",
-    "LISTEN": "LISTEN", "CLOSING": "CLOSING", "": "UNCONN",
+    "ESTABLISHED": "ESTAB",
+    "SYN_SENT": "SYN-SENT",
+    "SYN_RECV": "SYN-RECV",
+    "FIN_WAIT1": "FIN-WAIT-1",
+    "FIN_WAIT2": "FIN-WAIT-2",
+    "TIME_WAIT": "TIME-WAIT",
+    "CLOSE": "UNCONN",
+    "CLOSE_WAIT": "CLOSE-WAIT",
+    "LAST_ACK": "LAST-ACK",
+    "LISTEN": "LISTEN",
+    "CLOSING": "CLOSING",
+    "": "UNCONN",
 }
 UNIX_STATES = {"LISTENING": "LISTEN", "CONNECTED": "ESTAB", "": "UNCONN"}
 
 _PRG = re.compile(r"(\d+)/(.*)\Z")
 # unix  2      [ ACC ]     STREAM     LISTENING     1080422 4340/python3        /tmp/kit-craft.sock
-_UNIX = re.compile(
-    r"unix +(\d+) +\[ ?([A-Z ]*?) ?\] +([A-Z]+) +(?:([A-Z]+) +)?(\d+)(?: (.*))?\Z"
-)
+_UNIX = re.compile(r"unix +(\d+) +\[ ?([A-Z ]*?) ?\] +([A-Z]+) +(?:([A-Z]+) +)?(\d+)(?: (.*))?\Z")
 
 
 def _problem(n: int, line: str, reason: str) -> ParseProblem:

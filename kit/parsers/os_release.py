@@ -7,11 +7,12 @@
 Quotes are stripped as a shell would for these simple files; nothing is ever
 evaluated. `cat` of a missing file prints its complaint on stderr, not here.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kit.records import ParseProblem, Parsed
+from kit.records import Parsed, ParseProblem
 
 
 @dataclass(frozen=True, slots=True)

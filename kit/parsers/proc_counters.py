@@ -26,12 +26,13 @@ Each group becomes one `CounterGroup` (the file's group name, e.g. "TcpExt",
 line whose count differs from its header, or a value that is not a number is
 a ParseProblem; the other groups are still read.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from kit.records import ParseProblem, Parsed
+from kit.records import Parsed, ParseProblem
 
 _NUMBER = re.compile(r"-?\d+\Z")
 
@@ -66,12 +67,14 @@ def parse(text: str) -> Parsed[CounterGroup]:
         if pending is not None and pending[2] == group and is_values:
             names = pending[3]
             if len(names) != len(words):
-                result.problems.append(ParseProblem(
-                    pending[0], pending[1][:300], "counter names whose value line does not match"))
-                result.problems.append(ParseProblem(
-                    number, line[:300], f"{len(words)} values for {len(names)} counter names"))
+                result.problems.append(
+                    ParseProblem(pending[0], pending[1][:300], "counter names whose value line does not match")
+                )
+                result.problems.append(
+                    ParseProblem(number, line[:300], f"{len(words)} values for {len(names)} counter names")
+                )
             else:
-                result.records.append(CounterGroup(group, dict(zip(names, map(int, words))), pending[0]))
+                result.records.append(CounterGroup(group, dict(zip(names, map(int, words), strict=False)), pending[0]))
             pending = None
             continue
         flush_pending()

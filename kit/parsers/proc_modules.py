@@ -21,11 +21,12 @@ Quirks seen:
 Fields: Module(name, size, refcount, state, line, used_by). state is Live,
 Loading or Unloading (as printed).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kit.records import ParseProblem, Parsed
+from kit.records import Parsed, ParseProblem
 
 _STATES = ("Live", "Loading", "Unloading")
 

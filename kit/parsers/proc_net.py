@@ -51,6 +51,7 @@ How it is read:
 Problems: every non-blank line that is neither a header nor a row of the
 current table (a prompt, `cat: /proc/net/raw6: No such file or directory`).
 """
+
 from __future__ import annotations
 
 import re
@@ -62,8 +63,18 @@ MAX_LINE = 300
 
 # include/net/tcp_states.h -> ss's names
 TCP_STATES = {
-    1: "ESTAB", 2: "SYN-SENT", 3: "SYN-RECV", 4: "FIN-WAIT-1", 5: "FIN-WAIT-2", 6: "TIME-WAIT",
-    7: "UNCONN", 8: "CLOSE-WAIT", 9: "LAST-ACK", 10: "LISTEN", 11: "CLOSING", 12: "SYN-RECV",
+    1: "ESTAB",
+    2: "SYN-SENT",
+    3: "SYN-RECV",
+    4: "FIN-WAIT-1",
+    5: "FIN-WAIT-2",
+    6: "TIME-WAIT",
+    7: "UNCONN",
+    8: "CLOSE-WAIT",
+    9: "LAST-ACK",
+    10: "LISTEN",
+    11: "CLOSING",
+    12: "SYN-RECV",
 }
 UNIX_TYPES = {1: "u_str", 2: "u_dgr", 5: "u_seq"}
 UNIX_STATES = {1: "UNCONN", 2: "CONNECTING", 3: "ESTAB", 4: "DISCONNECTING"}
@@ -109,15 +120,18 @@ def _score(addrs: list[str], little: bool) -> int:
             score += b[0] in _PLAUSIBLE_V4
         else:
             b = _v6_bytes(a, little)
-            score += (b[:2] == b"\xfe\x80" or b[:12] == b"\0" * 10 + b"\xff\xff"
-                      or b == b"\0" * 15 + b"\1" or b[0] & 0xFE == 0xFC)
+            score += (
+                b[:2] == b"\xfe\x80"
+                or b[:12] == b"\0" * 10 + b"\xff\xff"
+                or b == b"\0" * 15 + b"\1"
+                or b[0] & 0xFE == 0xFC
+            )
     return score
 
 
 def byte_order(text: str) -> str:
     """'little' or 'big': how the machine that printed these tables stores a word."""
-    addrs = [a for a in re.findall(r"\b([0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}):[0-9A-Fa-f]{4}\b", text)
-             if a.strip("0")]
+    addrs = [a for a in re.findall(r"\b([0-9A-Fa-f]{8}|[0-9A-Fa-f]{32}):[0-9A-Fa-f]{4}\b", text) if a.strip("0")]
     return "big" if _score(addrs, False) > _score(addrs, True) else "little"
 
 
@@ -168,8 +182,7 @@ def _parse(text: str, kind: str | None) -> Parsed[Socket]:
             flags, st_n = int(flags, 16), int(st, 16)
             state = "LISTEN" if flags & SO_ACCEPTCON else UNIX_STATES.get(st_n, st)
             netid = UNIX_TYPES.get(int(kind_hex, 16), "u_" + kind_hex)
-            out.records.append(Socket(netid, state, None, None, f"{path or '*'} {inode}", "*",
-                                      (), None, n, int(inode)))
+            out.records.append(Socket(netid, state, None, None, f"{path or '*'} {inode}", "*", (), None, n, int(inode)))
             continue
         m = _INET.match(line.rstrip("\r"))
         if m is None:
@@ -181,10 +194,21 @@ def _parse(text: str, kind: str | None) -> Parsed[Socket]:
             last = rest.split()[-1:] or [""]
             drops = int(last[0]) if last[0].isdigit() and last[0].isascii() else None
         st_n = int(st, 16)
-        out.records.append(Socket(
-            table, TCP_STATES.get(st_n, st), int(rx, 16), int(tx, 16),
-            _address(la, lp, little), _address(ra, rp, little), (), None, n, int(inode), drops,
-        ))
+        out.records.append(
+            Socket(
+                table,
+                TCP_STATES.get(st_n, st),
+                int(rx, 16),
+                int(tx, 16),
+                _address(la, lp, little),
+                _address(ra, rp, little),
+                (),
+                None,
+                n,
+                int(inode),
+                drops,
+            )
+        )
     return out
 
 

@@ -11,11 +11,12 @@ comm is the kernel's 15-byte task name and may contain spaces, so the pid is
 the first word and the inode and fd are the last two; what lies between is
 the name. A non-root probe only sees its own processes' descriptors.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kit.records import ParseProblem, Parsed
+from kit.records import Parsed, ParseProblem
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,10 @@
 `mem` for TCP and UDP is in pages (multiply by the page size); FRAG's `memory`
 is bytes. sockstat6 has the same shape with TCP6, UDP6, ... and no `mem`.
 """
+
 from __future__ import annotations
 
-from kit.records import ParseProblem, Parsed, Sockstat
+from kit.records import Parsed, ParseProblem, Sockstat
 
 
 def parse(text: str) -> Parsed[Sockstat]:
@@ -25,7 +26,7 @@ def parse(text: str) -> Parsed[Sockstat]:
         if not sep or not proto.strip() or len(fields) % 2 or not fields:
             result.problems.append(ParseProblem(number, line[:300], "not 'PROTO: key value ...'"))
             continue
-        pairs = dict(zip(fields[::2], fields[1::2]))
+        pairs = dict(zip(fields[::2], fields[1::2], strict=False))
         if not all(v.isdigit() for v in pairs.values()):
             result.problems.append(ParseProblem(number, line[:300], "a value is not a number"))
             continue

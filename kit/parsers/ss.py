@@ -93,31 +93,68 @@ header (a shell prompt, the command line) and ss's stderr mixed into a paste
 some diag module). A row whose users or skmem field cannot be read still
 gives its socket, plus a problem naming the field.
 """
+
 from __future__ import annotations
 
 import gc
 import re
 import sys
 
-from kit.records import (OLD_MEM_KEYS, SKMEM_KEYS, Parsed, ParseProblem, Skmem, Socket, new_procref,
-                          new_socket)
+from kit.records import OLD_MEM_KEYS, SKMEM_KEYS, Parsed, ParseProblem, Skmem, Socket, new_procref, new_socket
 
 MAX_LINE = 300  # characters of a bad line kept in a ParseProblem
 
 # Netids ss prints (misc/ss.c: proto_name, unix_netid_name, sock_state_print...).
-NETIDS = frozenset({
-    "tcp", "udp", "raw", "mptcp", "sctp", "dccp", "icmp6", "???",
-    "u_str", "u_dgr", "u_seq", "p_raw", "p_dgr", "nl",
-    "ti_st", "ti_dg", "ti_rd", "ti_sq", "v_str", "v_dgr", "xdp",
-})
+NETIDS = frozenset(
+    {
+        "tcp",
+        "udp",
+        "raw",
+        "mptcp",
+        "sctp",
+        "dccp",
+        "icmp6",
+        "???",
+        "u_str",
+        "u_dgr",
+        "u_seq",
+        "p_raw",
+        "p_dgr",
+        "nl",
+        "ti_st",
+        "ti_dg",
+        "ti_rd",
+        "ti_sq",
+        "v_str",
+        "v_dgr",
+        "xdp",
+    }
+)
 UNIX_NETIDS = frozenset({"u_str", "u_dgr", "u_seq"})
 # sstate_name[] and sctp_sstate_name[] of misc/ss.c.
-STATES = frozenset({
-    "UNKNOWN", "ESTAB", "SYN-SENT", "SYN-RECV", "FIN-WAIT-1", "FIN-WAIT-2",
-    "TIME-WAIT", "UNCONN", "CLOSE-WAIT", "LAST-ACK", "LISTEN", "CLOSING",
-    "CLOSED", "COOKIE_WAIT", "COOKIE_ECHOED", "SHUTDOWN_PENDING", "SHUTDOWN_SENT",
-    "SHUTDOWN_RECEIVED", "ACK_SENT",
-})
+STATES = frozenset(
+    {
+        "UNKNOWN",
+        "ESTAB",
+        "SYN-SENT",
+        "SYN-RECV",
+        "FIN-WAIT-1",
+        "FIN-WAIT-2",
+        "TIME-WAIT",
+        "UNCONN",
+        "CLOSE-WAIT",
+        "LAST-ACK",
+        "LISTEN",
+        "CLOSING",
+        "CLOSED",
+        "COOKIE_WAIT",
+        "COOKIE_ECHOED",
+        "SHUTDOWN_PENDING",
+        "SHUTDOWN_SENT",
+        "SHUTDOWN_RECEIVED",
+        "ACK_SENT",
+    }
+)
 _NETID_LIKE = re.compile(r"[a-z][a-z0-9_]{0,7}\Z")  # an unknown future netid
 _STATE_LIKE = re.compile(r"[A-Z][A-Z0-9_-]{1,19}\Z")  # an unknown future state
 
@@ -125,11 +162,23 @@ _STATE_LIKE = re.compile(r"[A-Z][A-Z0-9_-]{1,19}\Z")  # an unknown future state
 # inet_sk_diag_fill / tcp_diag_get_info, udp_diag.c, unix_diag.c, netlink_diag.c).
 QUEUE_MEANING = {
     ("tcp", "LISTEN"): ("accept queue (connections not yet accepted)", "accept queue limit (listen backlog)"),
-    ("tcp", "CLOSE-WAIT"): ("bytes not yet read by the process, plus 1 for the peer's FIN", "bytes not yet acknowledged by the peer"),
+    ("tcp", "CLOSE-WAIT"): (
+        "bytes not yet read by the process, plus 1 for the peer's FIN",
+        "bytes not yet acknowledged by the peer",
+    ),
     ("tcp", None): ("bytes not yet read by the process", "bytes not yet acknowledged by the peer"),
-    ("udp", None): ("memory allocated to received datagrams (rmem_alloc, skb truesize)", "memory allocated to datagrams being sent (wmem_alloc)"),
-    ("raw", None): ("memory allocated to received packets (rmem_alloc)", "memory allocated to packets being sent (wmem_alloc)"),
-    ("nl", None): ("memory allocated to received messages (rmem_alloc)", "memory allocated to messages being sent (wmem_alloc)"),
+    ("udp", None): (
+        "memory allocated to received datagrams (rmem_alloc, skb truesize)",
+        "memory allocated to datagrams being sent (wmem_alloc)",
+    ),
+    ("raw", None): (
+        "memory allocated to received packets (rmem_alloc)",
+        "memory allocated to packets being sent (wmem_alloc)",
+    ),
+    ("nl", None): (
+        "memory allocated to received messages (rmem_alloc)",
+        "memory allocated to messages being sent (wmem_alloc)",
+    ),
     ("p_raw", None): ("memory allocated to received packets (rmem_alloc)", "memory being sent (wmem_alloc)"),
     ("p_dgr", None): ("memory allocated to received packets (rmem_alloc)", "memory being sent (wmem_alloc)"),
     ("u_str", "LISTEN"): ("connections waiting to be accepted", "accept queue limit (listen backlog)"),
@@ -262,22 +311,68 @@ _TAIL = {
     "skmem": _tail_skmem,
     "mem": _tail_mem,
     # -e
-    "uid": None, "ino": _tail_ino, "sk": None, "cgroup": None, "<->": None, "v6only": None,
+    "uid": None,
+    "ino": _tail_ino,
+    "sk": None,
+    "cgroup": None,
+    "<->": None,
+    "v6only": None,
     # -o
     "timer": None,
     # -i (tcp_show_info)
-    "ts": None, "sack": None, "ecn": None, "ecnseen": None, "fastopen": None,
-    "cubic": None, "reno": None, "bbr": None, "wscale": None, "rto": None, "backoff": None,
-    "rtt": None, "ato": None, "mss": None, "pmtu": None, "rcvmss": None, "advmss": None,
-    "cwnd": None, "ssthresh": None, "bytes_sent": None, "bytes_retrans": None,
-    "bytes_acked": None, "bytes_received": None, "segs_out": None, "segs_in": None,
-    "data_segs_out": None, "data_segs_in": None, "send": None, "lastsnd": None,
-    "lastrcv": None, "lastack": None, "pacing_rate": None, "delivery_rate": None,
-    "delivered": None, "app_limited": None, "busy": None, "rwnd_limited": None,
-    "sndbuf_limited": None, "unacked": None, "retrans": None, "lost": None,
-    "sacked": None, "reordering": None, "rcv_rtt": None, "rcv_space": None,
-    "rcv_ssthresh": None, "minrtt": None, "snd_wnd": None, "notsent": None,
-    "dsack_dups": None, "reord_seen": None, "qack": None, "bidir": None,
+    "ts": None,
+    "sack": None,
+    "ecn": None,
+    "ecnseen": None,
+    "fastopen": None,
+    "cubic": None,
+    "reno": None,
+    "bbr": None,
+    "wscale": None,
+    "rto": None,
+    "backoff": None,
+    "rtt": None,
+    "ato": None,
+    "mss": None,
+    "pmtu": None,
+    "rcvmss": None,
+    "advmss": None,
+    "cwnd": None,
+    "ssthresh": None,
+    "bytes_sent": None,
+    "bytes_retrans": None,
+    "bytes_acked": None,
+    "bytes_received": None,
+    "segs_out": None,
+    "segs_in": None,
+    "data_segs_out": None,
+    "data_segs_in": None,
+    "send": None,
+    "lastsnd": None,
+    "lastrcv": None,
+    "lastack": None,
+    "pacing_rate": None,
+    "delivery_rate": None,
+    "delivered": None,
+    "app_limited": None,
+    "busy": None,
+    "rwnd_limited": None,
+    "sndbuf_limited": None,
+    "unacked": None,
+    "retrans": None,
+    "lost": None,
+    "sacked": None,
+    "reordering": None,
+    "rcv_rtt": None,
+    "rcv_space": None,
+    "rcv_ssthresh": None,
+    "minrtt": None,
+    "snd_wnd": None,
+    "notsent": None,
+    "dsack_dups": None,
+    "reord_seen": None,
+    "qack": None,
+    "bidir": None,
 }
 _PROCS = 6  # indexes in the pending-row list (see _read_row)
 _SKMEM = 7
@@ -320,6 +415,7 @@ def _read_tail(s: str, pos: int, acc: list, cache: dict) -> str | None:
 
 
 # --- the fixed columns -----------------------------------------------------------
+
 
 def _is_num(tok: str) -> bool:
     return tok.isdigit() and tok.isascii()
@@ -414,8 +510,8 @@ def _read_unix_slow(line, parts, base, netid, state, rq, sq):
     """A unix row whose path holds blanks (or is cut short): addresses end where the keywords start."""
     m = _UNIX_TAIL.search(line)
     head = line[: m.start()] if m else line
-    rest = line[m.start():] if m else ""
-    words = head.split()[base + 2:]
+    rest = line[m.start() :] if m else ""
+    words = head.split()[base + 2 :]
     # words: path... inode peer... inode; the peer is usually "* inode"
     split = None
     if len(words) >= 4 and _is_num(words[-1]):
@@ -427,8 +523,18 @@ def _read_unix_slow(line, parts, base, netid, state, rq, sq):
         # the end of the line before a whole row: wrapped, or not a row
         return SHORT if not rest else "unix row without its inode columns"
     local_words, peer_words = words[:split], words[split:]
-    return [netid, state, int(rq), int(sq), " ".join(local_words), " ".join(peer_words), [], None,
-            int(local_words[-1]), rest]
+    return [
+        netid,
+        state,
+        int(rq),
+        int(sq),
+        " ".join(local_words),
+        " ".join(peer_words),
+        [],
+        None,
+        int(local_words[-1]),
+        rest,
+    ]
 
 
 def _is_header(line: str) -> bool:
@@ -441,8 +547,21 @@ def _is_header(line: str) -> bool:
 
 # Words of the header that a narrow terminal pushes onto a line of their own
 # (ss 6.x at 80 columns prints "Process" alone under the header).
-_HEADER_WORDS = frozenset({"Process", "Local", "Peer", "Address:Port", "Address:PortProcess",
-                           "Address", "Port", "Netid", "State", "Recv-Q", "Send-Q"})
+_HEADER_WORDS = frozenset(
+    {
+        "Process",
+        "Local",
+        "Peer",
+        "Address:Port",
+        "Address:PortProcess",
+        "Address",
+        "Port",
+        "Netid",
+        "State",
+        "Recv-Q",
+        "Send-Q",
+    }
+)
 
 
 def _first_key(stripped: str) -> str:
@@ -560,8 +679,9 @@ class _Reader:
             return
         row = self.row
         if row is not None:
-            self.records.append(Socket(row[0], row[1], row[2], row[3], row[4], row[5],
-                                       tuple(row[6]), row[7], self.group[0][0], row[8]))
+            self.records.append(
+                Socket(row[0], row[1], row[2], row[3], row[4], row[5], tuple(row[6]), row[7], self.group[0][0], row[8])
+            )
         self.problems.extend(self.gprobs)
         self.group, self.row, self.gprobs, self.broken = None, None, [], False
 
@@ -571,8 +691,7 @@ class _Reader:
         Unless that last line was cut inside a field, only the row line itself
         takes a wrapped rest, and only one carrying a field (`356 users:((...`).
         """
-        if need_field and (len(self.group) > 1 or not (
-                _has_field(line) or _starts_with_keyword(line.strip()))):
+        if need_field and (len(self.group) > 1 or not (_has_field(line) or _starts_with_keyword(line.strip()))):
             return False
         group = self.group
         last_n, last = group[-1]
@@ -625,7 +744,8 @@ class _Reader:
                 # a line that starts like a row is a row, if a bad one, never
                 # the wrapped rest of the socket above (unless that was cut)
                 if (self.broken or not starts_row) and self._glue(
-                        line, need_field=not self.broken and self.row is not None):
+                    line, need_field=not self.broken and self.row is not None
+                ):
                     return
                 if line[0] in " \t" and self.row is not None:
                     # An indented line that is no row: more about the socket
@@ -724,8 +844,24 @@ def _parse(text: str, fast_path: bool = True) -> Parsed[Socket]:
                     if start != pos:
                         ahead[layout] = (pos, m)
                         break
-                    (netid, state, rq, sq, ulocal, uino, upeer, local, peer,
-                     uname, upid, ufd, users, skm, cont, skm2) = m.groups()
+                    (
+                        netid,
+                        state,
+                        rq,
+                        sq,
+                        ulocal,
+                        uino,
+                        upeer,
+                        local,
+                        peer,
+                        uname,
+                        upid,
+                        ufd,
+                        users,
+                        skm,
+                        cont,
+                        skm2,
+                    ) = m.groups()
                     if ulocal is not None:  # unix: "path inode"
                         if netid and netid not in unix_netids:
                             break
@@ -758,9 +894,20 @@ def _parse(text: str, fast_path: bool = True) -> Parsed[Socket]:
                         if slow.group is not None:
                             slow.finish()
                         slow.after_header = dirty = False
-                    append(socket(intern(netid, netid), intern(state, state),
-                                  0 if rq == "0" else int(rq), 0 if sq == "0" else int(sq),
-                                  local, peer, procs, mem, n, inode))
+                    append(
+                        socket(
+                            intern(netid, netid),
+                            intern(state, state),
+                            0 if rq == "0" else int(rq),
+                            0 if sq == "0" else int(sq),
+                            local,
+                            peer,
+                            procs,
+                            mem,
+                            n,
+                            inode,
+                        )
+                    )
                     n += 1 if cont is None else 2
                     pos = end
                 else:

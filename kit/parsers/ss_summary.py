@@ -23,11 +23,12 @@ protocol suffixed "/transport" ("TCP/transport") so it does not clash with the
 TCP line. `timewait 105/0` keeps the first number (sockets; the second is
 the kernel's timewait bucket count).
 """
+
 from __future__ import annotations
 
 import re
 
-from kit.records import ParseProblem, Parsed, Sockstat
+from kit.records import Parsed, ParseProblem, Sockstat
 
 _TOTAL = re.compile(r"Total:\s+(\d+)(?:\s+\(kernel (\d+)\))?\s*$")
 _TCP = re.compile(r"TCP:\s+(\d+)\s+\(([^)]*)\)(?:,\s*ports (\d+))?\s*$")

@@ -10,11 +10,12 @@ and the node name is whatever lies between the kernel name and the release.
 A lone `uname -a` line (a paste) is split by words: kernel name, node name and
 release first, the machine last or before a trailing `GNU/Linux`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kit.records import ParseProblem, Parsed
+from kit.records import Parsed, ParseProblem
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +45,7 @@ def _with_release(line: str, release: str, machine: str) -> Uname | None:
     cut = rest.rfind(marker)
     if not kernel_name or cut < 0:
         return None
-    version = rest[cut + len(marker):].rsplit(f" {machine}", 1)[0] if machine else rest[cut + len(marker):]
+    version = rest[cut + len(marker) :].rsplit(f" {machine}", 1)[0] if machine else rest[cut + len(marker) :]
     return Uname(kernel_name, rest[:cut], release, version.strip(), machine)
 
 

@@ -14,11 +14,13 @@ Rules the template and this module keep:
 The template gets a small view model built here (numbers pre-computed, chart
 geometry pre-computed), so the template only lays things out.
 """
+
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from markupsafe import Markup, escape
@@ -42,20 +44,36 @@ DIAG_OPTIONS = ("CONFIG_INET_DIAG", "CONFIG_INET_TCP_DIAG", "CONFIG_INET_UDP_DIA
 
 # The skmem glossary: ss key, kernel name (SK_MEMINFO_*), what it means.
 GLOSSARY = (
-    ("r", "rmem_alloc", "Bytes of received data waiting in the receive queue for the application to read, "
-     "counted as the kernel allocated them (skb truesize: payload plus buffer overhead)."),
-    ("rb", "rcv_buf", "The receive buffer limit (SO_RCVBUF as doubled by the kernel, or as autotuned for TCP). "
-     "When r reaches rb, new data is dropped (UDP) or the window closes (TCP)."),
-    ("t", "wmem_alloc", "Bytes of sent data the kernel still holds: handed to the device queue or, for TCP, "
-     "sent and not yet acknowledged. Unix stream sockets charge unread data to the sender, so a reader "
-     "that does not read shows up as its peer's t."),
+    (
+        "r",
+        "rmem_alloc",
+        "Bytes of received data waiting in the receive queue for the application to read, "
+        "counted as the kernel allocated them (skb truesize: payload plus buffer overhead).",
+    ),
+    (
+        "rb",
+        "rcv_buf",
+        "The receive buffer limit (SO_RCVBUF as doubled by the kernel, or as autotuned for TCP). "
+        "When r reaches rb, new data is dropped (UDP) or the window closes (TCP).",
+    ),
+    (
+        "t",
+        "wmem_alloc",
+        "Bytes of sent data the kernel still holds: handed to the device queue or, for TCP, "
+        "sent and not yet acknowledged. Unix stream sockets charge unread data to the sender, so a reader "
+        "that does not read shows up as its peer's t.",
+    ),
     ("tb", "snd_buf", "The send buffer limit (SO_SNDBUF, doubled)."),
     ("f", "fwd_alloc", "Memory reserved for the socket in advance (forward allocation), not yet used by data."),
     ("w", "wmem_queued", "Bytes queued for sending: TCP's write queue, including data not yet sent."),
     ("o", "opt_mem", "Option memory: socket filters, multicast lists and other per-socket options."),
     ("bl", "back_log", "Bytes in the socket's backlog, received while the socket was locked by its owner."),
-    ("d", "sock_drop", "Packets dropped on this socket (a count, not bytes): a full receive buffer, "
-     "a filter, or memory pressure. Older ss does not print it."),
+    (
+        "d",
+        "sock_drop",
+        "Packets dropped on this socket (a count, not bytes): a full receive buffer, "
+        "a filter, or memory pressure. Older ss does not print it.",
+    ),
 )
 
 AWK_ONE_LINER = "ss -napm | awk -F '[\\(|,]' '/skmem/ {print $2}' | cut -c 2- | awk '{a+=$1}END{print a}'"
@@ -73,7 +91,7 @@ def _inert(value: object, limit: int | None, pattern) -> Markup:
     parts: list[str] = []
     last = 0
     for m in pattern.finditer(text):
-        parts.append(str(escape(text[last:m.start()])))
+        parts.append(str(escape(text[last : m.start()])))
         parts.append(f'<span class="ctl">{escape_char(m.group())}</span>')
         last = m.end()
     parts.append(str(escape(text[last:])))
@@ -160,12 +178,19 @@ def _process_bars(processes: list[Group], n: int = CHART_BARS) -> list[Bar]:
     bars = []
     for i, g in enumerate(shown):
         label = plain(g.name, 24) + (f" [{g.pid}]" if g.pid is not None else "")
-        bars.append(Bar(label, g.totals.memory, max(1.0, 300.0 * g.totals.memory / top), i * 22,
-                        f"{human_bytes(g.totals.memory)}"))
+        bars.append(
+            Bar(
+                label,
+                g.totals.memory,
+                max(1.0, 300.0 * g.totals.memory / top),
+                i * 22,
+                f"{human_bytes(g.totals.memory)}",
+            )
+        )
     return bars
 
 
-def _mem_charts(report: "Report") -> list[TcpMemChart]:
+def _mem_charts(report: Report) -> list[TcpMemChart]:
     km = report.kernel_memory
     charts = []
     for proto in (km.tcp, km.udp):
@@ -174,11 +199,14 @@ def _mem_charts(report: "Report") -> list[TcpMemChart]:
         lim = proto.limits
         top = max(lim.max, proto.pages, 1)
         scale = 520.0 / top
-        chart = TcpMemChart(proto.protocol, proto.pages, km.bytes(proto.pages), lim.min, lim.pressure,
-                            lim.max, proto.level(), scale)
-        chart.markers = [("min", 20 + lim.min * scale, lim.min),
-                         ("pressure", 20 + lim.pressure * scale, lim.pressure),
-                         ("max", 20 + lim.max * scale, lim.max)]
+        chart = TcpMemChart(
+            proto.protocol, proto.pages, km.bytes(proto.pages), lim.min, lim.pressure, lim.max, proto.level(), scale
+        )
+        chart.markers = [
+            ("min", 20 + lim.min * scale, lim.min),
+            ("pressure", 20 + lim.pressure * scale, lim.pressure),
+            ("max", 20 + lim.max * scale, lim.max),
+        ]
         charts.append(chart)
     return charts
 
@@ -189,13 +217,15 @@ def _diag_rows(diag) -> list[dict[str, Any]]:
     rows = []
     for name in names:
         opt = options[name]
-        rows.append({
-            "name": name,
-            "state": getattr(opt, "state", "unknown"),
-            "evidence": list(getattr(opt, "evidence", ()) or ()),
-            "remedy": getattr(opt, "remedy", None),
-            "required": name in DIAG_OPTIONS,
-        })
+        rows.append(
+            {
+                "name": name,
+                "state": getattr(opt, "state", "unknown"),
+                "evidence": list(getattr(opt, "evidence", ()) or ()),
+                "remedy": getattr(opt, "remedy", None),
+                "required": name in DIAG_OPTIONS,
+            }
+        )
     return rows
 
 
@@ -212,7 +242,7 @@ class RawSection:
     why: str
 
 
-def _raw_sections(report: "Report") -> list[RawSection]:
+def _raw_sections(report: Report) -> list[RawSection]:
     from kit.capture import decode
     from kit.sections import BY_NAME
 
@@ -223,8 +253,19 @@ def _raw_sections(report: "Report") -> list[RawSection]:
         n = max(0, min(size, RAW_SECTION_BYTES, budget))
         budget -= n
         shown = decode(s.stdout[:n])
-        out.append(RawSection(s.name, s.rc, s.complete, s.truncated, size, shown, size - n, s.stderr,
-                              BY_NAME[s.name].why if s.name in BY_NAME else ""))
+        out.append(
+            RawSection(
+                s.name,
+                s.rc,
+                s.complete,
+                s.truncated,
+                size,
+                shown,
+                size - n,
+                s.stderr,
+                BY_NAME[s.name].why if s.name in BY_NAME else "",
+            )
+        )
     return out
 
 
@@ -242,7 +283,7 @@ def _when(value: str | None) -> str:
     return stamp.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
 
 
-def context(report: "Report", redacted: bool = False) -> dict[str, Any]:
+def context(report: Report, redacted: bool = False) -> dict[str, Any]:
     top = _top_sockets(report.sockets, SOCKET_ROWS)
     km = report.kernel_memory
     t_ = report.totals
@@ -308,7 +349,7 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render(report: "Report", redact: bool = False) -> str:
+def render(report: Report, redact: bool = False) -> str:
     """One self-contained HTML document for `report` (addresses and names replaced if `redact`)."""
     if redact:
         from kit import redact as redact_mod

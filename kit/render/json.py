@@ -2,6 +2,7 @@
 
 Top-level keys are never renamed without a schema bump; new keys may be added.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,10 +25,18 @@ def socket_dict(sock: Socket) -> dict[str, Any]:
         "local": sock.local,
         "peer": sock.peer,
         "processes": [{"name": p.name, "pid": p.pid, "fd": p.fd} for p in sock.processes],
-        "skmem": None if mem is None else {
-            "rmem_alloc": mem.rmem_alloc, "rcv_buf": mem.rcv_buf, "wmem_alloc": mem.wmem_alloc,
-            "snd_buf": mem.snd_buf, "fwd_alloc": mem.fwd_alloc, "wmem_queued": mem.wmem_queued,
-            "opt_mem": mem.opt_mem, "back_log": mem.back_log, "sock_drop": mem.sock_drop,
+        "skmem": None
+        if mem is None
+        else {
+            "rmem_alloc": mem.rmem_alloc,
+            "rcv_buf": mem.rcv_buf,
+            "wmem_alloc": mem.wmem_alloc,
+            "snd_buf": mem.snd_buf,
+            "fwd_alloc": mem.fwd_alloc,
+            "wmem_queued": mem.wmem_queued,
+            "opt_mem": mem.opt_mem,
+            "back_log": mem.back_log,
+            "sock_drop": mem.sock_drop,
         },
         "inode": sock.inode,
         "drops": sock.drops,
@@ -37,9 +46,15 @@ def socket_dict(sock: Socket) -> dict[str, Any]:
 
 def totals_dict(t: Totals) -> dict[str, int]:
     return {
-        "sockets": t.sockets, "with_skmem": t.with_skmem, "rmem_alloc": t.rmem_alloc,
-        "wmem_alloc": t.wmem_alloc, "wmem_queued": t.wmem_queued, "fwd_alloc": t.fwd_alloc,
-        "sock_drop": t.sock_drop, "recv_q": t.recv_q, "send_q": t.send_q,
+        "sockets": t.sockets,
+        "with_skmem": t.with_skmem,
+        "rmem_alloc": t.rmem_alloc,
+        "wmem_alloc": t.wmem_alloc,
+        "wmem_queued": t.wmem_queued,
+        "fwd_alloc": t.fwd_alloc,
+        "sock_drop": t.sock_drop,
+        "recv_q": t.recv_q,
+        "send_q": t.send_q,
     }
 
 
@@ -63,8 +78,10 @@ def to_dict(report: Report) -> dict[str, Any]:
         "by_state": [group_dict(g) for g in report.by_state],
         "sockstat": report.sockstat,
         "kernel_memory": {
-            "page_size": km.page_size, "page_size_known": km.page_size_known,
-            "mem_total": km.mem_total, "mem_available": km.mem_available,
+            "page_size": km.page_size,
+            "page_size_known": km.page_size_known,
+            "mem_total": km.mem_total,
+            "mem_available": km.mem_available,
             "tcp": {**asdict(km.tcp), "bytes": km.bytes(km.tcp.pages), "level": km.tcp.level()},
             "udp": {**asdict(km.udp), "bytes": km.bytes(km.udp.pages), "level": km.udp.level()},
             "counters": km.counters,
@@ -75,8 +92,14 @@ def to_dict(report: Report) -> dict[str, Any]:
             for p in report.parse_problems
         ],
         "sections": [
-            {"name": s.name, "rc": s.rc, "bytes": len(s.stdout), "truncated": s.truncated,
-             "complete": s.complete, "stderr": s.stderr}
+            {
+                "name": s.name,
+                "rc": s.rc,
+                "bytes": len(s.stdout),
+                "truncated": s.truncated,
+                "complete": s.complete,
+                "stderr": s.stderr,
+            }
             for s in report.sections
         ],
         "notes": report.notes,

@@ -6,6 +6,7 @@ hostname can hold terminal escape sequences (ESC [ 2 J clears the screen of
 whoever reads the ticket) or bidi overrides, and they must print as inert
 text.
 """
+
 from __future__ import annotations
 
 import re
@@ -53,7 +54,7 @@ def human_bytes(n: int | None) -> str:
     return f"{n} B"  # pragma: no cover
 
 
-def render(report: "Report", report_path: str | None = None, top: int = 5) -> str:
+def render(report: Report, report_path: str | None = None, top: int = 5) -> str:
     dev = report.device
     cap = report.capture
     diag = report.kernel_diag
@@ -62,12 +63,17 @@ def render(report: "Report", report_path: str | None = None, top: int = 5) -> st
     who = visible(dev.get("hostname") or cap.get("target") or "?", 80)
     kernel = " ".join(visible(x, 60) for x in (dev.get("kernel_release"), dev.get("machine")) if x)
     when = visible(cap.get("started") or "", 40)
-    lines.append(f"kit {report.kit_version}: {who}" + (f", kernel {kernel}" if kernel else "")
-                 + (f", captured {when}" if when else ""))
+    lines.append(
+        f"kit {report.kit_version}: {who}"
+        + (f", kernel {kernel}" if kernel else "")
+        + (f", captured {when}" if when else "")
+    )
     if cap.get("partial"):
         lines.append("PARTIAL CAPTURE: " + visible(cap.get("error") or "the probe did not finish", 200))
-    lines.append(f"Kernel socket diag: {visible(diag.verdict).upper()}"
-                 + (f" — {visible(diag.summary, 200)}" if getattr(diag, "summary", "") else ""))
+    lines.append(
+        f"Kernel socket diag: {visible(diag.verdict).upper()}"
+        + (f" — {visible(diag.summary, 200)}" if getattr(diag, "summary", "") else "")
+    )
     lines.append(
         f"Socket memory: {t.sockets} sockets ({t.with_skmem} with skmem) — "
         f"r (rmem_alloc) {human_bytes(t.rmem_alloc)}, t (wmem_alloc) {human_bytes(t.wmem_alloc)}, "
@@ -80,11 +86,16 @@ def render(report: "Report", report_path: str | None = None, top: int = 5) -> st
         lines.append(f"  {'r':>10} {'t':>10} {'w':>10} {'sockets':>8}  process")
         for g in procs:
             name = visible(g.name, 40) + (f" [{g.pid}]" if g.pid is not None else "")
-            lines.append(f"  {human_bytes(g.totals.rmem_alloc):>10} {human_bytes(g.totals.wmem_alloc):>10} "
-                         f"{human_bytes(g.totals.wmem_queued):>10} {g.totals.sockets:>8}  {name}")
+            lines.append(
+                f"  {human_bytes(g.totals.rmem_alloc):>10} {human_bytes(g.totals.wmem_alloc):>10} "
+                f"{human_bytes(g.totals.wmem_queued):>10} {g.totals.sockets:>8}  {name}"
+            )
     if report.findings:
-        counts = ", ".join(f"{sum(f.severity == s for f in report.findings)} {s}" for s in SEVERITIES
-                           if any(f.severity == s for f in report.findings))
+        counts = ", ".join(
+            f"{sum(f.severity == s for f in report.findings)} {s}"
+            for s in SEVERITIES
+            if any(f.severity == s for f in report.findings)
+        )
         lines.append(f"Findings ({counts}):")
         for f in report.findings:
             lines.append(f"  [{f.severity}] {visible(f.title, 200)}")

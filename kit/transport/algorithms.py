@@ -13,6 +13,7 @@ rest behind `--legacy`, as `ssh -o KexAlgorithms=+diffie-hellman-group1-sha1
 hmac-sha1 stays enabled without --legacy, as in OpenSSH 9's defaults: HMAC
 does not rely on SHA-1's collision resistance.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -51,9 +52,8 @@ class ServerOffer:
     macs: tuple[str, ...]
 
     @classmethod
-    def from_parsed(cls, parsed: dict) -> "ServerOffer":
-        kex = tuple(a for a in parsed.get("kex_algo_list", ())
-                    if not a.startswith(("ext-info-", "kex-strict-")))
+    def from_parsed(cls, parsed: dict) -> ServerOffer:
+        kex = tuple(a for a in parsed.get("kex_algo_list", ()) if not a.startswith(("ext-info-", "kex-strict-")))
         return cls(
             kex=kex,
             keys=tuple(parsed.get("server_key_algo_list", ())),
@@ -63,8 +63,7 @@ class ServerOffer:
 
     def unmet(self, offered_by_us: dict[str, tuple[str, ...]]) -> list[str]:
         """Categories where nothing the server offers is in our list, e.g. ["kex", "keys"]."""
-        return [kind for kind in CATEGORY_NAMES
-                if not set(getattr(self, kind)) & set(offered_by_us.get(kind, ()))]
+        return [kind for kind in CATEGORY_NAMES if not set(getattr(self, kind)) & set(offered_by_us.get(kind, ()))]
 
     def legacy_would_help(self, offered_by_us: dict[str, tuple[str, ...]]) -> bool:
         """True when --legacy adds, in every unmet category, something the server offers."""

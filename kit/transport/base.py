@@ -1,8 +1,10 @@
 """The transport contract: run one script, get one result (the invoke/fabric shape)."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 # progress(message) -> None; the CLI decides whether and where it is shown.
 Progress = Callable[[str], None]

@@ -6,6 +6,7 @@ comma-separated name lists, as paramiko.HostKeys does. Lines it cannot read
 what it does not understand. New keys are appended in OpenSSH's format,
 hashed when ssh_config says HashKnownHosts yes.
 """
+
 from __future__ import annotations
 
 import base64
@@ -55,7 +56,7 @@ class KnownHosts:
                 yield path, entry
 
     def known_types(self, name: str) -> list[str]:
-        return list(dict.fromkeys(t for _, entry in self._entries(name) for t in entry.keys()))
+        return list(dict.fromkeys(t for _, entry in self._entries(name) for t in entry))
 
     def verify(self, name: str, key: paramiko.PKey, accept_new: bool, hash_new: bool = False) -> None:
         """Return if `key` is the known key for `name`; record it if new and allowed; else raise."""
@@ -72,8 +73,7 @@ class KnownHosts:
             line = self._line_of(name, key_type, path)
             where = f"{path}:{line}" if line else str(path)
             raise HostKeyError(
-                f"HOST KEY CHANGED for {name}: {where} has {key_type} {fingerprint(known)}, "
-                f"the server now shows {fp}",
+                f"HOST KEY CHANGED for {name}: {where} has {key_type} {fingerprint(known)}, the server now shows {fp}",
                 hint=f"if the device was really re-keyed, delete line {line or '?'} of {path} "
                 f"(ssh-keygen -R '{name}' -f {path}) and rerun with --accept-new; "
                 "otherwise someone may be intercepting",
@@ -106,8 +106,9 @@ class KnownHosts:
     def _append(self, name: str, key: paramiko.PKey, hash_new: bool) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            needs_newline = (self.path.exists() and self.path.stat().st_size > 0
-                             and not self.path.read_bytes().endswith(b"\n"))
+            needs_newline = (
+                self.path.exists() and self.path.stat().st_size > 0 and not self.path.read_bytes().endswith(b"\n")
+            )
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             with os.fdopen(fd, "a", encoding="ascii") as fh:
                 if needs_newline:

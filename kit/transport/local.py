@@ -1,4 +1,5 @@
 """Run the probe on this machine with /bin/sh: the same bytes, no SSH."""
+
 from __future__ import annotations
 
 import socket
@@ -25,8 +26,15 @@ class LocalTransport:
         except subprocess.TimeoutExpired:
             proc.kill()
             out, err = proc.communicate()
-            result = RunResult(out, err, None, started, time.time(), timed_out=True,
-                               error=f"the probe did not finish in {timeout:.0f} s")
+            result = RunResult(
+                out,
+                err,
+                None,
+                started,
+                time.time(),
+                timed_out=True,
+                error=f"the probe did not finish in {timeout:.0f} s",
+            )
             raise ProbeIncomplete(result.error, result, hint="raise --timeout") from None
         except KeyboardInterrupt:
             proc.kill()

@@ -12,6 +12,7 @@ files), keyboard-interactive, password. Only methods the server lists are
 tried. Prompts (key passphrases, passwords) go through the `ask` callback the
 CLI supplies; without one (or without a terminal) kit never waits for input.
 """
+
 from __future__ import annotations
 
 import base64
@@ -19,8 +20,8 @@ import os
 import select
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import paramiko
 
@@ -59,8 +60,12 @@ class _Transport(paramiko.Transport):
         return super()._parse_kex_init(m)
 
     def our_offer(self) -> dict[str, tuple[str, ...]]:
-        return {"kex": tuple(self.preferred_kex), "keys": tuple(self.preferred_keys),
-                "ciphers": tuple(self.preferred_ciphers), "macs": tuple(self.preferred_macs)}
+        return {
+            "kex": tuple(self.preferred_kex),
+            "keys": tuple(self.preferred_keys),
+            "ciphers": tuple(self.preferred_ciphers),
+            "macs": tuple(self.preferred_macs),
+        }
 
 
 class SshTransport:
@@ -78,27 +83,30 @@ class SshTransport:
             progress(f"opening a tunnel to {t.host}:{t.port}")
             try:
                 self.channels += 1
-                return via.open_channel("direct-tcpip", (t.host, t.port), ("127.0.0.1", 0),
-                                        timeout=t.connect_timeout)
+                return via.open_channel("direct-tcpip", (t.host, t.port), ("127.0.0.1", 0), timeout=t.connect_timeout)
             except paramiko.ChannelException as exc:
-                raise ConnectError(f"{t.host}:{t.port}: the jump host {t.jump.label} could not connect "
-                                   f"to it ({exc.text or exc.code})",
-                                   hint="check the address as the jump host sees it, and that "
-                                   "the jump host allows TCP forwarding") from None
+                raise ConnectError(
+                    f"{t.host}:{t.port}: the jump host {t.jump.label} could not connect to it ({exc.text or exc.code})",
+                    hint="check the address as the jump host sees it, and that the jump host allows TCP forwarding",
+                ) from None
             except (paramiko.SSHException, EOFError, OSError) as exc:
-                raise ConnectError(f"{t.host}:{t.port}: tunnel through {t.jump.label} failed: "
-                                   f"{_one_line(exc)}") from None
+                raise ConnectError(
+                    f"{t.host}:{t.port}: tunnel through {t.jump.label} failed: {_one_line(exc)}"
+                ) from None
         progress(f"connecting to {t.host}:{t.port}")
         try:
             sock = socket.create_connection((t.host, t.port), timeout=t.connect_timeout)
             _keepalive(sock)
             return sock
-        except socket.timeout:
-            raise ConnectError(f"{t.host}:{t.port}: connection timed out after {t.connect_timeout:g} s",
-                               hint="check the address and that the device is up; --timeout waits longer") from None
+        except TimeoutError:
+            raise ConnectError(
+                f"{t.host}:{t.port}: connection timed out after {t.connect_timeout:g} s",
+                hint="check the address and that the device is up; --timeout waits longer",
+            ) from None
         except ConnectionRefusedError:
-            raise ConnectError(f"{t.host}:{t.port}: connection refused",
-                               hint="is SSH (dropbear) running on that port? try -p PORT") from None
+            raise ConnectError(
+                f"{t.host}:{t.port}: connection refused", hint="is SSH (dropbear) running on that port? try -p PORT"
+            ) from None
         except socket.gaierror as exc:
             raise ConnectError(f"{t.host}: cannot resolve host name ({exc.strerror})") from None
         except OSError as exc:
@@ -122,8 +130,9 @@ class SshTransport:
         known_types = known.known_types(t.known_hosts_name)
         if known_types:
             opts = transport.get_security_options()
-            preferred = [k for k in opts.key_types if k in known_types or
-                         (k.startswith("rsa-sha2") and "ssh-rsa" in known_types)]
+            preferred = [
+                k for k in opts.key_types if k in known_types or (k.startswith("rsa-sha2") and "ssh-rsa" in known_types)
+            ]
             opts.key_types = preferred + [k for k in opts.key_types if k not in preferred]
         try:
             transport.start_client(timeout=t.connect_timeout)
@@ -141,25 +150,29 @@ class SshTransport:
         where = f"{t.host}:{t.port}"
         text = _one_line(exc)
         if not transport.remote_version or "protocol banner" in text:
-            return ConnectError(f"{where}: no SSH banner within {t.connect_timeout:g} s ({text})",
-                                hint="the port accepts TCP but does not speak SSH; check -p, or --timeout")
+            return ConnectError(
+                f"{where}: no SSH banner within {t.connect_timeout:g} s ({text})",
+                hint="the port accepts TCP but does not speak SSH; check -p, or --timeout",
+            )
         offer = transport.server_offer
         ours = transport.our_offer()
         if offer is not None and offer.unmet(ours):
             unmet = offer.unmet(ours)
             if not t.legacy and offer.legacy_would_help(ours):
                 return LegacyAlgorithmsError(
-                    f"{where} ({transport.remote_version}) offers only legacy algorithms: "
-                    f"{offer.describe(unmet)}",
+                    f"{where} ({transport.remote_version}) offers only legacy algorithms: {offer.describe(unmet)}",
                     hint="rerun with --legacy to allow SHA-1 key exchange, ssh-rsa/ssh-dss host keys "
-                    "and CBC ciphers for this device; see docs/decisions/paramiko-legacy.md")
+                    "and CBC ciphers for this device; see docs/decisions/paramiko-legacy.md",
+                )
             return LegacyAlgorithmsError(
                 f"{where} ({transport.remote_version}): no algorithm in common"
                 f"{' even with --legacy' if t.legacy else ''}; the server offers {offer.describe(unmet)}",
-                hint="kit (paramiko 3.5) cannot talk to this server")
-        return ConnectError(f"{where}: SSH handshake failed: {text}",
-                            hint="the server closed the connection during key exchange; "
-                            "an old device may need --legacy")
+                hint="kit (paramiko 3.5) cannot talk to this server",
+            )
+        return ConnectError(
+            f"{where}: SSH handshake failed: {text}",
+            hint="the server closed the connection during key exchange; an old device may need --legacy",
+        )
 
     # -- the run ------------------------------------------------------------
 
@@ -172,15 +185,17 @@ class SshTransport:
             for transport in reversed(opened):
                 transport.close()
 
-    def _exec(self, transport: paramiko.Transport, script: bytes, timeout: float,
-              host_key: str, progress: Progress) -> RunResult:
+    def _exec(
+        self, transport: paramiko.Transport, script: bytes, timeout: float, host_key: str, progress: Progress
+    ) -> RunResult:
         started = time.time()
         out = bytearray()
         err = bytearray()
 
         def partial(error: str, timed_out: bool = False) -> ProbeIncomplete:
-            result = RunResult(bytes(out), bytes(err), None, started, time.time(),
-                               timed_out=timed_out, error=error, host_key=host_key)
+            result = RunResult(
+                bytes(out), bytes(err), None, started, time.time(), timed_out=timed_out, error=error, host_key=host_key
+            )
             return ProbeIncomplete(error, result)
 
         try:
@@ -258,11 +273,12 @@ class _Auth:
         if t.legacy and "server-sig-algs" not in self.tr.server_extensions:
             # Old servers (dropbear < 2020.79) verify RSA signatures only as
             # ssh-rsa and do not say so; paramiko would guess rsa-sha2-512.
-            self.tr.disabled_algorithms = dict(self.tr.disabled_algorithms,
-                                               pubkeys=["rsa-sha2-512", "rsa-sha2-256"])
-        for method, attempt in (("publickey", self._publickey),
-                                ("keyboard-interactive", self._interactive),
-                                ("password", self._password)):
+            self.tr.disabled_algorithms = dict(self.tr.disabled_algorithms, pubkeys=["rsa-sha2-512", "rsa-sha2-256"])
+        for method, attempt in (
+            ("publickey", self._publickey),
+            ("keyboard-interactive", self._interactive),
+            ("password", self._password),
+        ):
             if method in self.allowed and attempt():
                 return
         self._fail()
@@ -294,9 +310,11 @@ class _Auth:
         return False
 
     def _lost(self, exc: BaseException):
-        raise AuthError(f"{self.t.label}: the server closed the connection during login "
-                        f"after {len(self.tried)} attempt(s) ({_one_line(exc)})",
-                        hint="too many keys offered? name one with -i KEYFILE and IdentitiesOnly") from None
+        raise AuthError(
+            f"{self.t.label}: the server closed the connection during login "
+            f"after {len(self.tried)} attempt(s) ({_one_line(exc)})",
+            hint="too many keys offered? name one with -i KEYFILE and IdentitiesOnly",
+        ) from None
 
     def _agent_keys(self) -> list[paramiko.AgentKey]:
         if not self.t.use_agent or not os.environ.get("SSH_AUTH_SOCK"):
@@ -344,15 +362,19 @@ class _Auth:
         if self._try(what, lambda: self.tr.auth_publickey(self.t.user, key)):
             return True
         sha2_off = "rsa-sha2-512" in self.tr.disabled_algorithms.get("pubkeys", ())
-        if (self.t.legacy and key.get_name() == "ssh-rsa" and not sha2_off
-                and "publickey" in self.allowed and self.tr.is_active()):
+        if (
+            self.t.legacy
+            and key.get_name() == "ssh-rsa"
+            and not sha2_off
+            and "publickey" in self.allowed
+            and self.tr.is_active()
+        ):
             # Some servers list rsa-sha2-* in server-sig-algs but accept only
             # ssh-rsa (OpenSSH with PubkeyAcceptedAlgorithms ssh-rsa): sign again.
             saved = self.tr.disabled_algorithms
             self.tr.disabled_algorithms = dict(saved, pubkeys=["rsa-sha2-512", "rsa-sha2-256"])
             try:
-                return self._try(f"{what} (ssh-rsa signature)",
-                                 lambda: self.tr.auth_publickey(self.t.user, key))
+                return self._try(f"{what} (ssh-rsa signature)", lambda: self.tr.auth_publickey(self.t.user, key))
             finally:
                 self.tr.disabled_algorithms = saved
         return False
@@ -372,15 +394,19 @@ class _Auth:
             pass  # encrypted: needs its passphrase (cryptography raises TypeError)
         except (paramiko.SSHException, ValueError, OSError) as exc:
             if required:
-                raise AuthError(f"cannot read key file {path}: {_one_line(exc)}",
-                                hint="kit reads ed25519, ecdsa and RSA keys in OpenSSH or PEM format") from None
+                raise AuthError(
+                    f"cannot read key file {path}: {_one_line(exc)}",
+                    hint="kit reads ed25519, ecdsa and RSA keys in OpenSSH or PEM format",
+                ) from None
             self.notes.append(f"skipped {_short(path)} ({_one_line(exc)})")
             return None
         for _ in range(PASSPHRASE_TRIES):
             answer = self.ask(f"Enter passphrase for key '{path}': ", False) if self.ask else None
             if answer is None:
-                self.notes.append(f"key {_short(path)} is encrypted and there is no terminal to ask its "
-                                  f"passphrase (ssh-add {path} puts it in the agent)")
+                self.notes.append(
+                    f"key {_short(path)} is encrypted and there is no terminal to ask its "
+                    f"passphrase (ssh-add {path} puts it in the agent)"
+                )
                 return None
             try:
                 return paramiko.PKey.from_path(path, passphrase=answer.encode())
@@ -432,12 +458,15 @@ class _Auth:
         allowed = ",".join(self.allowed) or "nothing"
         notes = f"; {'; '.join(self.notes)}" if self.notes else ""
         if not self.tried:
-            raise AuthError(f"no way to log in as {t.label}: the server accepts {allowed}, and kit "
-                            f"has no key (ssh-agent, -i, ~/.ssh) and no password{notes}",
-                            hint="give a key with -i KEYFILE or a password with --password-env VAR / --ask-password")
-        raise AuthError(f"authentication failed for {t.label} (server accepts {allowed}; "
-                        f"tried {', '.join(self.tried)}){notes}",
-                        hint="check the user (-l), key (-i) or password")
+            raise AuthError(
+                f"no way to log in as {t.label}: the server accepts {allowed}, and kit "
+                f"has no key (ssh-agent, -i, ~/.ssh) and no password{notes}",
+                hint="give a key with -i KEYFILE or a password with --password-env VAR / --ask-password",
+            )
+        raise AuthError(
+            f"authentication failed for {t.label} (server accepts {allowed}; tried {', '.join(self.tried)}){notes}",
+            hint="check the user (-l), key (-i) or password",
+        )
 
 
 def _keepalive(sock: socket.socket) -> None:
@@ -462,10 +491,9 @@ def _public_blob(path: Path) -> bytes | None:
 def _short(path: Path) -> str:
     home = str(Path.home())
     text = str(path)
-    return "~" + text[len(home):] if text.startswith(home + os.sep) else text
+    return "~" + text[len(home) :] if text.startswith(home + os.sep) else text
 
 
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
-

@@ -20,6 +20,7 @@ prompts) refuse unknown keys; `accept-new` records them; `no` is treated as
 (OpenSSH with `no` would connect to a changed key with password logins
 disabled; kit refuses, per DESIGN.md).
 """
+
 from __future__ import annotations
 
 import getpass
@@ -62,7 +63,7 @@ class Target:
     connect_timeout: float = DEFAULT_TIMEOUT
     use_agent: bool = True
     legacy: bool = False
-    jump: "Target | None" = None  # reached through this host (direct-tcpip channel)
+    jump: Target | None = None  # reached through this host (direct-tcpip channel)
 
     @property
     def label(self) -> str:
@@ -108,7 +109,7 @@ def parse_hop(spec: str) -> tuple[str | None, str, int | None]:
     """One ProxyJump hop: '[user@]host[:port]', '[user@][v6addr]:port' or 'ssh://user@host:port'."""
     spec = spec.strip()
     if spec.startswith("ssh://"):
-        spec = spec[len("ssh://"):].rstrip("/")
+        spec = spec[len("ssh://") :].rstrip("/")
     user, _, rest = spec.rpartition("@")
     port: int | None = None
     m = re.fullmatch(r"\[([^\]]+)\](?::(\d+))?", rest)
@@ -217,12 +218,31 @@ def resolve(destination: str, flags: Flags, home: Path | None = None) -> Target:
     user, name = parse_destination(destination)
     if not name:
         raise UsageError(f"no host in destination {destination!r}")
-    return _resolve(config, name, user_given=flags.user or user, port_given=flags.port,
-                    flags=flags, home=home, jump_spec=flags.jump, depth=0, is_jump=False)
+    return _resolve(
+        config,
+        name,
+        user_given=flags.user or user,
+        port_given=flags.port,
+        flags=flags,
+        home=home,
+        jump_spec=flags.jump,
+        depth=0,
+        is_jump=False,
+    )
 
 
-def _resolve(config: SshConfig, name: str, *, user_given: str | None, port_given: int | None,
-             flags: Flags, home: Path, jump_spec: str | None, depth: int, is_jump: bool) -> Target:
+def _resolve(
+    config: SshConfig,
+    name: str,
+    *,
+    user_given: str | None,
+    port_given: int | None,
+    flags: Flags,
+    home: Path,
+    jump_spec: str | None,
+    depth: int,
+    is_jump: bool,
+) -> Target:
     if depth > MAX_JUMPS:
         raise UsageError(f"more than {MAX_JUMPS} jump hosts (a ProxyJump loop in ssh_config?)")
     opts = config.lookup(name)
@@ -244,8 +264,10 @@ def _resolve(config: SshConfig, name: str, *, user_given: str | None, port_given
     elif opts.get("userknownhostsfile"):
         first = opts["userknownhostsfile"].split()[0]
         if first == "none" or first == "/dev/null":
-            raise UsageError(f"ssh_config sets UserKnownHostsFile {first} for {name}: "
-                             "kit always checks host keys; give --known-hosts FILE")
+            raise UsageError(
+                f"ssh_config sets UserKnownHostsFile {first} for {name}: "
+                "kit always checks host keys; give --known-hosts FILE"
+            )
         known_hosts = _expand(first, home)
     else:
         known_hosts = home / ".ssh" / "known_hosts"
@@ -272,7 +294,10 @@ def _resolve(config: SshConfig, name: str, *, user_given: str | None, port_given
         jump = _chain(config, spec, flags, home, depth)
 
     return Target(
-        host=host, port=port, user=user, alias=name if name != host else "",
+        host=host,
+        port=port,
+        user=user,
+        alias=name if name != host else "",
         key_files=key_files,
         key_files_required=given_keys,
         identities_only=bool(_yes(opts.get("identitiesonly"))),
@@ -296,9 +321,17 @@ def _chain(config: SshConfig, spec: str, flags: Flags, home: Path, depth: int) -
     for hop in (h for h in spec.split(",") if h.strip()):
         user, host, port = parse_hop(hop)
         # A hop's own ProxyJump applies only to the first hop, as in OpenSSH.
-        target = _resolve(config, host, user_given=user, port_given=port, flags=flags,
-                          home=home, jump_spec=None if previous is None else "none",
-                          depth=depth + 1, is_jump=True)
+        target = _resolve(
+            config,
+            host,
+            user_given=user,
+            port_given=port,
+            flags=flags,
+            home=home,
+            jump_spec=None if previous is None else "none",
+            depth=depth + 1,
+            is_jump=True,
+        )
         if previous is not None:
             target = _replace_jump(target, previous)
         previous = target

@@ -51,8 +51,7 @@ WRITE_ONLY_SYSCTLS = ("sys/vm/compact_memory", "sys/vm/drop_caches")
 ABSENT_TARGET = "/.hidden-by-kit-testdev"
 
 _libc = ctypes.CDLL(None, use_errno=True)
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
-                        ctypes.c_ulong, ctypes.c_char_p]
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 _libc.syscall.restype = ctypes.c_long
 
 
@@ -69,9 +68,13 @@ def _check(ret, what):
 
 
 def mount(source, target, fstype=None, flags=0, data=None):
-    enc = (lambda s: None if s is None else os.fsencode(s))
-    _check(_libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)),
-           f"mount {source!r} on {target!r} ({fstype or 'bind'})")
+    def enc(s):
+        return None if s is None else os.fsencode(s)
+
+    _check(
+        _libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)),
+        f"mount {source!r} on {target!r} ({fstype or 'bind'})",
+    )
 
 
 def bind_readonly(source, target):
@@ -86,13 +89,17 @@ def mount_symlink_over(link, target):
     does not. The kernel only forbids mixing directories with non-directories,
     so a symlink may sit on top of a regular file, including one in /proc.
     """
-    fd = _check(_libc.syscall(SYS_OPEN_TREE, AT_FDCWD, os.fsencode(link),
-                              OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW),
-                f"open_tree {link!r}")
+    fd = _check(
+        _libc.syscall(
+            SYS_OPEN_TREE, AT_FDCWD, os.fsencode(link), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW
+        ),
+        f"open_tree {link!r}",
+    )
     try:
-        _check(_libc.syscall(SYS_MOVE_MOUNT, fd, b"", AT_FDCWD, os.fsencode(target),
-                             MOVE_MOUNT_F_EMPTY_PATH),
-               f"move_mount symlink onto {target!r}")
+        _check(
+            _libc.syscall(SYS_MOVE_MOUNT, fd, b"", AT_FDCWD, os.fsencode(target), MOVE_MOUNT_F_EMPTY_PATH),
+            f"move_mount symlink onto {target!r}",
+        )
     finally:
         os.close(fd)
 
@@ -100,19 +107,30 @@ def mount_symlink_over(link, target):
 def make_dev(root):
     dev = os.path.join(root, "dev")
     mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=512k")
-    for name, major, minor in (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7),
-                               ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)):
+    for name, major, minor in (
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ):
         path = os.path.join(dev, name)
         os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
         os.chmod(path, 0o666)
     os.mkdir(os.path.join(dev, "pts"), 0o755)
-    mount("devpts", os.path.join(dev, "pts"), "devpts", MS_NOSUID | MS_NOEXEC,
-          "newinstance,ptmxmode=0666,mode=0620,gid=5")
+    mount(
+        "devpts", os.path.join(dev, "pts"), "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5"
+    )
     os.symlink("pts/ptmx", os.path.join(dev, "ptmx"))
     os.mkdir(os.path.join(dev, "shm"), 0o1777)
     os.chmod(os.path.join(dev, "shm"), 0o1777)
-    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+    for name, target in (
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ):
         os.symlink(target, os.path.join(dev, name))
 
 
@@ -124,22 +142,45 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", required=True)
     ap.add_argument("--hostname", required=True)
-    ap.add_argument("--unreadable", action="append", default=[], metavar="PATH",
-                    help="path inside the root to make unreadable (EACCES) even for root")
-    ap.add_argument("--absent", action="append", default=[], metavar="PATH",
-                    help="path inside the root to make resolve to nothing (ENOENT)")
-    ap.add_argument("--readonly", action="store_true",
-                    help="after setting up, make the root, /tmp, /var and /dev read-only: "
-                    "nothing can be written anywhere on the device")
-    ap.add_argument("--root-at", metavar="DIR",
-                    help="bind the root at DIR (on a fresh tmpfs over its parent) and work there: "
-                    "sshd's ChrootDirectory wants every path component root-owned, not writable")
-    ap.add_argument("--bind", action="append", default=[], metavar="SRC:DST",
-                    help="bind SRC over DST in the host view (read-only), e.g. our own /etc/passwd")
-    ap.add_argument("--run-tmpfs", action="store_true",
-                    help="a fresh /run with /run/sshd (sshd's privilege separation directory)")
-    ap.add_argument("--no-chroot", action="store_true",
-                    help="exec the command in the host view (sshd chroots the user itself)")
+    ap.add_argument(
+        "--unreadable",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="path inside the root to make unreadable (EACCES) even for root",
+    )
+    ap.add_argument(
+        "--absent",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="path inside the root to make resolve to nothing (ENOENT)",
+    )
+    ap.add_argument(
+        "--readonly",
+        action="store_true",
+        help="after setting up, make the root, /tmp, /var and /dev read-only: "
+        "nothing can be written anywhere on the device",
+    )
+    ap.add_argument(
+        "--root-at",
+        metavar="DIR",
+        help="bind the root at DIR (on a fresh tmpfs over its parent) and work there: "
+        "sshd's ChrootDirectory wants every path component root-owned, not writable",
+    )
+    ap.add_argument(
+        "--bind",
+        action="append",
+        default=[],
+        metavar="SRC:DST",
+        help="bind SRC over DST in the host view (read-only), e.g. our own /etc/passwd",
+    )
+    ap.add_argument(
+        "--run-tmpfs", action="store_true", help="a fresh /run with /run/sshd (sshd's privilege separation directory)"
+    )
+    ap.add_argument(
+        "--no-chroot", action="store_true", help="exec the command in the host view (sshd chroots the user itself)"
+    )
     ap.add_argument("command", nargs="+")
     args = ap.parse_args()
 
@@ -167,8 +208,9 @@ def main():
         os.chmod(inside(root, f"/var/{sub}"), mode)
 
     for path in args.unreadable:
-        source = next((inside(root, f"/proc/{p}") for p in WRITE_ONLY_SYSCTLS
-                       if os.path.exists(inside(root, f"/proc/{p}"))), None)
+        source = next(
+            (inside(root, f"/proc/{p}") for p in WRITE_ONLY_SYSCTLS if os.path.exists(inside(root, f"/proc/{p}"))), None
+        )
         if source is None:
             die(f"no write-only sysctl ({', '.join(WRITE_ONLY_SYSCTLS)}) to mask {path}")
         bind_readonly(source, inside(root, path))
@@ -186,8 +228,11 @@ def main():
 
     if args.readonly:
         mount(None, root, flags=MS_BIND | MS_REMOUNT | MS_RDONLY)
-        for sub, flags in (("/tmp", MS_NOSUID | MS_NODEV), ("/var", MS_NOSUID | MS_NODEV),
-                           ("/dev", MS_NOSUID | MS_NOEXEC)):
+        for sub, flags in (
+            ("/tmp", MS_NOSUID | MS_NODEV),
+            ("/var", MS_NOSUID | MS_NODEV),
+            ("/dev", MS_NOSUID | MS_NOEXEC),
+        ):
             mount(None, inside(root, sub), "tmpfs", flags | MS_REMOUNT | MS_RDONLY)
 
     if args.run_tmpfs:

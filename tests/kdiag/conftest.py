@@ -1,4 +1,5 @@
 """Fixtures for the kernel diag tests: real Debian kernels and images built from them (material.py)."""
+
 from __future__ import annotations
 
 import sys
@@ -8,18 +9,19 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import material  # noqa: E402
-
 from support import unavailable as _unavailable  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def debian():
     """arch -> extracted Debian linux-image package (boot/, lib/modules/)."""
+
     def get(arch: str) -> Path:
         try:
             return material.debian_kernel(arch)
         except material.Unavailable as exc:
             _unavailable(f"Debian {arch} kernel unavailable: {exc}")
+
     return get
 
 

@@ -39,6 +39,7 @@ Everything lands in tests/kdiag/.cache/ (gitignored) and is reused:
 Run `python tests/kdiag/material.py` to build everything and list it.
 Standard library only.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -80,9 +81,14 @@ def _apt_options() -> list[str]:
     state = CACHE / "apt"
     (state / "lists" / "partial").mkdir(parents=True, exist_ok=True)
     (state / "archives" / "partial").mkdir(parents=True, exist_ok=True)
-    opts = [f"-oDir::State::Lists={state / 'lists'}", f"-oDir::Cache={state / 'cache'}",
-            f"-oDir::Cache::Archives={state / 'archives'}", "-oAPT::Architecture=amd64",
-            "-oDebug::NoLocking=1", "-oAPT::Sandbox::User=root"]
+    opts = [
+        f"-oDir::State::Lists={state / 'lists'}",
+        f"-oDir::Cache={state / 'cache'}",
+        f"-oDir::Cache::Archives={state / 'archives'}",
+        "-oAPT::Architecture=amd64",
+        "-oDebug::NoLocking=1",
+        "-oAPT::Sandbox::User=root",
+    ]
     opts += [f"-oAPT::Architectures::={a}" for a in ARCHES]
     return opts
 
@@ -175,7 +181,7 @@ def _unlz4_legacy(buf: bytes) -> tuple[bytes, int]:
     # Walk the legacy blocks to find where the stream ends.
     pos = 4
     while pos + 4 <= len(buf):
-        size = int.from_bytes(buf[pos:pos + 4], "little")
+        size = int.from_bytes(buf[pos : pos + 4], "little")
         if size == 0x184C2102:
             pos += 4
             continue
@@ -222,8 +228,15 @@ def images() -> dict[str, Path]:
     """Build (once) every image that carries a config; name -> path."""
     out_dir = CACHE / "images"
     done = out_dir / ".done"
-    names = ["vmlinux-ikconfig", *(f"vmlinux-ikconfig.{c}" for c in COMPRESSORS),
-             "uImage-lzma", "uImage-gzip", "fit.itb", "zImage-ikconfig", "bzImage-ikconfig"]
+    names = [
+        "vmlinux-ikconfig",
+        *(f"vmlinux-ikconfig.{c}" for c in COMPRESSORS),
+        "uImage-lzma",
+        "uImage-gzip",
+        "fit.itb",
+        "zImage-ikconfig",
+        "bzImage-ikconfig",
+    ]
     if done.exists():
         return {n: out_dir / n for n in names if (out_dir / n).exists()}
     tmp = out_dir.with_name("images.tmp")
@@ -247,20 +260,62 @@ def images() -> dict[str, Path]:
     zimage = vmlinuz("armel").read_bytes()
     off, n, arm_image = _payload(zimage, b"\xfd7zXZ\x00", _unxz)
     arm = splice(arm_image, ikconfig_blob(config("armel").read_bytes()))
-    write("zImage-ikconfig", zimage[:off] + compress("xz", arm) + zimage[off + n:])
+    write("zImage-ikconfig", zimage[:off] + compress("xz", arm) + zimage[off + n :])
     if shutil.which("mkimage"):
         for name, arch, codec, data in (("uImage-lzma", "mips", "lzma", vml), ("uImage-gzip", "arm", "gzip", arm)):
             src = tmp / f"{name}.payload"
             src.write_bytes(compress(codec, data))
-            _run(["mkimage", "-A", arch, "-O", "linux", "-T", "kernel", "-C", codec, "-a", "0x80008000",
-                  "-e", "0x80008000", "-n", f"kit test {codec}", "-d", str(src), str(tmp / name)])
+            _run(
+                [
+                    "mkimage",
+                    "-A",
+                    arch,
+                    "-O",
+                    "linux",
+                    "-T",
+                    "kernel",
+                    "-C",
+                    codec,
+                    "-a",
+                    "0x80008000",
+                    "-e",
+                    "0x80008000",
+                    "-n",
+                    f"kit test {codec}",
+                    "-d",
+                    str(src),
+                    str(tmp / name),
+                ]
+            )
             src.unlink()
             built[name] = out_dir / name
         if shutil.which("dtc"):
             src = tmp / "Image.gz"
             src.write_bytes(compress("gzip", arm))
-            _run(["mkimage", "-f", "auto", "-A", "arm", "-O", "linux", "-T", "kernel", "-C", "gzip",
-                  "-a", "0x8000", "-e", "0x8000", "-n", "kit test FIT", "-d", str(src), str(tmp / "fit.itb")])
+            _run(
+                [
+                    "mkimage",
+                    "-f",
+                    "auto",
+                    "-A",
+                    "arm",
+                    "-O",
+                    "linux",
+                    "-T",
+                    "kernel",
+                    "-C",
+                    "gzip",
+                    "-a",
+                    "0x8000",
+                    "-e",
+                    "0x8000",
+                    "-n",
+                    "kit test FIT",
+                    "-d",
+                    str(src),
+                    str(tmp / "fit.itb"),
+                ]
+            )
             src.unlink()
             built["fit.itb"] = out_dir / "fit.itb"
     # x86: the ELF vmlinux inside Debian's cloud-amd64 bzImage (lz4), with its config.
@@ -268,7 +323,7 @@ def images() -> dict[str, Path]:
         bz = vmlinuz("amd64").read_bytes()
         off, n, x86 = _payload(bz, b"\x02\x21\x4c\x18", _unlz4_legacy)
         x86 = splice(x86, ikconfig_blob(config("amd64").read_bytes()))
-        write("bzImage-ikconfig", bz[:off] + compress("lz4", x86) + bz[off + n:])
+        write("bzImage-ikconfig", bz[:off] + compress("lz4", x86) + bz[off + n :])
     shutil.rmtree(out_dir, ignore_errors=True)
     tmp.rename(out_dir)
     (out_dir / ".done").write_text("\n".join(sorted(built)) + "\n")
@@ -279,7 +334,7 @@ if __name__ == "__main__":
     try:
         for arch in ARCHES:
             print(arch, debian_kernel(arch))
-        for name, path in sorted(images().items()):
+        for _name, path in sorted(images().items()):
             print(f"{path.stat().st_size:>10}  {path}")
     except Unavailable as exc:
         print(f"unavailable: {exc}", file=sys.stderr)

@@ -24,6 +24,7 @@ In every scenario a TCP connection is open
 written, a UDP socket for its -R remote target: so ss has TCP, UDP and
 unix sockets on which the functional proof can be judged.
 """
+
 from __future__ import annotations
 
 import base64
@@ -37,10 +38,31 @@ from pathlib import Path
 
 import material
 
-PACKAGES = ["busybox-static", "iproute2", "libc6", "libbpf1", "libbsd0", "libcap2", "libdb5.3", "libelf1",
-            "libmnl0", "libselinux1", "libtirpc3", "libxtables12", "libmd0", "zlib1g", "libpcre2-8-0",
-            "libgssapi-krb5-2", "libkrb5-3", "libk5crypto3", "libkrb5support0", "libcom-err2", "libkeyutils1",
-            "libssl3", "libgcc-s1"]
+PACKAGES = [
+    "busybox-static",
+    "iproute2",
+    "libc6",
+    "libbpf1",
+    "libbsd0",
+    "libcap2",
+    "libdb5.3",
+    "libelf1",
+    "libmnl0",
+    "libselinux1",
+    "libtirpc3",
+    "libxtables12",
+    "libmd0",
+    "zlib1g",
+    "libpcre2-8-0",
+    "libgssapi-krb5-2",
+    "libkrb5-3",
+    "libk5crypto3",
+    "libkrb5support0",
+    "libcom-err2",
+    "libkeyutils1",
+    "libssl3",
+    "libgcc-s1",
+]
 SCENARIOS = ("loaded", "available", "autoload", "absent", "stale")
 BEGIN, END = "=====KIT-CAPTURE-BEGIN=====", "=====KIT-CAPTURE-END====="
 
@@ -95,8 +117,9 @@ class _Cpio:
     def add(self, name: str, mode: int, data: bytes = b"") -> None:
         self.ino += 1
         name_b = name.lstrip("/").encode() + b"\0"
-        header = "070701" + "".join(f"{v:08x}" for v in (
-            self.ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name_b), 0))
+        header = "070701" + "".join(
+            f"{v:08x}" for v in (self.ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name_b), 0)
+        )
         blob = header.encode() + name_b
         blob += b"\0" * (-len(blob) % 4) + data + b"\0" * (-len(data) % 4)
         self.parts.append(blob)
@@ -124,8 +147,9 @@ def _sysroot() -> Path:
     material._apt_update()
     missing = [p for p in PACKAGES if not list(debs.glob(f"{p}_*_mipsel.deb"))]
     if missing:
-        material._run(["apt-get", "-qq", *material._apt_options(), "download",
-                       *(f"{p}:mipsel" for p in missing)], cwd=debs)
+        material._run(
+            ["apt-get", "-qq", *material._apt_options(), "download", *(f"{p}:mipsel" for p in missing)], cwd=debs
+        )
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     for deb in debs.glob("*.deb"):
@@ -156,9 +180,42 @@ def initramfs(probe: str, boot_config: bytes | None = None) -> bytes:
     for d in ("bin", "sbin", "lib", "proc", "sys", "dev", "tmp", "etc", "usr", "usr/bin", "usr/sbin"):
         cpio.dir(d)
     cpio.file("bin/busybox", (root / "bin/busybox").read_bytes(), 0o755)
-    for applet in ("sh", "mount", "sed", "ip", "insmod", "modprobe", "depmod", "rm", "nc", "sleep", "base64",
-                   "poweroff", "echo", "cat", "ls", "head", "uname", "grep", "zcat", "id", "awk", "od",
-                   "getconf", "hostname", "true", "false", "kill", "command", "lsmod", "printf", "test", "[", "syslogd", "logger"):
+    for applet in (
+        "sh",
+        "mount",
+        "sed",
+        "ip",
+        "insmod",
+        "modprobe",
+        "depmod",
+        "rm",
+        "nc",
+        "sleep",
+        "base64",
+        "poweroff",
+        "echo",
+        "cat",
+        "ls",
+        "head",
+        "uname",
+        "grep",
+        "zcat",
+        "id",
+        "awk",
+        "od",
+        "getconf",
+        "hostname",
+        "true",
+        "false",
+        "kill",
+        "command",
+        "lsmod",
+        "printf",
+        "test",
+        "[",
+        "syslogd",
+        "logger",
+    ):
         cpio.symlink(f"bin/{applet}", "busybox")
     cpio.symlink("sbin/modprobe", "../bin/busybox")  # where the kernel's request_module looks
     # ss and the libraries it needs, recursively.
@@ -214,15 +271,33 @@ def run_scenario(scenario: str, probe: str, timeout: float = 240) -> bytes:
     kernel = material.vmlinuz("mipsel")
     try:
         proc = subprocess.run(
-            ["qemu-system-mipsel", "-M", "malta", "-m", "256", "-kernel", str(kernel), "-initrd", str(initrd),
-             "-append", f"console=ttyS0 quiet panic=-1 kit={scenario}", "-nographic", "-no-reboot", "-vga", "none",
-             "-nic", "none"],
-            capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+            [
+                "qemu-system-mipsel",
+                "-M",
+                "malta",
+                "-m",
+                "256",
+                "-kernel",
+                str(kernel),
+                "-initrd",
+                str(initrd),
+                "-append",
+                f"console=ttyS0 quiet panic=-1 kit={scenario}",
+                "-nographic",
+                "-no-reboot",
+                "-vga",
+                "none",
+                "-nic",
+                "none",
+            ],
+            capture_output=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
     finally:
         initrd.unlink(missing_ok=True)
     console = proc.stdout.decode(errors="replace").replace("\r", "")
     if BEGIN not in console or END not in console:
-        raise material.Unavailable(f"the guest did not print a capture (qemu rc {proc.returncode}): "
-                                   + console[-1500:])
+        raise material.Unavailable(f"the guest did not print a capture (qemu rc {proc.returncode}): " + console[-1500:])
     b64 = console.split(BEGIN, 1)[1].split(END, 1)[0]
     return base64.b64decode("".join(b64.split()))

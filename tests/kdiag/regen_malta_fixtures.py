@@ -6,6 +6,7 @@ Writes one kit capture per scenario (probe-<scenario>.cap) and the raw
 /proc/modules text after ss autoloaded the diag modules (proc-modules.out).
 Review the diff before committing.
 """
+
 from __future__ import annotations
 
 import sys
@@ -26,8 +27,14 @@ def record(scenario: str) -> bytes:
     token = new_token()
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     stdout = qemu_malta.run_scenario(scenario, render_probe(token))
-    header = {"kit": __version__, "target": f"qemu-system-mipsel malta ({scenario})", "started": started,
-              "token": token, "exit_status": 0, "partial": False}
+    header = {
+        "kit": __version__,
+        "target": f"qemu-system-mipsel malta ({scenario})",
+        "started": started,
+        "token": token,
+        "exit_status": 0,
+        "partial": False,
+    }
     return capture_bytes(header, stdout, b"")
 
 

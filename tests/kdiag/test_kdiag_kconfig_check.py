@@ -1,4 +1,5 @@
 """`kit kconfig` (kit.kconfig_check.run): configs, config.gz, kernel images, exit codes 0/1/2."""
+
 from __future__ import annotations
 
 import gzip
@@ -8,8 +9,8 @@ import shutil
 import sys
 
 import pytest
-
 from support import FIXTURES
+
 from kit import kconfig_check, kconfig_image
 from kit.errors import InputError, UsageError
 
@@ -100,21 +101,41 @@ def test_the_real_payloads_are_found(debian):
 CODECS_NEEDING = {"zstd": "zstandard", "lz4": "lz4", "lzo": "lzo"}
 
 
-@pytest.mark.parametrize("name", [
-    "vmlinux-ikconfig", "vmlinux-ikconfig.gzip", "vmlinux-ikconfig.xz", "vmlinux-ikconfig.lzma",
-    "vmlinux-ikconfig.bzip2", "vmlinux-ikconfig.zstd", "vmlinux-ikconfig.lz4", "vmlinux-ikconfig.lzo",
-    "uImage-lzma", "uImage-gzip", "fit.itb", "zImage-ikconfig", "bzImage-ikconfig",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "vmlinux-ikconfig",
+        "vmlinux-ikconfig.gzip",
+        "vmlinux-ikconfig.xz",
+        "vmlinux-ikconfig.lzma",
+        "vmlinux-ikconfig.bzip2",
+        "vmlinux-ikconfig.zstd",
+        "vmlinux-ikconfig.lz4",
+        "vmlinux-ikconfig.lzo",
+        "uImage-lzma",
+        "uImage-gzip",
+        "fit.itb",
+        "zImage-ikconfig",
+        "bzImage-ikconfig",
+    ],
+)
 def test_images_with_ikconfig(ikconfig_images, debian, name):
     if name not in ikconfig_images:
         pytest.skip(f"{name} not built here (a tool is missing: see material.py)")
-    codec = {"vmlinux-ikconfig": None, "uImage-lzma": "lzma", "uImage-gzip": "gzip", "fit.itb": "gzip",
-             "zImage-ikconfig": "xz", "bzImage-ikconfig": "lz4"}.get(name, name.rsplit(".", 1)[-1])
+    codec = {
+        "vmlinux-ikconfig": None,
+        "uImage-lzma": "lzma",
+        "uImage-gzip": "gzip",
+        "fit.itb": "gzip",
+        "zImage-ikconfig": "xz",
+        "bzImage-ikconfig": "lz4",
+    }.get(name, name.rsplit(".", 1)[-1])
     if codec in CODECS_NEEDING:
         pytest.importorskip(CODECS_NEEDING[codec])
     path = ikconfig_images[name]
-    arch = {"uImage-gzip": "armel", "fit.itb": "armel", "zImage-ikconfig": "armel",
-            "bzImage-ikconfig": "amd64"}.get(name, "mipsel")
+    arch = {"uImage-gzip": "armel", "fit.itb": "armel", "zImage-ikconfig": "armel", "bzImage-ikconfig": "amd64"}.get(
+        name, "mipsel"
+    )
     original = _boot(debian, arch, "config").read_text()
     found = kconfig_image.find(path.read_bytes())
     assert found is not None and found.text == original
@@ -126,8 +147,9 @@ def test_images_with_ikconfig(ikconfig_images, debian, name):
     assert f["kernel_diag"]["options"]["CONFIG_INET_DIAG"]["state"] == "module"
 
 
-@pytest.mark.parametrize("codec,module,extra", [("zstd", "zstandard", "kit[zstd]"), ("lz4", "lz4", "kit[lz4]"),
-                                               ("lzo", "lzo", "kit[lzo]")])
+@pytest.mark.parametrize(
+    "codec,module,extra", [("zstd", "zstandard", "kit[zstd]"), ("lz4", "lz4", "kit[lz4]"), ("lzo", "lzo", "kit[lzo]")]
+)
 def test_missing_extra_is_named(ikconfig_images, monkeypatch, codec, module, extra):
     name = f"vmlinux-ikconfig.{codec}"
     if name not in ikconfig_images:
@@ -145,8 +167,12 @@ def test_unreadable_inputs_exit_2(tmp_path):
     empty.write_bytes(b"")
     text = tmp_path / "notes.txt"
     text.write_text("just some notes\nno options here\n")
-    for path, words in ((tmp_path / "nope", "cannot read"), (tmp_path, "directory"), (empty, "empty"),
-                        (text, "not a kernel config")):
+    for path, words in (
+        (tmp_path / "nope", "cannot read"),
+        (tmp_path, "directory"),
+        (empty, "empty"),
+        (text, "not a kernel config"),
+    ):
         with pytest.raises(InputError) as exc:
             _run([path])
         assert exc.value.exit_code == 2 and words in str(exc.value), str(exc.value)

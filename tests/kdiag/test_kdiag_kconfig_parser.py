@@ -1,4 +1,5 @@
 """kit.parsers.kconfig on real configs of several architectures, quirk fixtures, and fuzzing."""
+
 from __future__ import annotations
 
 import gzip
@@ -7,8 +8,8 @@ import re
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from support import FIXTURES
+
 from kit.parsers import kconfig
 
 QUIRKS = FIXTURES / "kconfig-quirks"
@@ -80,8 +81,11 @@ def test_empty_input():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(list("CONFIG_=#ymn \"\\\t\r\n") + [" is not set", "CONFIG_X", "\x00", "é"]),
-                max_size=120).map("".join))
+@given(
+    st.lists(
+        st.sampled_from(list('CONFIG_=#ymn "\\\t\r\n') + [" is not set", "CONFIG_X", "\x00", "é"]), max_size=120
+    ).map("".join)
+)
 def test_fuzz_never_raises_and_accounts_for_every_line(text):
     parsed = kconfig.parse(text)
     taken = {o.line for o in parsed.records} | {p.line for p in parsed.problems}

@@ -6,6 +6,7 @@
   readable, unreadable (EACCES even for root), absent, and without ss.
 Nothing here fakes /proc: the sections are what the probe printed.
 """
+
 from __future__ import annotations
 
 import json
@@ -77,8 +78,14 @@ def _device_run(dev) -> tuple[bytes, str]:
     from kit.transport.ssh import SshTransport, Target
 
     token = new_token()
-    target = Target(host=dev.host, port=dev.port, user="root", key_files=(dev.root_key,),
-                    known_hosts=dev.known_hosts, use_agent=False)
+    target = Target(
+        host=dev.host,
+        port=dev.port,
+        user="root",
+        key_files=(dev.root_key,),
+        known_hosts=dev.known_hosts,
+        use_agent=False,
+    )
     result = SshTransport(target).run(render_probe(token).encode(), timeout=120)
     return result.stdout, token
 

@@ -4,15 +4,17 @@ The recorded captures in tests/fixtures/kconfig-debian-12-malta-qemu/ are
 always checked; where qemu-system-mipsel is installed the same checks run on
 fresh boots too (qemu_malta.py), about ten seconds a scenario.
 """
+
 from __future__ import annotations
 
 import json
 import shutil
 
-import pytest
-
 import material
-from support import FIXTURES, unavailable as _unavailable
+import pytest
+from support import FIXTURES
+from support import unavailable as _unavailable
+
 from kit.analyse import kdiag
 from kit.capture import from_bytes
 from kit.parsers import proc_modules, ss
@@ -60,7 +62,10 @@ def check(scenario: str, diag: kdiag.KernelDiag) -> None:
     elif scenario == "stale":
         # /boot/config says =m, the module files are gone: ss and the files win, and it is said.
         assert diag.verdict == "missing" and set(states.values()) == {"absent"}
-        assert "/boot/config-6.1.0-" in ev["CONFIG_INET_TCP_DIAG"] and "CONFIG_INET_TCP_DIAG=m" in ev["CONFIG_INET_TCP_DIAG"]
+        assert (
+            "/boot/config-6.1.0-" in ev["CONFIG_INET_TCP_DIAG"]
+            and "CONFIG_INET_TCP_DIAG=m" in ev["CONFIG_INET_TCP_DIAG"]
+        )
         assert "the config disagrees with what ss showed: trust ss" in ev["CONFIG_INET_TCP_DIAG"]
         assert any("may belong to another build" in n for n in diag.notes)
         assert "says CONFIG_INET_UDP_DIAG=m but there is no udp_diag.ko" in diag.options["CONFIG_INET_UDP_DIAG"].remedy
@@ -68,8 +73,10 @@ def check(scenario: str, diag: kdiag.KernelDiag) -> None:
         assert diag.verdict == "missing"
         assert set(states.values()) == {"absent"}
         assert "/proc/kallsyms has no tcp_diag_get_info" in ev["CONFIG_INET_TCP_DIAG"]
-        assert diag.options["CONFIG_INET_TCP_DIAG"].remedy == \
-            "rebuild the kernel with: CONFIG_INET_DIAG=y CONFIG_INET_TCP_DIAG=y"
+        assert (
+            diag.options["CONFIG_INET_TCP_DIAG"].remedy
+            == "rebuild the kernel with: CONFIG_INET_DIAG=y CONFIG_INET_TCP_DIAG=y"
+        )
         assert "ss fell back to /proc" in diag.summary
     else:  # pragma: no cover
         raise AssertionError(scenario)

@@ -1,11 +1,12 @@
 """Offline verdicts (kdiag.diagnose_config) on real configs and on real configs with lines taken out."""
+
 from __future__ import annotations
 
 import gzip
 
 import pytest
-
 from support import FIXTURES
+
 from kit.analyse import kdiag
 from kit.parsers import kconfig
 
@@ -27,9 +28,16 @@ def test_debian_modules(debian, arch):
     diag = _diag(text, "config-debian")
     assert diag.verdict == "ok"
     assert {n: v.state for n, v in diag.options.items()} == {
-        "CONFIG_INET_DIAG": "module", "CONFIG_INET_TCP_DIAG": "module", "CONFIG_INET_UDP_DIAG": "module",
-        "CONFIG_INET_RAW_DIAG": "module", "CONFIG_UNIX_DIAG": "module", "CONFIG_NETLINK_DIAG": "module",
-        "CONFIG_PACKET_DIAG": "module", "CONFIG_IKCONFIG": "absent", "CONFIG_IKCONFIG_PROC": "absent"}
+        "CONFIG_INET_DIAG": "module",
+        "CONFIG_INET_TCP_DIAG": "module",
+        "CONFIG_INET_UDP_DIAG": "module",
+        "CONFIG_INET_RAW_DIAG": "module",
+        "CONFIG_UNIX_DIAG": "module",
+        "CONFIG_NETLINK_DIAG": "module",
+        "CONFIG_PACKET_DIAG": "module",
+        "CONFIG_IKCONFIG": "absent",
+        "CONFIG_IKCONFIG_PROC": "absent",
+    }
     assert diag.options["CONFIG_INET_DIAG"].evidence[0] == "config-debian: CONFIG_INET_DIAG=m"
     assert diag.options["CONFIG_INET_DIAG"].remedy is None
     assert "CONFIG_IKCONFIG=y" in diag.options["CONFIG_IKCONFIG"].remedy
@@ -48,8 +56,14 @@ def test_builtin_kernel():
 def test_without_inet_diag_everything_inet_is_missing():
     # As `make menuconfig` leaves a .config once INET_DIAG is switched off: the
     # options inside `if INET_DIAG` vanish from the file.
-    text = _without(FIRECRACKER, "CONFIG_INET_TCP_DIAG", "CONFIG_INET_UDP_DIAG", "CONFIG_INET_RAW_DIAG",
-                    "CONFIG_INET_DIAG_DESTROY", "CONFIG_INET_MPTCP_DIAG")
+    text = _without(
+        FIRECRACKER,
+        "CONFIG_INET_TCP_DIAG",
+        "CONFIG_INET_UDP_DIAG",
+        "CONFIG_INET_RAW_DIAG",
+        "CONFIG_INET_DIAG_DESTROY",
+        "CONFIG_INET_MPTCP_DIAG",
+    )
     text = text.replace("CONFIG_INET_DIAG=y", "# CONFIG_INET_DIAG is not set")
     diag = _diag(text)
     assert diag.verdict == "missing"

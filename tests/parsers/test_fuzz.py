@@ -10,6 +10,7 @@ them; so for ss every non-blank line before the first socket is a header or
 a problem, and every line after it is a record start, a problem, or part of
 the socket above.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,17 +39,44 @@ LINE_BASED = {"netstat", "proc_net", "proc_net_raw", "proc_net_unix"}
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Pieces that make the parsers take their less common paths.
-NOISE = st.sampled_from([
-    "\t", " ", "\n", "\r\n", "\t skmem:(", "skmem:(r1,rb2,t3", ")", "))", "users:((", '("a b",pid=1,fd=2)',
-    '",pid=', "Netid State Recv-Q Send-Q Local Address:Port Peer Address:Port Process\n",
-    "Recv-Q Send-Q", "u_str ESTAB 0 0 * 1 * 2", "tcp ESTAB 0 0 1.2.3.4:5 6.7.8.9:", "0.0.0.0:",
-    "mem:(r0,w0,f0,t0)", "RTNETLINK answers: Invalid argument\n", "Proto Recv-Q Send-Q Local Address",
-    "Proto RefCnt Flags Type State I-Node Path\n", "unix  2 [ ACC ] STREAM LISTENING 12 /x\n",
-    "  sl  local_address rem_address st tx_queue rx_queue tr tm->when retrnsmt uid timeout inode\n",
-    "   0: 0100007F:1389 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 1 1\n",
-    "Num       RefCount Protocol Flags    Type St Inode Path\n", "\u00e9", "\ufffd", "\x00", "(", ",", ":",
-    "99999999999999999999999", "ino:12", "²", "٣",
-])
+NOISE = st.sampled_from(
+    [
+        "\t",
+        " ",
+        "\n",
+        "\r\n",
+        "\t skmem:(",
+        "skmem:(r1,rb2,t3",
+        ")",
+        "))",
+        "users:((",
+        '("a b",pid=1,fd=2)',
+        '",pid=',
+        "Netid State Recv-Q Send-Q Local Address:Port Peer Address:Port Process\n",
+        "Recv-Q Send-Q",
+        "u_str ESTAB 0 0 * 1 * 2",
+        "tcp ESTAB 0 0 1.2.3.4:5 6.7.8.9:",
+        "0.0.0.0:",
+        "mem:(r0,w0,f0,t0)",
+        "RTNETLINK answers: Invalid argument\n",
+        "Proto Recv-Q Send-Q Local Address",
+        "Proto RefCnt Flags Type State I-Node Path\n",
+        "unix  2 [ ACC ] STREAM LISTENING 12 /x\n",
+        "  sl  local_address rem_address st tx_queue rx_queue tr tm->when retrnsmt uid timeout inode\n",
+        "   0: 0100007F:1389 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 1 1\n",
+        "Num       RefCount Protocol Flags    Type St Inode Path\n",
+        "\u00e9",
+        "\ufffd",
+        "\x00",
+        "(",
+        ",",
+        ":",
+        "99999999999999999999999",
+        "ino:12",
+        "²",
+        "٣",
+    ]
+)
 
 
 def check(name: str, text: str) -> Parsed:
@@ -88,7 +116,8 @@ def _is_header_line(name: str, s: str) -> bool:
     if name == "netstat":
         w = s.split()
         return (w[0] == "Proto" and ("Recv-Q" in w or "RefCnt" in w)) or (
-            w[0] == "Active" and ("connections" in s or "sockets" in s))
+            w[0] == "Active" and ("connections" in s or "sockets" in s)
+        )
     w = s.split()
     return w[:2] in (["sl", "local_address"], ["Num", "RefCount"])
 
@@ -134,8 +163,7 @@ def test_truncated_fixture(name, fixture, data):
 
 
 @FUZZ
-@given(name=st.sampled_from(sorted(PARSERS)), one=st.sampled_from(NAMES), two=st.sampled_from(NAMES),
-       data=st.data())
+@given(name=st.sampled_from(sorted(PARSERS)), one=st.sampled_from(NAMES), two=st.sampled_from(NAMES), data=st.data())
 def test_spliced_fixtures(name, one, two, data):
     x, y = TEXTS[one], TEXTS[two]
     i = data.draw(st.integers(0, len(x)))
@@ -173,8 +201,13 @@ def test_ss_mangling_keeps_sockets():
         if not fixture.startswith("ss-"):
             continue
         base = ss.parse(text)
-        key = lambda r: [(s.netid, s.state, s.recv_q, s.send_q, s.local, s.peer, s.processes, s.skmem)  # noqa: E731
-                         for s in r.records]
+
+        def key(r):
+            return [
+                (s.netid, s.state, s.recv_q, s.send_q, s.local, s.peer, s.processes, s.skmem)  # noqa: E731
+                for s in r.records
+            ]
+
         assert key(ss.parse(text.replace("\n", "\r\n"))) == key(base), fixture
         assert key(ss.parse(text.replace("\t", "    "))) == key(base), fixture
         squeezed = "\n".join(" ".join(ln.split(" ")).replace("  ", " ") for ln in text.split("\n"))
@@ -190,7 +223,7 @@ def test_ss_fast_path_agrees_with_general_reader(fixture, data):
     edits = data.draw(st.lists(st.tuples(st.integers(0, len(text)), NOISE), max_size=4))
     for pos, piece in sorted(edits, reverse=True):
         text = text[:pos] + piece + text[pos:]
-    text = text[a // 4:]
+    text = text[a // 4 :]
     fast, slow = ss.parse(text), ss._parse(text, fast_path=False)
     assert fast.records == slow.records
     assert fast.problems == slow.problems

@@ -5,6 +5,7 @@ so the same sockets appear in ss, netstat and /proc: each source is checked
 against what the owning process measured (measured.json) and against the
 raw text, and the sources against each other where they share a field.
 """
+
 from __future__ import annotations
 
 import json
@@ -91,8 +92,7 @@ def test_netstat_raw_state_is_not_trusted():
 
 
 def test_netstat_unix_inodes_match_proc_net_unix():
-    ns = [s for s in netstat.parse(read(DEBIAN / "busybox-1.36.1-netstat-anp.out")).records
-          if s.netid.startswith("u_")]
+    ns = [s for s in netstat.parse(read(DEBIAN / "busybox-1.36.1-netstat-anp.out")).records if s.netid.startswith("u_")]
     pn = proc_net.parse(read(DEBIAN / "proc-net-unix.out")).records
     assert {(s.netid, s.state, s.local) for s in ns} == {(s.netid, s.state, s.local) for s in pn}
 
@@ -115,7 +115,8 @@ def test_proc_net_reads_every_row(path):
     assert len(parsed.records) == len(rows)
     # each row's inode is its own column, read back
     assert [s.inode for s in parsed.records] == [
-        int(ln.split()[9] if "unix" not in path.name else ln.split()[6]) for ln in rows]
+        int(ln.split()[9] if "unix" not in path.name else ln.split()[6]) for ln in rows
+    ]
 
 
 def test_proc_net_tcp_against_measurements(measured):
@@ -170,7 +171,7 @@ def test_sources_agree_with_ss():
 
 
 def test_ss_unix_inodes_match_proc_net_unix():
-    xs = [s for s in ss.parse(read(DEBIAN / "ss-xnpm.out")).records]
+    xs = list(ss.parse(read(DEBIAN / "ss-xnpm.out")).records)
     pn = {s.inode: s for s in proc_net.parse(read(DEBIAN / "proc-net-unix.out")).records}
     for s in xs:
         assert s.inode == int(s.local.rsplit(" ", 1)[1])

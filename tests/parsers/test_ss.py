@@ -4,6 +4,7 @@ Expected values come from outside the parser: the awk one-liner run on the
 fixture, the raw text of the fixture, and what the process that owned each
 socket measured (measured.json, written by craft_sockets.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,9 @@ AWK_T = r"""awk -F '[\(|,]' '/skmem/ {print $4}' | cut -c 2- | awk '{a+=$1}END{p
 
 
 def awk_total(path: Path, one_liner: str) -> int:
-    out = subprocess.run(f"cat '{path}' | {one_liner}", shell=True, check=True,
-                         capture_output=True, text=True).stdout.strip()
+    out = subprocess.run(
+        f"cat '{path}' | {one_liner}", shell=True, check=True, capture_output=True, text=True
+    ).stdout.strip()
     return int(out or 0)
 
 
@@ -67,8 +69,11 @@ def test_fixture_reads_without_problems(path):
     if path.name not in WRAPPED:
         # One socket per row: a row is a line that does not start with blank
         # space, apart from the header (counted on the raw text).
-        rows = [ln for ln in lines if ln.strip() and ln[0] not in " \t" and "Recv-Q" not in ln
-                and not ln.startswith("RTNETLINK")]
+        rows = [
+            ln
+            for ln in lines
+            if ln.strip() and ln[0] not in " \t" and "Recv-Q" not in ln and not ln.startswith("RTNETLINK")
+        ]
         assert len(parsed.records) == len(rows)
 
 

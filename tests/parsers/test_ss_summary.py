@@ -1,11 +1,13 @@
 """`ss -s` summaries of iproute2 6.1 and 4.4 (real output, tests/fixtures/debian-12/NOTES.md)."""
+
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kit.parsers.ss_summary import parse
 from kit.paste import detect

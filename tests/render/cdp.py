@@ -5,6 +5,7 @@ JSON message ended by a NUL byte; no port is opened. Chromium runs in its own
 network namespace when `unshare` works (as root), so it cannot reach any
 host even if a report did carry a URL; the usual flags keep it from trying.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -18,10 +19,20 @@ import time
 from pathlib import Path
 
 FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
-    "--disable-extensions", "--disable-default-apps", "--mute-audio", "--no-default-browser-check",
-    "--proxy-server=socks5://127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--mute-audio",
+    "--no-default-browser-check",
+    "--proxy-server=socks5://127.0.0.1:9",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
 )
 
 
@@ -38,7 +49,9 @@ def dump_dom(chromium: str, url: str, timeout: float = 60) -> str:
     with tempfile.TemporaryDirectory(prefix="kit-chromium-") as profile:
         out = subprocess.run(
             [*isolation_prefix(), chromium, *FLAGS, f"--user-data-dir={profile}", "--dump-dom", url],
-            capture_output=True, timeout=timeout)
+            capture_output=True,
+            timeout=timeout,
+        )
     if out.returncode != 0:
         raise RuntimeError(f"chromium --dump-dom exited {out.returncode}: {out.stderr[-2000:]!r}")
     return out.stdout.decode("utf-8", errors="replace")
@@ -67,10 +80,21 @@ class Browser:
             os.dup2(hi_w, 4)
 
         self.proc = subprocess.Popen(
-            [*isolation_prefix(), chromium, *FLAGS, f"--user-data-dir={self._profile}",
-             f"--window-size={width},{height}", "--remote-debugging-pipe", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            preexec_fn=child_fds, close_fds=False)
+            [
+                *isolation_prefix(),
+                chromium,
+                *FLAGS,
+                f"--user-data-dir={self._profile}",
+                f"--window-size={width},{height}",
+                "--remote-debugging-pipe",
+                "about:blank",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            preexec_fn=child_fds,
+            close_fds=False,
+        )
         os.close(hi_r)
         os.close(hi_w)
         self._buf = b""
@@ -132,13 +156,15 @@ class Browser:
 
     def open(self, url: str) -> None:
         target = self.send("Target.createTarget", {"url": "about:blank"}, session=False)["targetId"]
-        self.session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True},
-                                 session=False)["sessionId"]
+        self.session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True}, session=False)[
+            "sessionId"
+        ]
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.send(f"{domain}.enable")
-        self.send("Emulation.setDeviceMetricsOverride",
-                  {"width": self.width, "height": self.height, "deviceScaleFactor": 1,
-                   "mobile": self.width < 600})
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": self.width, "height": self.height, "deviceScaleFactor": 1, "mobile": self.width < 600},
+        )
         self.events.clear()
         self.send("Page.navigate", {"url": url})
         self.wait_for("Page.loadEventFired")
@@ -162,8 +188,7 @@ class Browser:
         return errors
 
     def requests(self) -> list[str]:
-        return [ev["params"]["request"]["url"] for ev in self.events
-                if ev["method"] == "Network.requestWillBeSent"]
+        return [ev["params"]["request"]["url"] for ev in self.events if ev["method"] == "Network.requestWillBeSent"]
 
     def close(self) -> None:
         try:
@@ -184,7 +209,7 @@ class Browser:
             self.proc.stderr.close()
         shutil.rmtree(self._profile, ignore_errors=True)
 
-    def __enter__(self) -> "Browser":
+    def __enter__(self) -> Browser:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -4,6 +4,7 @@ Each capture is made once per session by situations.py under
 `unshare --net --uts --mount` (root only). Without root or unshare the tests
 that need one are skipped, or fail when CI=true.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,7 +16,8 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-from support import HOSTILE_HOSTNAME, unavailable as skip_or_fail  # noqa: E402
+from support import HOSTILE_HOSTNAME  # noqa: E402
+from support import unavailable as skip_or_fail
 
 
 def _can_unshare() -> bool:
@@ -39,8 +41,20 @@ class Captures:
             skip_or_fail("making real socket situations needs root and unshare (network namespaces)")
         out = self.directory / f"{name}.cap"
         run = subprocess.run(
-            ["unshare", "--net", "--uts", "--mount", "--", sys.executable, str(HERE / "situations.py"), str(out), *args],
-            capture_output=True, timeout=300)
+            [
+                "unshare",
+                "--net",
+                "--uts",
+                "--mount",
+                "--",
+                sys.executable,
+                str(HERE / "situations.py"),
+                str(out),
+                *args,
+            ],
+            capture_output=True,
+            timeout=300,
+        )
         if run.returncode != 0:
             raise RuntimeError(f"situations.py {args} failed: {run.stderr.decode(errors='replace')[-3000:]}")
         self._made[name] = out
@@ -55,8 +69,19 @@ def captures(tmp_path_factory) -> Captures:
 @pytest.fixture(scope="session")
 def situations_cap(captures) -> Path:
     """Every trouble at once, plus hostile names, on a device with a hostile hostname."""
-    return captures.make("situations", "--hostname", HOSTILE_HOSTNAME,
-                         "idle", "noread", "udpdrop", "closewait", "acceptq", "hostile", "addresses", "shared")
+    return captures.make(
+        "situations",
+        "--hostname",
+        HOSTILE_HOSTNAME,
+        "idle",
+        "noread",
+        "udpdrop",
+        "closewait",
+        "acceptq",
+        "hostile",
+        "addresses",
+        "shared",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -82,8 +107,14 @@ def local_cap(tmp_path_factory) -> Path:
 
     token = new_token()
     proc = subprocess.run(["sh", "-s"], input=render_probe(token).encode(), capture_output=True, timeout=300)
-    header = {"kit_version": "test", "target": "local", "token": token, "exit_status": proc.returncode,
-              "started": "2026-01-01T00:00:00+00:00", "partial": False}
+    header = {
+        "kit_version": "test",
+        "target": "local",
+        "token": token,
+        "exit_status": proc.returncode,
+        "started": "2026-01-01T00:00:00+00:00",
+        "partial": False,
+    }
     return capture.save(tmp_path_factory.mktemp("local"), "local", header, proc.stdout, proc.stderr)
 
 

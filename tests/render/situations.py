@@ -25,6 +25,7 @@ Situations:
   many=N     N sockets at least: unix socket pairs and 2000 TCP connections (the 100k-socket report)
   addresses  a TCP connection between two non-loopback addresses and an IPv6 listener (for --redact)
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -39,7 +40,7 @@ import time
 PR_SET_NAME = 15
 PR_SET_PDEATHSIG = 1
 
-HOSTILE_NAMES = ('<b>x</b>"\'&', "<img src=x>", "<script>x", "\u202eevil\x1b[2J")
+HOSTILE_NAMES = ("<b>x</b>\"'&", "<img src=x>", "<script>x", "\u202eevil\x1b[2J")
 HOSTILE_PATHS = ("<script>alert(1)</script>", "\"'&amp;\u202etxt.sock")
 HOSTILE_ABSTRACT = "<img src=x onerror=alert(1)>"
 
@@ -257,8 +258,15 @@ def main(argv: list[str]) -> int:
     from kit import capture
     from kit.probe import new_token, render_probe
 
-    builders = {"idle": idle, "noread": noread, "udpdrop": udpdrop, "closewait": closewait, "acceptq": acceptq,
-                "addresses": addresses, "shared": shared}
+    builders = {
+        "idle": idle,
+        "noread": noread,
+        "udpdrop": udpdrop,
+        "closewait": closewait,
+        "acceptq": acceptq,
+        "addresses": addresses,
+        "shared": shared,
+    }
     children = []
     tmp = tempfile.mkdtemp(prefix="kitR")
     try:
@@ -276,9 +284,15 @@ def main(argv: list[str]) -> int:
         token = new_token()
         started = time.time()
         proc = subprocess.run(probe_cmd, input=render_probe(token).encode(), capture_output=True, timeout=120)
-        header = {"kit_version": "test", "target": "local", "token": token, "exit_status": proc.returncode,
-                  "started": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(started)),
-                  "finished": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()), "partial": False}
+        header = {
+            "kit_version": "test",
+            "target": "local",
+            "token": token,
+            "exit_status": proc.returncode,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(started)),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+            "partial": False,
+        }
         with open(out_path, "wb") as fh:
             fh.write(capture.capture_bytes(header, proc.stdout, proc.stderr))
     finally:

@@ -3,6 +3,7 @@
 Timing is the bench script's job; this only prints it (pytest -s) and holds the size limit of
 issue 7: at most 5 MB of HTML for 100k sockets, the long list bounded and said so.
 """
+
 from __future__ import annotations
 
 import json

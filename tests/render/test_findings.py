@@ -1,4 +1,5 @@
 """Findings on real situations made in a fresh network namespace (situations.py), and none on an idle one."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -39,8 +40,11 @@ def test_udp_socket_dropping_datagrams(situations):
     findings = by_code(situations)
     drops = findings["socket-drops"]
     assert any(e.startswith("udp UNCONN") and "owner udpdrop[" in e for e in drops.evidence)
-    udp = [s for s in situations.sockets if s.netid == "udp" and any(p.name == "udpdrop" for p in s.processes)
-           and s.skmem and s.skmem.sock_drop]
+    udp = [
+        s
+        for s in situations.sockets
+        if s.netid == "udp" and any(p.name == "udpdrop" for p in s.processes) and s.skmem and s.skmem.sock_drop
+    ]
     assert udp and udp[0].skmem.sock_drop > 100
     counters = findings["udp-rcvbuf-counters"]
     assert "RcvbufErrors" in counters.title
@@ -62,8 +66,13 @@ def test_full_accept_queue(situations):
 
 def test_only_the_made_troubles_are_found(situations):
     codes = set(by_code(situations))
-    assert codes == {"rcvq-near-rcvbuf", "socket-drops", "close-wait-data", "accept-queue-full",
-                     "udp-rcvbuf-counters"}, codes
+    assert codes == {
+        "rcvq-near-rcvbuf",
+        "socket-drops",
+        "close-wait-data",
+        "accept-queue-full",
+        "udp-rcvbuf-counters",
+    }, codes
     severities = [f.severity for f in situations.findings]
     assert severities == sorted(severities, key=("critical", "warning", "info").index)
 
@@ -128,7 +137,9 @@ def test_memory_counters_rule_reads_counters(idle_cap):
     text = snmp.text
     head, values = [ln for ln in text.splitlines() if ln.startswith("Udp:")][:2]
     names = head.split()[1:]
-    new_values = "Udp: " + " ".join("7" if n == "SndbufErrors" else v for n, v in zip(names, values.split()[1:]))
+    new_values = "Udp: " + " ".join(
+        "7" if n == "SndbufErrors" else v for n, v in zip(names, values.split()[1:], strict=False)
+    )
     cap.sections["snmp"] = dataclasses.replace(snmp, stdout=text.replace(values, new_values).encode())
     f = by_code(report_mod.build(cap))["udp-sndbuf-counters"]
     assert f.evidence == ("/proc/net/snmp: Udp SndbufErrors 7",)
@@ -137,8 +148,11 @@ def test_memory_counters_rule_reads_counters(idle_cap):
 def test_shared_socket_counted_once_shown_under_each_owner(situations):
     from kit.render import html
 
-    shared = [s for s in situations.sockets if len({p.pid for p in s.processes}) > 1
-              and all(p.name == "shared" for p in s.processes)]
+    shared = [
+        s
+        for s in situations.sockets
+        if len({p.pid for p in s.processes}) > 1 and all(p.name == "shared" for p in s.processes)
+    ]
     data = [s for s in shared if s.skmem and s.skmem.rmem_alloc]
     assert data, "the forked owner must show in ss -p"
     groups = [g for g in situations.processes if g.name == "shared"]
@@ -162,8 +176,7 @@ def test_awk_one_liner_pitfall_is_real(situations):
     from oneliner import awk_total
 
     ss = next(s for s in situations.sections if s.name == "ss").text
-    unix_t = sum(s.skmem.wmem_alloc or 0 for s in situations.sockets
-                 if s.netid == "u_str" and s.skmem and s.processes)
+    unix_t = sum(s.skmem.wmem_alloc or 0 for s in situations.sockets if s.netid == "u_str" and s.skmem and s.processes)
     assert unix_t >= 5000
     assert situations.totals.wmem_alloc - awk_total(ss, field=4) >= unix_t
     assert situations.totals.rmem_alloc >= awk_total(ss, field=2)

@@ -7,6 +7,7 @@
   no console errors, no request but the file itself, and neither a desktop
   nor a phone-width window scrolls sideways, even with 10 kB names.
 """
+
 from __future__ import annotations
 
 from html.parser import HTMLParser
@@ -14,8 +15,9 @@ from pathlib import Path
 
 import cdp
 import pytest
-from support import HOSTILE_HOSTNAME, build_report as build
 from situations import HOSTILE_ABSTRACT, HOSTILE_NAMES, HOSTILE_PATHS
+from support import HOSTILE_HOSTNAME
+from support import build_report as build
 
 from kit import capture as capture_mod
 from kit import report as report_mod
@@ -24,9 +26,45 @@ from kit.render import html
 pytestmark = pytest.mark.chromium
 
 ALLOWED_TAGS = {
-    "html", "head", "meta", "title", "style", "body", "header", "h1", "h2", "h3", "p", "b", "em", "code", "pre",
-    "nav", "a", "main", "section", "div", "span", "ul", "li", "table", "tbody", "thead", "tr", "th", "td",
-    "details", "summary", "dl", "dt", "dd", "footer", "svg", "text", "rect", "line",
+    "html",
+    "head",
+    "meta",
+    "title",
+    "style",
+    "body",
+    "header",
+    "h1",
+    "h2",
+    "h3",
+    "p",
+    "b",
+    "em",
+    "code",
+    "pre",
+    "nav",
+    "a",
+    "main",
+    "section",
+    "div",
+    "span",
+    "ul",
+    "li",
+    "table",
+    "tbody",
+    "thead",
+    "tr",
+    "th",
+    "td",
+    "details",
+    "summary",
+    "dl",
+    "dt",
+    "dd",
+    "footer",
+    "svg",
+    "text",
+    "rect",
+    "line",
 }
 
 
@@ -43,8 +81,11 @@ class DomCensus(HTMLParser):
         for name, value in attrs:
             if name.startswith("on"):
                 self.event_attrs.append((tag, name))
-            if name in ("href", "src", "srcset", "action", "xlink:href", "poster", "data") and value \
-                    and not value.startswith("#"):
+            if (
+                name in ("href", "src", "srcset", "action", "xlink:href", "poster", "data")
+                and value
+                and not value.startswith("#")
+            ):
                 self.urls.append(value)
 
     def handle_data(self, data):
@@ -67,7 +108,7 @@ def test_hostile_strings_stay_text_in_chromium(chromium, situations_cap, tmp_pat
     report = build(situations_cap)
     owners = {p.name for s in report.sockets for p in s.processes}
     # The capture really carries the hostile strings (as ss printed them).
-    assert {'<b>x</b>"\'&', "<img src=x>", "<script>x"} <= owners, owners
+    assert {"<b>x</b>\"'&", "<img src=x>", "<script>x"} <= owners, owners
     assert report.device["hostname"] == HOSTILE_HOSTNAME
     page = write_report(tmp_path, report)
     dom = cdp.dump_dom(chromium, cdp.file_url(page))

@@ -1,4 +1,5 @@
 """docs/report.schema.json validates every JSON report the render tests make, and rejects broken ones."""
+
 from __future__ import annotations
 
 import copy
@@ -36,15 +37,22 @@ def test_real_outputs_validate(request, name):
 
 
 def test_pastes_validate():
-    for text in (b"", b"garbage\n\x00\xff", b"Netid State Recv-Q Send-Q Local Address:Port Peer Address:Port\n"
-                 b"tcp ESTAB 0 0 10.0.0.1:22 10.0.0.2:5000\n"):
+    for text in (
+        b"",
+        b"garbage\n\x00\xff",
+        b"Netid State Recv-Q Send-Q Local Address:Port Peer Address:Port\ntcp ESTAB 0 0 10.0.0.1:22 10.0.0.2:5000\n",
+    ):
         check(json.loads(json_render.render(report_mod.build(capture_mod.from_bytes(text, source="paste")))))
 
 
 def test_schema_rejects_broken_reports(idle_cap):
     doc = json.loads(json_render.render(build(idle_cap)))
-    for path, value in ((("kernel_diag", "verdict"), "fine"), (("totals", "rmem_alloc"), -1),
-                        (("sockets", 0, "skmem", "rmem_alloc"), "12"), (("schema",), "kit.report/2")):
+    for path, value in (
+        (("kernel_diag", "verdict"), "fine"),
+        (("totals", "rmem_alloc"), -1),
+        (("sockets", 0, "skmem", "rmem_alloc"), "12"),
+        (("schema",), "kit.report/2"),
+    ):
         broken = copy.deepcopy(doc)
         target = broken
         for key in path[:-1]:

@@ -1,12 +1,14 @@
 """--redact on a real capture with non-loopback IPv4/IPv6 addresses and a device hostname."""
+
 from __future__ import annotations
 
 import json
 import re
 
 import pytest
-from support import HOSTILE_HOSTNAME, build_report as build
 from situations import ADDRESSES
+from support import HOSTILE_HOSTNAME
+from support import build_report as build
 
 from kit.redact import Redactor, redact, redact_json
 from kit.render import html
@@ -55,14 +57,17 @@ def test_same_value_same_token_everywhere(report):
     assert red.device["hostname"].startswith("host-")
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("192.168.1.1:22 10.0.0.7:5555 192.168.1.1", "ip4-1:22 ip4-2:5555 ip4-1"),
-    ("[::ffff:10.0.0.7]:80 [::ffff:127.0.0.1]:53", "[::ffff:ip4-1]:80 [::ffff:127.0.0.1]:53"),
-    ("[fe80::1]%eth0:5005 [::]:22 ::1 *:*", "[ip6-1]%eth0:5005 [::]:22 ::1 *:*"),
-    ("aa:bb:cc:dd:ee:ff AA-BB-CC-DD-EE-FF ff:ff:ff:ff:ff:ff", "mac-1 mac-1 ff:ff:ff:ff:ff:ff"),
-    ("0701A8C0:0035 0100007F:0016", "ip4-1:0035 0100007F:0016"),
-    ("at 05:35:39, version 1.2.3 and 1.2.3.4.5", "at 05:35:39, version 1.2.3 and 1.2.3.4.5"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("192.168.1.1:22 10.0.0.7:5555 192.168.1.1", "ip4-1:22 ip4-2:5555 ip4-1"),
+        ("[::ffff:10.0.0.7]:80 [::ffff:127.0.0.1]:53", "[::ffff:ip4-1]:80 [::ffff:127.0.0.1]:53"),
+        ("[fe80::1]%eth0:5005 [::]:22 ::1 *:*", "[ip6-1]%eth0:5005 [::]:22 ::1 *:*"),
+        ("aa:bb:cc:dd:ee:ff AA-BB-CC-DD-EE-FF ff:ff:ff:ff:ff:ff", "mac-1 mac-1 ff:ff:ff:ff:ff:ff"),
+        ("0701A8C0:0035 0100007F:0016", "ip4-1:0035 0100007F:0016"),
+        ("at 05:35:39, version 1.2.3 and 1.2.3.4.5", "at 05:35:39, version 1.2.3 and 1.2.3.4.5"),
+    ],
+)
 def test_redactor_cases(text, expected):
     assert Redactor().text(text) == expected
 

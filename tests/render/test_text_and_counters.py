@@ -1,13 +1,14 @@
 """The terminal summary, the HTML's static promises, and the /proc/net/netstat|snmp parser."""
+
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
 import pytest
-from support import build_report as build
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import build_report as build
 
 from kit.parsers import proc_counters
 from kit.render import html, text
@@ -45,20 +46,21 @@ def test_html_static_promises(situations_cap, idle_cap):
         assert "@media print" in page and "@media (max-width" in page
         assert "awk -F &#39;[\\(|,]&#39;" in page  # the one-liner in the glossary
         for key, name, _ in html.GLOSSARY:
-            assert f"<dt>{key}</dt><dd class=\"kname mono\">{name}</dd>" in page
+            assert f'<dt>{key}</dt><dd class="kname mono">{name}</dd>' in page
 
 
 def test_socket_table_is_bounded(situations_cap, monkeypatch):
     report = build(situations_cap)
     monkeypatch.setattr(html, "SOCKET_ROWS", 5)
     page = html.render(report)
-    assert page.count("<tr><td class=\"mono\">", page.index('id="sockets"')) >= 5
+    assert page.count('<tr><td class="mono">', page.index('id="sockets"')) >= 5
     left = report.totals.sockets - 5
     assert f"{left} of {report.totals.sockets} sockets are left out" in page
     assert "full list is in the JSON" in page
 
 
 # --- proc_counters --------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("path", ["/proc/net/netstat", "/proc/net/snmp"])
 def test_counters_on_this_kernel(path):
@@ -71,7 +73,9 @@ def test_counters_on_this_kernel(path):
         assert {"RcvbufErrors", "SndbufErrors", "InErrors"} <= set(groups["Udp"])
         assert groups["Tcp"]["MaxConn"] == -1  # printed signed
     else:
-        assert {"PruneCalled", "RcvPruned", "OfoPruned", "TCPMemoryPressures", "TCPAbortOnMemory"} <= set(groups["TcpExt"])
+        assert {"PruneCalled", "RcvPruned", "OfoPruned", "TCPMemoryPressures", "TCPAbortOnMemory"} <= set(
+            groups["TcpExt"]
+        )
 
 
 def test_counters_problems():
@@ -81,10 +85,15 @@ def test_counters_problems():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(
-    st.text(max_size=40),
-    st.sampled_from(["TcpExt: A B C", "TcpExt: 1 2 3", "Udp: InErrors", "Udp: -1", "Udp: 4 x", ": 1", "X:"]),
-), max_size=12))
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=40),
+            st.sampled_from(["TcpExt: A B C", "TcpExt: 1 2 3", "Udp: InErrors", "Udp: -1", "Udp: 4 x", ": 1", "X:"]),
+        ),
+        max_size=12,
+    )
+)
 def test_counters_fuzz_never_raises_and_accounts_for_every_line(lines):
     text_ = "\n".join(lines)
     parsed = proc_counters.parse(text_)

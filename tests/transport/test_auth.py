@@ -1,5 +1,6 @@
 """Authentication against the real servers: ssh-agent, key files of every common format,
 encrypted keys (passphrase asked only on a terminal), passwords, keyboard-interactive."""
+
 from __future__ import annotations
 
 import os
@@ -12,9 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 import devicelib
+import pytest
 
 pytestmark = pytest.mark.device
 
@@ -46,8 +46,11 @@ def keys(tmp_path_factory, device):
 
 
 def _keygen(path: Path, args: list[str], passphrase: str) -> Path:
-    subprocess.run(["ssh-keygen", "-q", *args, "-N", passphrase, "-C", path.name, "-f", str(path)],
-                   check=True, stdin=subprocess.DEVNULL)
+    subprocess.run(
+        ["ssh-keygen", "-q", *args, "-N", passphrase, "-C", path.name, "-f", str(path)],
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
     return path
 
 
@@ -89,6 +92,7 @@ def test_missing_key_file_is_one_line(device, kit_collect, tmp_path):
 
 # ---------------------------------------------------------------- terminal prompts
 
+
 def run_in_pty(argv: list[str], answers: list[tuple[str, str]], timeout: float = 60.0) -> tuple[int, str]:
     """Run argv on a new pseudo-terminal; answer each prompt (in order) when it appears."""
     pid, fd = pty.fork()
@@ -125,15 +129,23 @@ def run_in_pty(argv: list[str], answers: list[tuple[str, str]], timeout: float =
 
 
 def _kit_cmd(tmp_path, *args) -> list[str]:
-    return [KIT, "collect", *map(str, args), "-F", "none",
-            "--captures", str(tmp_path / "c"), "--reports", str(tmp_path / "r")]
+    return [
+        KIT,
+        "collect",
+        *map(str, args),
+        "-F",
+        "none",
+        "--captures",
+        str(tmp_path / "c"),
+        "--reports",
+        str(tmp_path / "r"),
+    ]
 
 
 @pytest.mark.parametrize("kind", ["ed25519-encrypted", "rsa-pem-encrypted"])
 def test_encrypted_key_asks_its_passphrase_on_a_terminal(device, keys, tmp_path, kind):
     argv = _kit_cmd(tmp_path, *devicelib.kit_args(device, key=False), "-i", keys[kind])
-    code, output = run_in_pty(argv, [("Enter passphrase for key", "wrong"),
-                                     ("Enter passphrase for key", PASSPHRASE)])
+    code, output = run_in_pty(argv, [("Enter passphrase for key", "wrong"), ("Enter passphrase for key", PASSPHRASE)])
     assert code in (0, 1), output
     assert output.count("Enter passphrase for key") == 2  # asked again after a wrong one
     assert PASSPHRASE not in output  # never echoed
@@ -153,6 +165,7 @@ def test_ask_password_without_terminal_is_a_usage_error(device, kit_collect):
 
 
 # ---------------------------------------------------------------- passwords
+
 
 def test_password_from_environment(device, kit_collect, monkeypatch):
     monkeypatch.setenv("KIT_TEST_PW", device.root_password)
@@ -177,14 +190,19 @@ def test_no_credentials_at_all(device, kit_collect):
 
 # ---------------------------------------------------------------- ssh-agent
 
+
 @pytest.fixture
 def agent(tmp_path, monkeypatch):
     """A real ssh-agent on a socket of its own; SSH_AUTH_SOCK points at it."""
     if not shutil.which("ssh-agent"):
         pytest.skip("ssh-agent not installed")
     sock = tmp_path / "agent.sock"
-    proc = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        ["ssh-agent", "-D", "-a", str(sock)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
     for _ in range(100):
         if sock.exists():
             break
@@ -195,10 +213,17 @@ def agent(tmp_path, monkeypatch):
         askpass = tmp_path / "askpass"
         askpass.write_text(f"#!/bin/sh\necho '{passphrase}'\n")
         askpass.chmod(0o700)
-        env = dict(os.environ, SSH_AUTH_SOCK=str(sock), SSH_ASKPASS=str(askpass),
-                   SSH_ASKPASS_REQUIRE="force", DISPLAY="none")
-        subprocess.run(["ssh-add", "-q", str(key)], env=env, check=True, stdin=subprocess.DEVNULL,
-                       capture_output=True, start_new_session=True)
+        env = dict(
+            os.environ, SSH_AUTH_SOCK=str(sock), SSH_ASKPASS=str(askpass), SSH_ASKPASS_REQUIRE="force", DISPLAY="none"
+        )
+        subprocess.run(
+            ["ssh-add", "-q", str(key)],
+            env=env,
+            check=True,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            start_new_session=True,
+        )
 
     yield add
     proc.terminate()
@@ -224,6 +249,7 @@ def test_agent_with_the_wrong_key_then_key_file(device, keys, agent, kit_collect
 
 
 # ---------------------------------------------------------------- keyboard-interactive only (OpenSSH + PAM)
+
 
 def test_keyboard_interactive_with_password_env(sshd_kbdint, kit_collect, monkeypatch):
     monkeypatch.setenv("KIT_TEST_PW", sshd_kbdint.user_password)

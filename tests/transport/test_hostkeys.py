@@ -1,14 +1,14 @@
 """known_hosts with OpenSSH's habits, against real servers: hashed and [host]:port entries,
 --accept-new, and a device really re-keyed (changed key refused, exit 3, old and new
 fingerprints, the file and line to fix)."""
+
 from __future__ import annotations
 
 import subprocess
 
+import devicelib
 import paramiko
 import pytest
-
-import devicelib
 
 pytestmark = pytest.mark.device
 
@@ -46,8 +46,9 @@ def test_accept_new_records_in_openssh_format_then_plain_run_works(device, kit_c
     assert oct(known.stat().st_mode & 0o777) == "0o600"
     # OpenSSH reads what kit wrote.
     assert paramiko.HostKeys(str(known)).lookup(f"[{device.host}]:{device.port}")
-    out = subprocess.run(["ssh-keygen", "-F", f"[{device.host}]:{device.port}", "-f", str(known)],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        ["ssh-keygen", "-F", f"[{device.host}]:{device.port}", "-f", str(known)], capture_output=True, text=True
+    )
     assert out.returncode == 0
     assert kit_collect(*base).code in (0, 1)
 
@@ -56,8 +57,18 @@ def test_hash_known_hosts_from_ssh_config(device, kit_collect, tmp_path):
     known = tmp_path / "known_hosts"
     cfg = tmp_path / "cfg"
     cfg.write_text("Host *\n HashKnownHosts yes\n")
-    run = kit_collect(f"root@{device.host}", "-p", device.port, "--known-hosts", known,
-                      "-i", device.root_key, "--accept-new", "-F", cfg)
+    run = kit_collect(
+        f"root@{device.host}",
+        "-p",
+        device.port,
+        "--known-hosts",
+        known,
+        "-i",
+        device.root_key,
+        "--accept-new",
+        "-F",
+        cfg,
+    )
     assert run.code in (0, 1), run
     assert known.read_text().startswith("|1|")
     assert paramiko.HostKeys(str(known)).lookup(f"[{device.host}]:{device.port}")
@@ -79,20 +90,22 @@ def rekeyed(tmp_path_factory):
 
 
 @pytest.mark.parametrize("hashed", [False, True])
-def test_changed_host_key_is_refused_with_both_fingerprints_and_the_line(rekeyed, kit_collect,
-                                                                         tmp_path, hashed):
+def test_changed_host_key_is_refused_with_both_fingerprints_and_the_line(rekeyed, kit_collect, tmp_path, hashed):
     dev, old_line, old_fp = rekeyed
     assert dev.host_key_sha256 != old_fp
     known = tmp_path / "known_hosts"
     # Line 3 is the device's; other lines around it.
-    known.write_text("# kit test\nexample.org ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n"
-                     + old_line + "[other]:2222 " + old_line.split(None, 1)[1])
+    known.write_text(
+        "# kit test\nexample.org ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n"
+        + old_line
+        + "[other]:2222 "
+        + old_line.split(None, 1)[1]
+    )
     if hashed:
         subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(known)], check=True, capture_output=True)
     before = known.read_text()
     for extra in ([], ["--accept-new"]):  # even --accept-new does not accept a changed key
-        run = kit_collect(f"root@{dev.host}", "-p", dev.port, "--known-hosts", known,
-                          "-i", dev.root_key, *extra)
+        run = kit_collect(f"root@{dev.host}", "-p", dev.port, "--known-hosts", known, "-i", dev.root_key, *extra)
         assert run.code == 3, run
         assert run.out == [] and run.err.count("\n") == 1
         assert "HOST KEY CHANGED" in run.err
@@ -106,10 +119,8 @@ def test_after_removing_the_old_key_accept_new_records_the_new_one(rekeyed, kit_
     dev, old_line, _ = rekeyed
     known = tmp_path / "known_hosts"
     known.write_text(old_line)
-    subprocess.run(["ssh-keygen", "-R", f"[{dev.host}]:{dev.port}", "-f", str(known)],
-                   check=True, capture_output=True)
-    run = kit_collect(f"root@{dev.host}", "-p", dev.port, "--known-hosts", known,
-                      "-i", dev.root_key, "--accept-new")
+    subprocess.run(["ssh-keygen", "-R", f"[{dev.host}]:{dev.port}", "-f", str(known)], check=True, capture_output=True)
+    run = kit_collect(f"root@{dev.host}", "-p", dev.port, "--known-hosts", known, "-i", dev.root_key, "--accept-new")
     assert run.code in (0, 1), run
     assert known.read_text() == dev.known_hosts.read_text()
 
@@ -122,7 +133,8 @@ def test_known_rsa_key_is_preferred_over_unknown_types(sshd_legacy, kit_collect)
 
 
 def test_global_known_hosts_vouch_and_a_different_key_there_is_a_changed_key(
-        device, device_no_ss, kit_collect, tmp_path):
+    device, device_no_ss, kit_collect, tmp_path
+):
     """GlobalKnownHostsFile (default /etc/ssh/ssh_known_hosts) is read, never written."""
     user_known = tmp_path / "known_hosts"
     global_known = tmp_path / "ssh_known_hosts"

@@ -1,30 +1,52 @@
 """Legacy devices (real OpenSSH sshd restricted to ssh-rsa, SHA-1 DH groups, aes128-cbc,
 hmac-sha1) need --legacy, and say so in one line; jump hosts over direct-tcpip channels."""
+
 from __future__ import annotations
 
 import socket
 import subprocess
 
+import devicelib
 import pytest
 
-import devicelib
 from kit import capture
 
 pytestmark = pytest.mark.device
 
 
 def test_this_openssh_still_has_the_legacy_algorithms():
-    assert devicelib.sshd_supports(("kex", "diffie-hellman-group1-sha1"),
-                                   ("kex", "diffie-hellman-group14-sha1"),
-                                   ("cipher", "aes128-cbc"), ("mac", "hmac-sha1"),
-                                   ("key", "ssh-rsa")) == []
+    assert (
+        devicelib.sshd_supports(
+            ("kex", "diffie-hellman-group1-sha1"),
+            ("kex", "diffie-hellman-group14-sha1"),
+            ("cipher", "aes128-cbc"),
+            ("mac", "hmac-sha1"),
+            ("key", "ssh-rsa"),
+        )
+        == []
+    )
 
 
 def test_openssh_client_also_refuses_without_opt_in(sshd_legacy):
     """The server is as legacy as intended: ssh itself refuses it by default."""
-    res = subprocess.run(["ssh", "-F", "none", "-o", "BatchMode=yes", "-o", f"UserKnownHostsFile={sshd_legacy.known_hosts}",
-                          "-p", str(sshd_legacy.port), f"support@{sshd_legacy.host}", "true"],
-                         capture_output=True, text=True, timeout=20)
+    res = subprocess.run(
+        [
+            "ssh",
+            "-F",
+            "none",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            f"UserKnownHostsFile={sshd_legacy.known_hosts}",
+            "-p",
+            str(sshd_legacy.port),
+            f"support@{sshd_legacy.host}",
+            "true",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     assert res.returncode == 255 and "no matching" in res.stderr
 
 
@@ -64,10 +86,18 @@ def test_legacy_reaches_it_as_a_non_root_user_without_sbin_in_path(sshd_legacy, 
 def test_user_path_lacks_sbin_on_the_legacy_server(sshd_legacy):
     """What the probe is up against: sshd gives `support` a PATH without /usr/sbin."""
     import paramiko
+
     client = paramiko.SSHClient()
     client.load_host_keys(str(sshd_legacy.known_hosts))
-    client.connect(sshd_legacy.host, sshd_legacy.port, username="support", key_filename=str(sshd_legacy.user_key),
-                   look_for_keys=False, allow_agent=False, timeout=10)
+    client.connect(
+        sshd_legacy.host,
+        sshd_legacy.port,
+        username="support",
+        key_filename=str(sshd_legacy.user_key),
+        look_for_keys=False,
+        allow_agent=False,
+        timeout=10,
+    )
     try:
         _, out, _ = client.exec_command("echo $PATH; command -v ss || echo none")
         path, where = out.read().decode().split()
@@ -77,6 +107,7 @@ def test_user_path_lacks_sbin_on_the_legacy_server(sshd_legacy):
 
 
 # ---------------------------------------------------------------- jump hosts
+
 
 def test_jump_through_the_device_itself(device, kit_collect):
     run = kit_collect(*devicelib.kit_args(device), "-J", f"root@{device.host}:{device.port}")
@@ -88,10 +119,23 @@ def test_jump_through_another_device_with_its_own_user(device, device_no_ss, kit
     known.write_text(device.known_hosts.read_text() + device_no_ss.known_hosts.read_text())
     # The jump logs in with its own key (IdentityFile from ssh_config), the target with -i.
     cfg = tmp_path / "cfg"
-    cfg.write_text(f"Host jumpdev\n HostName {device_no_ss.host}\n Port {device_no_ss.port}\n"
-                   f" User support\n IdentityFile {device_no_ss.user_key}\n")
-    run = kit_collect(f"root@{device.host}", "-p", device.port, "--known-hosts", known,
-                      "-i", device.root_key, "-J", "jumpdev", "-F", cfg)
+    cfg.write_text(
+        f"Host jumpdev\n HostName {device_no_ss.host}\n Port {device_no_ss.port}\n"
+        f" User support\n IdentityFile {device_no_ss.user_key}\n"
+    )
+    run = kit_collect(
+        f"root@{device.host}",
+        "-p",
+        device.port,
+        "--known-hosts",
+        known,
+        "-i",
+        device.root_key,
+        "-J",
+        "jumpdev",
+        "-F",
+        cfg,
+    )
     assert run.code in (0, 1), run
     cap = capture.load(run.capture)
     assert cap.sections["ss"].rc == 0  # the target (with ss), not the jump host
@@ -101,8 +145,9 @@ def test_two_jumps(device, device_no_ss, kit_collect, tmp_path):
     known = tmp_path / "kh"
     known.write_text(device.known_hosts.read_text() + device_no_ss.known_hosts.read_text())
     jumps = f"root@{device_no_ss.host}:{device_no_ss.port},root@{device.host}:{device.port}"
-    run = kit_collect(f"root@{device.host}", "-p", device.port, "--known-hosts", known,
-                      "-i", device.root_key, "-J", jumps)
+    run = kit_collect(
+        f"root@{device.host}", "-p", device.port, "--known-hosts", known, "-i", device.root_key, "-J", jumps
+    )
     assert run.code in (0, 1), run
 
 
@@ -115,7 +160,16 @@ def test_jump_cannot_reach_the_target(device, kit_collect):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
-    run = kit_collect(f"root@{device.host}", "-p", closed_port, "--known-hosts", device.known_hosts,
-                      "-i", device.root_key, "-J", f"root@{device.host}:{device.port}")
+    run = kit_collect(
+        f"root@{device.host}",
+        "-p",
+        closed_port,
+        "--known-hosts",
+        device.known_hosts,
+        "-i",
+        device.root_key,
+        "-J",
+        f"root@{device.host}:{device.port}",
+    )
     assert run.code == 3 and run.err.count("\n") == 1
     assert f"the jump host root@127.0.0.1:{device.port} could not connect" in run.err

@@ -1,32 +1,41 @@
 """The hardened probe on the real device variants: non-root without sbin in PATH, no ss,
 kernel config unreadable or absent, stuck and flooding commands, and nothing written."""
+
 from __future__ import annotations
 
 import re
 
+import devicelib
 import paramiko
 import pytest
 
-import devicelib
 from kit import capture
 from kit.capture import split_sections
 from kit.probe import new_token, render_probe
 from kit.sections import SECTIONS, Section
-from kit.transport.sshconfig import Target
 from kit.transport.ssh import SshTransport
+from kit.transport.sshconfig import Target
 
 pytestmark = pytest.mark.device
 
-PROC_NET = ("proc_net_tcp", "proc_net_tcp6", "proc_net_udp", "proc_net_udp6",
-            "proc_net_raw", "proc_net_raw6", "proc_net_unix")
+PROC_NET = (
+    "proc_net_tcp",
+    "proc_net_tcp6",
+    "proc_net_udp",
+    "proc_net_udp6",
+    "proc_net_raw",
+    "proc_net_raw6",
+    "proc_net_unix",
+)
 
 
 def sh(dev, cmd, who="root"):
     client = paramiko.SSHClient()
     client.load_host_keys(str(dev.known_hosts))
     key = dev.root_key if who == "root" else dev.user_key
-    client.connect(dev.host, dev.port, username=who, key_filename=str(key),
-                   look_for_keys=False, allow_agent=False, timeout=10)
+    client.connect(
+        dev.host, dev.port, username=who, key_filename=str(key), look_for_keys=False, allow_agent=False, timeout=10
+    )
     try:
         _, out, err = client.exec_command(cmd, timeout=30)
         return out.read().decode(errors="replace"), err.read().decode(errors="replace")
@@ -63,11 +72,13 @@ def test_without_ss_proc_net_tables_socket_owners_and_netstat(device_no_ss, kit_
     assert cap.sections["proc_net_unix"].text.startswith("Num       RefCount")
     # dropbear (PID 1 of the device) owns the listening socket; its inode is in /proc/net/tcp.
     owners = [line.split() for line in cap.sections["socket_owners"].text.splitlines()]
-    assert owners and all(len(f) >= 4 and f[0].isdigit() and f[-2].isdigit() and f[-1].isdigit()
-                          for f in owners)
+    assert owners and all(len(f) >= 4 and f[0].isdigit() and f[-2].isdigit() and f[-1].isdigit() for f in owners)
     port_hex = f"{device_no_ss.port:04X}"
-    listen = next(line.split() for line in cap.sections["proc_net_tcp"].text.splitlines()
-                  if f"0100007F:{port_hex} 00000000:0000 0A" in line)
+    listen = next(
+        line.split()
+        for line in cap.sections["proc_net_tcp"].text.splitlines()
+        if f"0100007F:{port_hex} 00000000:0000 0A" in line
+    )
     assert ["1", "dropbear", listen[9]] == owners[[o[-2] for o in owners].index(listen[9])][:3]
     netstat = cap.sections["netstat"]
     assert netstat.rc == 0 and netstat.text.startswith("Active Internet connections")
@@ -108,8 +119,9 @@ def test_stuck_and_flooding_commands_on_the_device(device):
         Section("after", "echo still-running"),
     )
     token = new_token()
-    target = Target(host=device.host, port=device.port, user="root", key_files=(device.root_key,),
-                    known_hosts=device.known_hosts)
+    target = Target(
+        host=device.host, port=device.port, user="root", key_files=(device.root_key,), known_hosts=device.known_hosts
+    )
     result = SshTransport(target).run(render_probe(token, table).encode(), timeout=60)
     sections, problems = split_sections(result.stdout, token, table)
     assert problems == [] and result.exit_status == 0
@@ -122,8 +134,9 @@ def test_stuck_and_flooding_commands_on_the_device(device):
 
 
 def _writable_listing(dev) -> str:
-    out, err = sh(dev, "find / /tmp /var /dev /root /home -xdev ! -path '/dev/pts*' "
-                       "-exec stat -c '%n %s %Y %i' {} + | sort")
+    out, err = sh(
+        dev, "find / /tmp /var /dev /root /home -xdev ! -path '/dev/pts*' -exec stat -c '%n %s %Y %i' {} + | sort"
+    )
     assert out.count("\n") > 50, err
     return out
 

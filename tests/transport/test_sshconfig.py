@@ -1,4 +1,5 @@
 """ssh_config and flags resolve once into a Target (flags over ssh_config over defaults); real logins by alias."""
+
 from __future__ import annotations
 
 import getpass
@@ -27,8 +28,11 @@ def write_config(tmp_path: Path, text: str) -> str:
 
 # ---------------------------------------------------------------- resolution (no network)
 
+
 def test_alias_pattern_and_first_value_wins(tmp_path):
-    cfg = write_config(tmp_path, """
+    cfg = write_config(
+        tmp_path,
+        """
 Host router
     HostName 10.0.0.1
     User admin
@@ -42,7 +46,8 @@ Host rou*
     UserKnownHostsFile ~/kh/routers
 Host *
     Port 22
-""")
+""",
+    )
     t = resolve("router", Flags(config=cfg))
     assert (t.host, t.port, t.user, t.alias) == ("10.0.0.1", 2222, "admin", "router")
     assert t.key_files == (tmp_path / "keys/router", tmp_path / "keys/generic")
@@ -53,8 +58,7 @@ Host *
 
 def test_flags_beat_ssh_config_and_user_at_beats_config(tmp_path):
     cfg = write_config(tmp_path, "Host r\n HostName 10.0.0.1\n User admin\n Port 2222\n ConnectTimeout 7\n")
-    t = resolve("op@r", Flags(config=cfg, port=22, timeout=3, identity=(Path("/k"),),
-                              known_hosts=Path("/kh")))
+    t = resolve("op@r", Flags(config=cfg, port=22, timeout=3, identity=(Path("/k"),), known_hosts=Path("/kh")))
     assert (t.user, t.port, t.connect_timeout, t.known_hosts) == ("op", 22, 3, Path("/kh"))
     assert t.key_files[0] == Path("/k") and t.key_files_required == (Path("/k"),)
     assert resolve("r", Flags(config=cfg, user="x")).user == "x"  # -l
@@ -63,7 +67,12 @@ def test_flags_beat_ssh_config_and_user_at_beats_config(tmp_path):
 def test_defaults_without_config(tmp_path):
     t = resolve("192.0.2.7", Flags(config="none"))
     assert (t.host, t.port, t.user, t.connect_timeout, t.accept_new) == (
-        "192.0.2.7", 22, getpass.getuser(), 15.0, False)
+        "192.0.2.7",
+        22,
+        getpass.getuser(),
+        15.0,
+        False,
+    )
     assert t.known_hosts == tmp_path / ".ssh/known_hosts"
     assert [p.name for p in t.key_files] == ["id_ed25519", "id_ecdsa", "id_rsa", "id_dsa"]
     assert t.jump is None and not t.legacy
@@ -102,7 +111,9 @@ def test_strict_host_key_checking(tmp_path, value, accept):
 
 
 def test_proxyjump_chain_and_minus_j_override(tmp_path):
-    cfg = write_config(tmp_path, """
+    cfg = write_config(
+        tmp_path,
+        """
 Host inner
     HostName 10.1.1.1
     ProxyJump jumpuser@bastion:2200,mid
@@ -112,7 +123,8 @@ Host mid
 Host bastion
     HostName 198.51.100.1
     ProxyJump none
-""")
+""",
+    )
     t = resolve("inner", Flags(config=cfg))
     assert (t.jump.host, t.jump.user) == ("10.0.0.2", "miduser")
     assert (t.jump.jump.host, t.jump.jump.port, t.jump.jump.user) == ("198.51.100.1", 2200, "jumpuser")
@@ -128,10 +140,16 @@ def test_proxyjump_loop_is_a_usage_error(tmp_path):
         resolve("a", Flags(config=cfg))
 
 
-@pytest.mark.parametrize("spec, expected", [
-    ("h", (None, "h", None)), ("u@h:2", ("u", "h", 2)), ("ssh://u@h:22", ("u", "h", 22)),
-    ("[::1]:2200", (None, "::1", 2200)), ("u@fe80::1", ("u", "fe80::1", None)),
-])
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("h", (None, "h", None)),
+        ("u@h:2", ("u", "h", 2)),
+        ("ssh://u@h:22", ("u", "h", 22)),
+        ("[::1]:2200", (None, "::1", 2200)),
+        ("u@fe80::1", ("u", "fe80::1", None)),
+    ],
+)
 def test_parse_hop(spec, expected):
     assert parse_hop(spec) == expected
 
@@ -146,9 +164,12 @@ def test_missing_config_file_and_known_hosts_none(tmp_path):
 
 # ---------------------------------------------------------------- real logins through ssh_config
 
+
 def test_collect_by_alias_with_everything_from_ssh_config(device, tmp_path, kit_collect):
     known = tmp_path / "kh"
-    cfg = write_config(tmp_path, f"""
+    cfg = write_config(
+        tmp_path,
+        f"""
 Host testdev
     HostName {device.host}
     Port {device.port}
@@ -157,7 +178,8 @@ Host testdev
     UserKnownHostsFile {known}
     StrictHostKeyChecking accept-new
     ConnectTimeout 5
-""")
+""",
+    )
     run = kit_collect("testdev", "-F", cfg)
     assert run.code in (0, 1), run
     assert known.read_text().split()[:2] == [f"[{device.host}]:{device.port}", "ssh-ed25519"]
@@ -170,7 +192,9 @@ Host testdev
 
 
 def test_config_proxyjump_through_the_device_itself(device, tmp_path, kit_collect):
-    cfg = write_config(tmp_path, f"""
+    cfg = write_config(
+        tmp_path,
+        f"""
 Host target
     HostName {device.host}
     Port {device.port}
@@ -181,7 +205,8 @@ Host jumper
     Port {device.port}
     User support
     IdentityFile {device.user_key}
-""")
+""",
+    )
     run = kit_collect("target", "-F", cfg, "-i", device.root_key, "--known-hosts", device.known_hosts)
     assert run.code in (0, 1), run
     log = Path(device.log).read_text()
