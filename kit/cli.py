@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 from kit import __version__
-from kit.errors import InputError, KitError, ProbeIncomplete, UsageError
+from kit.errors import InputError, KitError, UsageError
 
 EPILOG_COLLECT = """\
 examples:
@@ -96,11 +96,6 @@ def _progress_printer(stream: TextIO) -> Callable[[str], None]:
 # --- collect -----------------------------------------------------------------
 
 
-def _stem(target: str, when: float) -> str:
-    stamp = dt.datetime.fromtimestamp(when, dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return f"{target}-{stamp}"
-
-
 def _password(args: argparse.Namespace) -> str | None:
     """The password from --password-env (never from argv); --ask-password prompts later, when needed."""
     if args.password_env:
@@ -158,79 +153,21 @@ def _transport(args: argparse.Namespace):
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    from kit import capture
-    from kit.probe import new_token, render_probe
+    from kit import collect
 
     transport = _transport(args)
     progress = _progress_printer(sys.stderr)
-    token = new_token()
-    script = render_probe(token).encode()
-    incomplete: ProbeIncomplete | None = None
-    try:
-        result = transport.run(script, timeout=args.probe_timeout, progress=progress)
-    except ProbeIncomplete as exc:
-        incomplete, result = exc, exc.result
-    header = {
-        "kit_version": __version__,
-        "target": transport.target,
-        "started": dt.datetime.fromtimestamp(result.started, dt.timezone.utc).isoformat(),
-        "finished": dt.datetime.fromtimestamp(result.finished, dt.timezone.utc).isoformat(),
-        "host_key": result.host_key or None,
-        "exit_status": result.exit_status,
-        "partial": incomplete is not None,
-        "error": result.error or None,
-        "token": token,
-    }
-    stem = _stem(transport.target, result.started)
-    try:
-        cap_path = capture.save(Path(args.captures), stem, header, result.stdout, result.stderr)
-    except OSError as exc:
-        raise ProbeIncomplete(
-            f"could not save the capture in {args.captures}: {exc.strerror or exc}",
-            result,
-            hint="free some space or give --captures DIR",
-        ) from None
-    progress("capture saved; rendering")
-    # Parse what is on disk, exactly as `kit render` would later.
-    report, html_path, json_path = _render_files(cap_path, Path(args.reports), stem)
+    result = collect.run(transport, Path(args.captures), Path(args.reports), args.probe_timeout, progress)
     if sys.stderr.isatty():
         from kit.render import text
 
-        sys.stderr.write("\r\x1b[2K" + text.render(report, str(html_path)))
-    print(cap_path)
-    print(html_path)
-    print(json_path)
-    if incomplete is not None:
-        sys.stderr.write(f"kit: {incomplete} — partial capture saved in {cap_path}\n")
-        return ProbeIncomplete.exit_code
-    return 0 if report.kernel_diag.verdict == "ok" else 1
-
-
-def _load(path: Path):
-    from kit import capture
-
-    try:
-        return capture.load(path)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a capture") from None
-    except PermissionError:
-        raise InputError(f"{path}: permission denied") from None
-    except capture.CaptureFormatError as exc:
-        raise InputError(f"{path}: damaged capture: {exc}") from None
-
-
-def _render_files(cap_path: Path, reports: Path, stem: str):
-    from kit import capture
-    from kit import report as report_mod
-    from kit.render import html
-    from kit.render import json as json_render
-
-    rep = report_mod.build(_load(cap_path), source=str(cap_path))
-    html_path = capture.write_new(reports, stem, ".html", html.render(rep).encode("utf-8"), mode=0o644)
-    json_path = capture.write_new(reports, stem, ".json", json_render.render(rep).encode("utf-8"), mode=0o644)
-    return rep, html_path, json_path
+        sys.stderr.write("\r\x1b[2K" + text.render(result.report, str(result.html)))
+    print(result.capture)
+    print(result.html)
+    print(result.json)
+    if result.error is not None:
+        sys.stderr.write(f"kit: {result.error} — partial capture saved in {result.capture}\n")
+    return result.exit_code
 
 
 # --- render ------------------------------------------------------------------
@@ -239,9 +176,10 @@ def _render_files(cap_path: Path, reports: Path, stem: str):
 def cmd_render(args: argparse.Namespace) -> int:
     from kit import capture
     from kit import report as report_mod
+    from kit.collect import load
 
     path = Path(args.capture)
-    rep = report_mod.build(_load(path), source=str(path))
+    rep = report_mod.build(load(path), source=str(path))
     if args.format == "html":
         from kit.render import html
 

@@ -1,0 +1,129 @@
+"""One device's collect, start to end: run the probe, save the capture first, render HTML and JSON.
+
+`kit collect HOST` runs it once; `kit collect -f FILE` runs it for every
+device of a fleet, and a series (`--every`) once per round. The command line
+decides what to print; this module only does the work and says how it went:
+
+    result = collect.run(transport, Path("captures"), Path("reports"))
+    result.exit_code, result.capture, result.html, result.json, result.error
+
+Failures before the probe starts (refused, silent, bad key, changed host key)
+are raised as kit.errors.ConnectError and its kin: nothing was written. A
+probe cut short is not raised: its partial capture is saved and rendered, and
+the result carries exit code 4 and the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from kit import __version__, capture, probe
+from kit.errors import InputError, ProbeIncomplete
+from kit.report import Report
+from kit.transport.base import Progress, Transport, no_progress
+
+DEFAULT_PROBE_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Collected:
+    """What one collect wrote, and the exit code a single `kit collect` gives for it."""
+
+    target: str
+    exit_code: int
+    error: str | None = None  # one line: why the probe stopped early, or why nothing was collected
+    capture: Path | None = None
+    html: Path | None = None
+    json: Path | None = None
+    report: Report | None = None
+
+
+def stem(target: str, when: float) -> str:
+    """File name stem for a collect started at `when`: `target-20261126T101500Z`."""
+    stamp = dt.datetime.fromtimestamp(when, dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{target}-{stamp}"
+
+
+def load(path: Path) -> capture.Capture:
+    """Read a capture (or paste) from disk; unreadable input is an InputError (exit 2)."""
+    try:
+        return capture.load(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a capture") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except capture.CaptureFormatError as exc:
+        raise InputError(f"{path}: damaged capture: {exc}") from None
+
+
+def render_files(cap_path: Path, reports: Path, name: str) -> tuple[Report, Path, Path]:
+    """Build the report from the capture on disk and write `name`.html and `name`.json under `reports`."""
+    from kit import report as report_mod
+    from kit.render import html
+    from kit.render import json as json_render
+
+    rep = report_mod.build(load(cap_path), source=str(cap_path))
+    html_path = capture.write_new(reports, name, ".html", html.render(rep).encode("utf-8"), mode=0o644)
+    json_path = capture.write_new(reports, name, ".json", json_render.render(rep).encode("utf-8"), mode=0o644)
+    return rep, html_path, json_path
+
+
+def exit_code(report: Report, partial: bool) -> int:
+    """DESIGN.md: 4 when the probe was cut short, else 1 when the kernel diag verdict is not ok."""
+    if partial:
+        return ProbeIncomplete.exit_code
+    return 0 if report.kernel_diag.verdict == "ok" else 1
+
+
+def run(
+    transport: Transport,
+    captures: Path,
+    reports: Path,
+    probe_timeout: float = DEFAULT_PROBE_TIMEOUT,
+    progress: Progress = no_progress,
+) -> Collected:
+    """Probe the device behind `transport`, save the capture, render it; see the module docstring."""
+    token = probe.new_token()
+    # Looked up at call time: tests swap in a probe with a stalling section.
+    script = probe.render_probe(token).encode()
+    incomplete: ProbeIncomplete | None = None
+    try:
+        result = transport.run(script, timeout=probe_timeout, progress=progress)
+    except ProbeIncomplete as exc:
+        incomplete, result = exc, exc.result
+    header = {
+        "kit_version": __version__,
+        "target": transport.target,
+        "started": dt.datetime.fromtimestamp(result.started, dt.timezone.utc).isoformat(),
+        "finished": dt.datetime.fromtimestamp(result.finished, dt.timezone.utc).isoformat(),
+        "host_key": result.host_key or None,
+        "exit_status": result.exit_status,
+        "partial": incomplete is not None,
+        "error": result.error or None,
+        "token": token,
+    }
+    name = stem(transport.target, result.started)
+    try:
+        cap_path = capture.save(captures, name, header, result.stdout, result.stderr)
+    except OSError as exc:
+        raise ProbeIncomplete(
+            f"could not save the capture in {captures}: {exc.strerror or exc}",
+            result,
+            hint="free some space or give --captures DIR",
+        ) from None
+    progress("capture saved; rendering")
+    # Parse what is on disk, exactly as `kit render` would later.
+    report, html_path, json_path = render_files(cap_path, reports, name)
+    return Collected(
+        target=transport.target,
+        exit_code=exit_code(report, incomplete is not None),
+        error=str(incomplete) if incomplete is not None else None,
+        capture=cap_path,
+        html=html_path,
+        json=json_path,
+        report=report,
+    )
