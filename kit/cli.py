@@ -1,8 +1,6 @@
 """The `kit` command line: one parser, one cmd_<name>() per subcommand, errors mapped here only.
 
-Exit codes (DESIGN.md): 0 done, nothing wrong; 1 done, the check failed;
-2 usage error / unreadable input; 3 could not reach or log in to the device;
-4 the probe ran but something was lost (partial capture saved); 130 Ctrl-C.
+Exit codes: kit.errors.ExitStatus (docs/design.md, "Exit codes").
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from kit import __version__
-from kit.errors import InputError, KitError, UsageError
+from kit.errors import ExitStatus, InputError, KitError, UsageError
 
 EPILOG_COLLECT = """\
 examples:
@@ -79,7 +77,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (and still exit 2)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+        self.exit(ExitStatus.USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def _progress_printer(stream: TextIO) -> Callable[[str], None]:
@@ -212,7 +210,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             Path(args.output).write_text(output, encoding="utf-8")
         except OSError as exc:
             raise InputError(f"cannot write {args.output}: {exc.strerror or exc}") from None
-    return 0
+    return ExitStatus.OK
 
 
 # --- probe / kconfig ---------------------------------------------------------
@@ -222,7 +220,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     from kit.probe import render_probe
 
     sys.stdout.write(render_probe())
-    return 0
+    return ExitStatus.OK
 
 
 def cmd_kconfig(args: argparse.Namespace) -> int:
@@ -398,18 +396,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write(f"kit {args.command}: interrupted\n")
-        return 130
+        return ExitStatus.INTERRUPTED
     except BrokenPipeError:
         # `kit render ... | head`: the reader left; not an error of ours.
         try:
             sys.stdout = open(os.devnull, "w")
         except OSError:
             pass
-        return 0
+        return ExitStatus.OK
     except Exception as exc:  # noqa: BLE001 - the one place that turns surprises into a line
         log = _write_crash_log(exc)
         sys.stderr.write(
             f"kit {args.command}: internal error: {type(exc).__name__}: "
             f"{str(exc).splitlines()[0] if str(exc) else ''} (traceback in {log})\n"
         )
-        return 70
+        return ExitStatus.INTERNAL

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kit import __version__, capture, probe
-from kit.errors import InputError, ProbeIncomplete
+from kit.errors import ExitStatus, InputError, ProbeIncomplete
 from kit.report import Report
 from kit.transport.base import Progress, Transport, no_progress
 
@@ -73,10 +73,10 @@ def render_files(cap_path: Path, reports: Path, name: str) -> tuple[Report, Path
 
 
 def exit_code(report: Report, partial: bool) -> int:
-    """DESIGN.md: 4 when the probe was cut short, else 1 when the kernel diag verdict is not ok."""
+    """docs/design.md, exit codes: 4 when the probe was cut short, else 1 when the kernel diag verdict is not ok."""
     if partial:
         return ProbeIncomplete.exit_code
-    return 0 if report.kernel_diag.verdict == "ok" else 1
+    return ExitStatus.OK if report.kernel_diag.verdict == "ok" else ExitStatus.CHECK_FAILED
 
 
 def run(

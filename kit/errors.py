@@ -1,12 +1,31 @@
-"""Typed errors. Each carries its exit code (DESIGN.md); only kit.cli turns them into exits."""
+"""Exit statuses and typed errors. Each error carries its exit status (docs/design.md, "Exit codes");
+only kit.cli turns them into exits."""
 
 from __future__ import annotations
+
+from enum import IntEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kit.transport.base import RunResult
+
+
+class ExitStatus(IntEnum):
+    """Every exit code kit uses, for all commands (httpie's ExitStatus shape)."""
+
+    OK = 0
+    CHECK_FAILED = 1  # done, and the check failed (kconfig: option missing; collect: verdict not ok)
+    USAGE = 2  # usage error or unreadable input
+    UNREACHABLE = 3  # could not reach or log in to the device
+    INCOMPLETE = 4  # the probe ran but something was lost (partial capture saved)
+    INTERNAL = 70  # unexpected error: one line naming the log with the traceback
+    INTERRUPTED = 130  # Ctrl-C
 
 
 class KitError(Exception):
     """An expected failure: one line for the user, and what to do about it."""
 
-    exit_code = 1
+    exit_code: ExitStatus = ExitStatus.CHECK_FAILED
 
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
@@ -18,19 +37,19 @@ class KitError(Exception):
 
 
 class UsageError(KitError):
-    exit_code = 2
+    exit_code = ExitStatus.USAGE
 
 
 class InputError(KitError):
     """A file given to kit cannot be read as what it should be."""
 
-    exit_code = 2
+    exit_code = ExitStatus.USAGE
 
 
 class ConnectError(KitError):
     """The device could not be reached (refused, timeout, no route, no banner)."""
 
-    exit_code = 3
+    exit_code = ExitStatus.UNREACHABLE
 
 
 class AuthError(ConnectError):
@@ -47,9 +66,9 @@ class ProbeIncomplete(KitError):
     `result` is the partial RunResult (what arrived before the failure).
     """
 
-    exit_code = 4
+    exit_code = ExitStatus.INCOMPLETE
 
-    def __init__(self, message: str, result, hint: str = "") -> None:
+    def __init__(self, message: str, result: RunResult, hint: str = "") -> None:
         super().__init__(message, hint)
         self.result = result
 

@@ -6,7 +6,7 @@ copy of /proc/config.gz), or a kernel image built with CONFIG_IKCONFIG
 kit.kconfig_image). Every file gets the same per-option states as a live
 device (`module` for =m) and a checklist of the required options.
 
-Exit codes (DESIGN.md): 0 every required option is =y or =m in every file;
+Exit codes (docs/design.md): 0 every required option is =y or =m in every file;
 1 one is missing somewhere; 2 a file cannot be read, is not a config, or is
 an image without IKCONFIG (raised as kit.errors.InputError, before any
 output, so a CI log never shows half a result). The check logic is
@@ -25,7 +25,7 @@ from typing import TextIO
 
 from kit import kconfig_image
 from kit.analyse import kdiag
-from kit.errors import InputError, UsageError
+from kit.errors import ExitStatus, InputError, UsageError
 from kit.parsers import kconfig as kconfig_parser
 from kit.records import KconfigOption, Parsed
 
@@ -174,7 +174,7 @@ def run(paths: list[str], require: list[str], fmt: str, out: TextIO) -> int:
         out.write("\n")
     else:
         out.write(_text(results))
-    return 0 if all(r.ok for r in results) else 1
+    return ExitStatus.OK if all(r.ok for r in results) else ExitStatus.CHECK_FAILED
 
 
 # ------------------------------------------------------------------ output

@@ -1,6 +1,6 @@
 """Typed records that flow down the pipeline: parse -> analyse -> render.
 
-Field names match the JSON keys of the report contract (DESIGN.md), so
+Field names match the JSON keys of the report contract (docs/design.md), so
 rendering JSON is mechanical. `None` always means "the source did not say",
 never zero. Parsers turn text into numbers; analysis never sees strings of
 digits.

@@ -1,5 +1,5 @@
 """Faults of `kit collect`, produced for real: each is one line on stderr and the exit code
-DESIGN.md gives it (3: not reached / not logged in; 4: probe cut short, partial capture
+docs/design.md gives it (3: not reached / not logged in; 4: probe cut short, partial capture
 saved), and whatever bytes arrived are kept in a capture (mode 0600)."""
 
 from __future__ import annotations

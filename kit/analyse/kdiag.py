@@ -24,7 +24,7 @@ Offline (`diagnose_config`) only the config speaks: =y builtin, =m module,
 not set absent; a defconfig that does not mention an option gets the
 Kconfig default, said as such.
 
-States and verdicts are the report contract (DESIGN.md, "Kernel diag states").
+States and verdicts are the report contract (docs/design.md, "Kernel diag states").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The JSON report (schema kit.report/1; the contract is in DESIGN.md).
+"""The JSON report (schema kit.report/1; the contract is in docs/design.md).
 
 Top-level keys are never renamed without a schema bump; new keys may be added.
 """

@@ -18,7 +18,7 @@ StrictHostKeyChecking: `yes` and `ask` (OpenSSH's default; kit never
 prompts) refuse unknown keys; `accept-new` records them; `no` is treated as
 `accept-new`: kit records the unknown key but still refuses a changed one
 (OpenSSH with `no` would connect to a changed key with password logins
-disabled; kit refuses, per DESIGN.md).
+disabled; kit refuses, per docs/design.md).
 """
 
 from __future__ import annotations
