@@ -78,10 +78,14 @@ def decode(data: bytes) -> str:
 # --- writing -----------------------------------------------------------------
 
 
-def capture_bytes(header: dict, stdout: bytes, stderr: bytes) -> bytes:
-    header = dict(header, stdout_bytes=len(stdout), stderr_bytes=len(stderr))
+def header_bytes(header: dict) -> bytes:
+    """The magic line and the header line; the header must already hold the byte lengths."""
     line = json.dumps(header, sort_keys=True, ensure_ascii=True).encode("ascii")
-    return MAGIC + line + b"\n" + stdout + stderr
+    return MAGIC + line + b"\n"
+
+
+def capture_bytes(header: dict, stdout: bytes, stderr: bytes) -> bytes:
+    return header_bytes(dict(header, stdout_bytes=len(stdout), stderr_bytes=len(stderr))) + stdout + stderr
 
 
 def _slug(text: str) -> str:
@@ -104,19 +108,28 @@ def write_new(directory: Path, stem: str, suffix: str, data: bytes, mode: int = 
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        for n in range(1000):
-            path = directory / (f"{_slug(stem)}{'' if n == 0 else f'-{n}'}{suffix}")
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                continue
-            return path
-        raise FileExistsError(f"no free file name for {stem}{suffix} in {directory}")
+        return link_new(Path(tmp), directory, stem, suffix)
     finally:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+
+
+def link_new(tmp: Path, directory: Path, stem: str, suffix: str) -> Path:
+    """Hard-link the finished file `tmp` to the first free `stem[-N]suffix`.
+
+    link(2) fails on any existing name, a dangling symlink included, so
+    nothing is replaced and no planted link is followed.
+    """
+    for n in range(1000):
+        path = directory / (f"{_slug(stem)}{'' if n == 0 else f'-{n}'}{suffix}")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"no free file name for {stem}{suffix} in {directory}")
 
 
 def save(directory: Path, stem: str, header: dict, stdout: bytes, stderr: bytes) -> Path:

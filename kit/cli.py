@@ -20,6 +20,8 @@ from typing import TextIO
 from kit import __version__
 from kit.errors import ExitStatus, InputError, KitError, UsageError
 
+MIB = 1024 * 1024
+
 EPILOG_COLLECT = """\
 examples:
   kit collect --local                              this machine, same probe, no SSH
@@ -78,6 +80,12 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(ExitStatus.USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
 
 
 def _progress_printer(stream: TextIO) -> Callable[[str], None]:
@@ -155,7 +163,9 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
     transport = _transport(args)
     progress = _progress_printer(sys.stderr)
-    result = collect.run(transport, Path(args.captures), Path(args.reports), args.probe_timeout, progress)
+    result = collect.run(
+        transport, Path(args.captures), Path(args.reports), args.probe_timeout, progress, args.max_capture * MIB
+    )
     if sys.stderr.isatty():
         from kit.render import text
 
@@ -308,6 +318,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=300.0,
         metavar="SECONDS",
         help="time allowed for the whole probe (default 300)",
+    )
+    p.add_argument(
+        "--max-capture",
+        type=_positive_int,
+        default=512,
+        metavar="MiB",
+        help="stop reading after this much output: the link is closed, the partial capture kept, exit 4 (default 512)",
     )
     p.add_argument("--captures", default="captures", metavar="DIR", help="where captures go (default ./captures)")
     p.add_argument("--reports", default="reports", metavar="DIR", help="where reports go (default ./reports)")

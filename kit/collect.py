@@ -15,14 +15,16 @@ the result carries exit code 4 and the reason.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from kit import __version__, capture, probe
-from kit.errors import ExitStatus, InputError, ProbeIncomplete
+from kit import __version__, capture, capture_writer, probe
+from kit.errors import CaptureWriteError, ExitStatus, InputError, ProbeIncomplete
 from kit.report import Report
-from kit.transport.base import Progress, Transport, no_progress
+from kit.transport.base import Connection, Progress, Transport, no_progress
 
 DEFAULT_PROBE_TIMEOUT = 300.0
 
@@ -72,6 +74,17 @@ def render_files(cap_path: Path, reports: Path, name: str) -> tuple[Report, Path
     return rep, html_path, json_path
 
 
+@contextlib.contextmanager
+def _capture_errors(directory: Path) -> Iterator[None]:
+    """A capture that cannot be written (disk full, no such directory): one line, exit 4, nothing left."""
+    try:
+        yield
+    except CaptureWriteError as exc:
+        raise ProbeIncomplete(
+            f"could not save the capture in {directory}: {exc}", None, hint="free some space or give --captures DIR"
+        ) from None
+
+
 def exit_code(report: Report, partial: bool) -> int:
     """docs/design.md, exit codes: 4 when the probe was cut short, else 1 when the kernel diag verdict is not ok."""
     if partial:
@@ -80,41 +93,43 @@ def exit_code(report: Report, partial: bool) -> int:
 
 
 def run(
-    transport: Transport,
+    transport: Transport | Connection,
     captures: Path,
     reports: Path,
     probe_timeout: float = DEFAULT_PROBE_TIMEOUT,
     progress: Progress = no_progress,
+    max_capture: int = capture_writer.DEFAULT_LIMIT,
 ) -> Collected:
-    """Probe the device behind `transport`, save the capture, render it; see the module docstring."""
+    """Probe the device behind `transport`, save the capture, render it; see the module docstring.
+
+    `transport` may be an open Connection (kit.transport.base): a series runs
+    every round over the same link. The probe's output streams into `captures`
+    as it arrives; past `max_capture` bytes the link is closed (exit 4).
+    """
     token = probe.new_token()
     # Looked up at call time: tests swap in a probe with a stalling section.
     script = probe.render_probe(token).encode()
     incomplete: ProbeIncomplete | None = None
-    try:
-        result = transport.run(script, timeout=probe_timeout, progress=progress)
-    except ProbeIncomplete as exc:
-        incomplete, result = exc, exc.result
-    header = {
-        "kit_version": __version__,
-        "target": transport.target,
-        "started": dt.datetime.fromtimestamp(result.started, dt.timezone.utc).isoformat(),
-        "finished": dt.datetime.fromtimestamp(result.finished, dt.timezone.utc).isoformat(),
-        "host_key": result.host_key or None,
-        "exit_status": result.exit_status,
-        "partial": incomplete is not None,
-        "error": result.error or None,
-        "token": token,
-    }
-    name = stem(transport.target, result.started)
-    try:
-        cap_path = capture.save(captures, name, header, result.stdout, result.stderr)
-    except OSError as exc:
-        raise ProbeIncomplete(
-            f"could not save the capture in {captures}: {exc.strerror or exc}",
-            result,
-            hint="free some space or give --captures DIR",
-        ) from None
+    # The writer opens its files before the device is reached: a captures
+    # directory that cannot be written fails first, not after the probe ran.
+    with _capture_errors(captures), capture_writer.CaptureWriter(captures, max_capture) as writer:
+        try:
+            result = transport.run(script, timeout=probe_timeout, progress=progress, sink=writer)
+        except ProbeIncomplete as exc:
+            incomplete, result = exc, exc.result
+        header = {
+            "kit_version": __version__,
+            "target": transport.target,
+            "started": dt.datetime.fromtimestamp(result.started, dt.timezone.utc).isoformat(),
+            "finished": dt.datetime.fromtimestamp(result.finished, dt.timezone.utc).isoformat(),
+            "host_key": result.host_key or None,
+            "exit_status": result.exit_status,
+            "partial": incomplete is not None,
+            "error": result.error or None,
+            "token": token,
+        }
+        name = stem(transport.target, result.started)
+        cap_path = writer.save(name, header)
     progress("capture saved; rendering")
     # Parse what is on disk, exactly as `kit render` would later.
     report, html_path, json_path = render_files(cap_path, reports, name)

@@ -75,3 +75,27 @@ class ProbeIncomplete(KitError):
 
 class LegacyAlgorithmsError(ConnectError):
     """The server and kit share no key exchange, host key, cipher or MAC (see --legacy)."""
+
+
+class CaptureLimitReached(Exception):
+    """A sink took all the bytes it may hold; the transport closes the link and keeps them.
+
+    Not a KitError: the transport turns it into ProbeIncomplete (exit 4).
+    """
+
+    def __init__(self, limit: int) -> None:
+        mib, rest = divmod(limit, 1024 * 1024)
+        size = f"{mib} MiB" if mib and not rest else f"{limit} bytes"
+        super().__init__(f"the device sent more than {size}")
+        self.limit = limit
+
+
+class CaptureWriteError(Exception):
+    """The sink could not write what arrived (disk full, directory gone); wraps the OSError.
+
+    Not an OSError on purpose: transports read the link's OSErrors as a lost connection.
+    """
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(cause.strerror or str(cause))
+        self.cause = cause

@@ -25,19 +25,20 @@ from pathlib import Path
 
 import paramiko
 
-from kit.errors import AuthError, ConnectError, LegacyAlgorithmsError, ProbeIncomplete
+from kit.errors import AuthError, CaptureLimitReached, ConnectError, LegacyAlgorithmsError, ProbeIncomplete
 from kit.transport.algorithms import ServerOffer, disabled_algorithms
-from kit.transport.base import Progress, RunResult, no_progress
+from kit.transport.base import MemorySink, Progress, RunResult, Sink, kept, limit_message, no_progress
 from kit.transport.hostkeys import KnownHosts, fingerprint
 from kit.transport.sshconfig import DEFAULT_TIMEOUT, Target, parse_destination
 
-__all__ = ["Ask", "DEFAULT_TIMEOUT", "SshTransport", "Target", "parse_destination"]
+__all__ = ["Ask", "DEFAULT_TIMEOUT", "SshConnection", "SshTransport", "Target", "parse_destination"]
 
 # ask(prompt, echo) -> the answer, or None when nobody can be asked (no terminal).
 Ask = Callable[[str, bool], "str | None"]
 
 PASSPHRASE_TRIES = 3
 INTERACTIVE_AUTH_TIMEOUT = 300.0  # a person is typing
+CHUNK = 65536
 
 
 class _Transport(paramiko.Transport):
@@ -176,31 +177,65 @@ class SshTransport:
 
     # -- the run ------------------------------------------------------------
 
-    def run(self, script: bytes, timeout: float, progress: Progress = no_progress) -> RunResult:
+    def connect(self, progress: Progress = no_progress) -> SshConnection:
+        """Connect (through the jump hosts), check host keys, log in: one link for any number of runs."""
         opened: list[paramiko.Transport] = []
         try:
             transport, host_key = self._open(self.t, progress, opened)
-            return self._exec(transport, script, timeout, host_key, progress)
-        finally:
-            for transport in reversed(opened):
-                transport.close()
+        except BaseException:
+            for tr in reversed(opened):
+                tr.close()
+            raise
+        return SshConnection(self, transport, host_key, opened)
 
-    def _exec(
-        self, transport: paramiko.Transport, script: bytes, timeout: float, host_key: str, progress: Progress
+    def run(
+        self, script: bytes, timeout: float, progress: Progress = no_progress, sink: Sink | None = None
     ) -> RunResult:
+        with self.connect(progress) as conn:
+            return conn.run(script, timeout, progress, sink)
+
+
+class SshConnection:
+    """One logged-in link; each run() is one exec channel running `sh -s`."""
+
+    def __init__(
+        self, owner: SshTransport, transport: paramiko.Transport, host_key: str, opened: list[paramiko.Transport]
+    ) -> None:
+        self._owner = owner
+        self.target = owner.target
+        self._transport = transport
+        self.host_key = host_key
+        self._opened = opened  # the jump hosts' transports too, closed with this one
+
+    def close(self) -> None:
+        for transport in reversed(self._opened):
+            transport.close()
+        self._opened = []
+
+    def __enter__(self) -> SshConnection:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def run(
+        self, script: bytes, timeout: float, progress: Progress = no_progress, sink: Sink | None = None
+    ) -> RunResult:
+        sink = sink if sink is not None else MemorySink()
+        transport, host_key = self._transport, self.host_key
         started = time.time()
-        out = bytearray()
-        err = bytearray()
+        received = 0
 
         def partial(error: str, timed_out: bool = False) -> ProbeIncomplete:
+            out, err = kept(sink)
             result = RunResult(
-                bytes(out), bytes(err), None, started, time.time(), timed_out=timed_out, error=error, host_key=host_key
+                out, err, None, started, time.time(), timed_out=timed_out, error=error, host_key=host_key
             )
             return ProbeIncomplete(error, result)
 
         try:
-            self.channels += 1
-            chan = transport.open_session(timeout=self.t.connect_timeout)
+            self._owner.channels += 1
+            chan = transport.open_session(timeout=self._owner.t.connect_timeout)
             chan.exec_command("sh -s")
             progress("streaming the probe")
             chan.sendall(script)
@@ -212,16 +247,23 @@ class SshTransport:
         last_report = 0.0
         try:
             while True:
+                # Checked on every turn: a device that never stops sending must still time out.
+                if time.time() > deadline:
+                    raise partial(f"the probe did not finish in {timeout:g} s", timed_out=True)
                 if chan.recv_ready():
-                    out += chan.recv(65536)
+                    data = chan.recv(CHUNK)
+                    received += len(data)
+                    sink.out(data)
                 elif chan.recv_stderr_ready():
-                    err += chan.recv_stderr(65536)
+                    data = chan.recv_stderr(CHUNK)
+                    received += len(data)
+                    sink.err(data)
                 elif chan.status_event.is_set() or chan.closed:
                     # The exit status is in, or the channel closed: drain what raced in last.
                     while chan.recv_ready():
-                        out += chan.recv(65536)
+                        sink.out(chan.recv(CHUNK))
                     while chan.recv_stderr_ready():
-                        err += chan.recv_stderr(65536)
+                        sink.err(chan.recv_stderr(CHUNK))
                     if chan.exit_status != -1:
                         break
                     # paramiko closes the channel with status -1 when no exit-status came:
@@ -231,19 +273,24 @@ class SshTransport:
                         raise partial("the device's shell ended without an exit status (killed?)")
                     raise partial("the connection dropped before the probe finished")
                 else:
-                    if time.time() > deadline:
-                        raise partial(f"the probe did not finish in {timeout:g} s", timed_out=True)
                     select.select([chan], [], [], 0.2)
                 now = time.time()
                 if now - last_report > 1.0:
-                    progress(f"received {len(out) // 1024} KiB")
+                    progress(f"received {received // 1024} KiB")
                     last_report = now
+        except CaptureLimitReached as exc:
+            chan.close()
+            raise partial(limit_message(exc)) from None
         except KeyboardInterrupt:
             raise partial("interrupted (Ctrl-C)") from None
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise partial(f"the connection failed during the probe: {_one_line(exc)}") from None
+        except BaseException:
+            chan.close()
+            raise
         chan.close()
-        return RunResult(bytes(out), bytes(err), chan.exit_status, started, time.time(), host_key=host_key)
+        out, err = kept(sink)
+        return RunResult(out, err, chan.exit_status, started, time.time(), host_key=host_key)
 
 
 class _Auth:
