@@ -21,8 +21,10 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from kit.sections import SECTIONS, Section
 
@@ -93,8 +95,13 @@ def _slug(text: str) -> str:
     return slug[:64] or "device"
 
 
-def write_new(directory: Path, stem: str, suffix: str, data: bytes, mode: int = 0o600) -> Path:
+def write_new(
+    directory: Path, stem: str, suffix: str, data: bytes | Callable[[BinaryIO], object], mode: int = 0o600
+) -> Path:
     """Write `data` atomically to a new file `stem[-N]suffix` in `directory`; never overwrite.
+
+    `data` is the bytes, or a function that writes them to the file it is
+    given (a big JSON report is streamed, never held whole).
 
     The bytes go to a temporary file in the same directory, are fsync'ed, and
     are then hard-linked to the first free name: a reader never sees half a
@@ -105,7 +112,10 @@ def write_new(directory: Path, stem: str, suffix: str, data: bytes, mode: int = 
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            if callable(data):
+                data(fh)
+            else:
+                fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         return link_new(Path(tmp), directory, stem, suffix)

@@ -188,19 +188,22 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     path = Path(args.capture)
     rep = report_mod.build(load(path), source=str(path))
+    emit: Callable[[TextIO], object]  # writes the output: the JSON is streamed, never held whole
     if args.format == "html":
         from kit.render import html
 
         output = html.render(rep, redact=args.redact)
+        emit = lambda out: out.write(output)  # noqa: E731
     elif args.format == "json":
         from kit.render import json as json_render
 
         if args.redact:
             from kit.redact import redact_json
 
-            output = json_render.json.dumps(redact_json(json_render.to_dict(rep)), indent=1, ensure_ascii=False) + "\n"
+            redacted = redact_json(json_render.to_dict(rep))
+            emit = lambda out: json_render.write_data(redacted, out)  # noqa: E731
         else:
-            output = json_render.render(rep)
+            emit = lambda out: json_render.write(rep, out)  # noqa: E731
     else:
         from kit.render import text
 
@@ -209,15 +212,17 @@ def cmd_render(args: argparse.Namespace) -> int:
 
             rep = redact(rep)
         output = text.render(rep)
+        emit = lambda out: out.write(output)  # noqa: E731
     if args.output == "-" or (args.output is None and args.format != "html"):
-        sys.stdout.write(output)
+        emit(sys.stdout)
     elif args.output is None:
         stem = path.stem + ("-redacted" if args.redact else "")
         out_path = capture.write_new(Path(args.reports), stem, ".html", output.encode("utf-8"), mode=0o644)
         print(out_path)
     else:
         try:
-            Path(args.output).write_text(output, encoding="utf-8")
+            with open(args.output, "w", encoding="utf-8") as fh:
+                emit(fh)
         except OSError as exc:
             raise InputError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     return ExitStatus.OK

@@ -70,7 +70,7 @@ def render_files(cap_path: Path, reports: Path, name: str) -> tuple[Report, Path
 
     rep = report_mod.build(load(cap_path), source=str(cap_path))
     html_path = capture.write_new(reports, name, ".html", html.render(rep).encode("utf-8"), mode=0o644)
-    json_path = capture.write_new(reports, name, ".json", json_render.render(rep).encode("utf-8"), mode=0o644)
+    json_path = capture.write_new(reports, name, ".json", json_render.to_file(rep), mode=0o644)
     return rep, html_path, json_path
 
 
