@@ -10,9 +10,11 @@ The header carries the kit version, target, times, host key fingerprint, the
 exit status, whether the run was cut short (`partial`), the per-run token and
 the byte lengths of stdout and stderr, so the body is kept byte for byte.
 
-A file that does not start with the magic line is a raw paste from a ticket
-(`ss -napm` output, say); `load()` wraps it as a one-section capture so the
-rest of the pipeline reads both alike.
+A file that does not start with the magic line is either the probe's own
+output saved by hand (`kit probe` run on a console, its output in a file, a
+log or a ticket: read through its markers, see `_hand_run`) or a raw paste
+from a ticket (`ss -napm` output, say), which `load()` wraps as a
+one-section capture; the rest of the pipeline reads all three alike.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from kit.probe import PROBE_START
 from kit.sections import SECTIONS, Section
+from kit.unmangle import Undone, unmangle
 
 MAGIC = b"KIT-CAPTURE 1\n"
 STDERR_LIMIT = 65536  # what the probe keeps of each command's stderr
@@ -65,6 +69,7 @@ class Capture:
     raw_paste: bool = False  # not a kit capture: text pasted from a ticket
     problems: list[str] = field(default_factory=list)  # framing trouble, shown in the report
     cut_short: bool = False  # the file or the probe's output ends early (no DONE marker)
+    undone: tuple[Undone, ...] = ()  # what kit.unmangle undid before reading (CR LF, a prefix, ...)
 
     @property
     def partial(self) -> bool:
@@ -175,12 +180,57 @@ def from_bytes(data: bytes, source: str = "") -> Capture:
         capture.problems.append(f"capture file is shorter than its header says ({len(body)} of {n_out + n_err} bytes)")
     token = str(header.get("token", ""))
     if token:
-        capture.sections, problems = split_sections(stdout, token)
-        capture.problems.extend(problems)
-        if not stdout.rstrip().endswith(f"{token} DONE".encode("ascii")):
-            capture.cut_short = True
-            if not capture.header.get("partial"):
-                capture.problems.append("the probe's output stops before its end marker: the capture is partial")
+        _split(capture, token)
+    return capture
+
+
+def _split(capture: Capture, token: str) -> None:
+    """Cut the probe's output into its sections; no end marker: the capture is partial."""
+    capture.sections, problems = split_sections(capture.stdout, token)
+    capture.problems.extend(problems)
+    if not capture.stdout.rstrip().endswith(f"{token} DONE".encode("ascii")):
+        capture.cut_short = True
+        if not capture.header.get("partial"):
+            capture.problems.append("the probe's output stops before its end marker: the capture is partial")
+
+
+def _hand_run(text: str, source: str) -> Capture | None:
+    """The probe's own output, saved by hand (`sh probe.sh > out.txt`, `kit probe | ssh dev sh -s`,
+    a serial-console log, a ticket): None when the text holds no probe start marker.
+
+    The token is read back from the probe's first marker line. The text is
+    unmangled with the token's marker lines as the data lines (so a console's
+    CR LF and a logger's timestamp on every line go), then cut to the last run
+    of the probe in it: from its start marker to its DONE marker. What stands
+    before (the echoed command line) and after (the next prompt) is counted,
+    not read.
+    """
+    starts = list(PROBE_START.finditer(text))
+    if not starts:
+        return None
+    token, version = starts[-1].group("token"), starts[-1].group("version")
+    markers = re.compile(re.escape(token) + r" (?:KIT-PROBE|BEGIN|STDERR|RC|END|DONE)\b")
+    clean = unmangle(text, anchor=markers)
+    lines = clean.text.split("\n")
+    for i, line in enumerate(lines):
+        m = markers.search(line)
+        if m and m.start():  # a marker whose prefix did not fit the pattern: the marker is what counts
+            lines[i] = line[m.start() :]
+    start_line = f"{token} KIT-PROBE 1 "
+    first = max(i for i, line in enumerate(lines) if line.startswith(start_line))
+    done = next((i for i in range(first + 1, len(lines)) if lines[i].rstrip() == f"{token} DONE"), None)
+    last = len(lines) - 1 if done is None else done
+    stdout = ("\n" + "\n".join(lines[first : last + 1]) + "\n").encode("utf-8")
+    header = {
+        "target": source or "probe output",
+        "hand_run": True,
+        "kit_version": version,
+        "token": token,
+        "lines_before": sum(1 for line in lines[:first] if line.strip()),
+        "lines_after": sum(1 for line in lines[last + 1 :] if line.strip()),
+    }
+    capture = Capture(header=header, stdout=stdout, stderr=b"", undone=clean.undone)
+    _split(capture, token)
     return capture
 
 
@@ -188,6 +238,9 @@ def _raw_paste(data: bytes, source: str) -> Capture:
     from kit.paste import detect  # local import: detection is only for pastes
 
     text = decode(data)
+    hand_run = _hand_run(text, source)
+    if hand_run is not None:
+        return hand_run
     name = detect(text)
     header = {"target": source or "paste", "raw_paste": True, "detected": name}
     section = SectionOutput(name=name, stdout=data, stderr="", rc=0)

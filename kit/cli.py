@@ -44,22 +44,33 @@ EPILOG_RENDER = """\
 examples:
   kit render captures/router-20261126T101500Z.cap            HTML under ./reports
   kit render captures/router.cap --format json | jq .totals
-  kit render ticket-paste.txt --format text                  a raw `ss -napm` paste works too
+  kit render out.txt                                         the output of `kit probe` run by hand
+  kit render ticket-paste.txt --format text                  `ss -napm`, netstat or /proc/net pasted in a ticket
+  xclip -o | kit render - --format text                      a paste on stdin (or type/paste, then Ctrl-D)
   kit render captures/router.cap --redact -o ticket.html     addresses and names replaced
 
-CAPTURE is a file written by `kit collect`, or text pasted from a ticket:
-`ss` output of any version (kit detects what it is).
+CAPTURE is a file written by `kit collect`, the output of `kit probe` however
+it was saved (ssh redirect, serial-console log with CR LF, echoed command and
+prompt, a timestamp on every line, text around it in a ticket), or a paste:
+`ss` of any version, busybox/net-tools `netstat`, /proc/net/{tcp,udp,raw,unix}
+or sockstat (kit detects which). `-` reads stdin.
+
+Exit 0 rendered; 2 the input cannot be read; 4 rendered, but the probe's output was cut short (the report says partial).
 """
 
 EPILOG_PROBE = """\
 examples:
-  kit probe > probe.sh            then on the device's serial console:
-                                  sh probe.sh > /dev/console  (or copy the output)
-  kit probe | ssh root@router sh -s > router.txt
+  kit probe > probe.sh                 copy probe.sh to the device, then on its console:
+                                         sh probe.sh > /tmp/out.txt    (or log the console)
+  kit probe | ssh root@router sh -s > out.txt
+  kit render out.txt                   the report, as kit collect would make it
 
 The probe is POSIX sh for busybox ash and dash. It only reads: nothing is
-written on the device. Its output, saved to a file, can be given to
-`kit render` like any capture.
+written on the device (except where you redirect its output). Every line it
+prints is framed by a random token, so `kit render` finds its output however
+it came back: a file, a serial-console log (CR LF, the echoed command line,
+the next prompt, a timestamp on every line), or pasted into a ticket with
+text around it. A run that was cut off renders as a partial report (exit 4).
 """
 
 EPILOG_KCONFIG = """\
@@ -181,13 +192,30 @@ def cmd_collect(args: argparse.Namespace) -> int:
 # --- render ------------------------------------------------------------------
 
 
+def read_input(arg: str):
+    """What `kit render` (and every command that reads captures) reads: a file, or stdin for `-`.
+
+    Returns (capture, source name). Unreadable input is an InputError (exit 2).
+    """
+    from kit import capture
+    from kit.collect import load
+
+    if arg != "-":
+        return load(Path(arg)), arg
+    # A paste on stdin (`xclip -o | kit render -`, or pasted into the terminal, then Ctrl-D).
+    try:
+        return capture.from_bytes(sys.stdin.buffer.read(), source="stdin"), "-"
+    except capture.CaptureFormatError as exc:
+        raise InputError(f"stdin: damaged capture: {exc}") from None
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     from kit import capture
     from kit import report as report_mod
-    from kit.collect import load
 
-    path = Path(args.capture)
-    rep = report_mod.build(load(path), source=str(path))
+    cap, source = read_input(args.capture)
+    path = Path("stdin" if args.capture == "-" else args.capture)
+    rep = report_mod.build(cap, source=source)
     emit: Callable[[TextIO], object]  # writes the output: the JSON is streamed, never held whole
     if args.format == "html":
         from kit.render import html
@@ -225,6 +253,10 @@ def cmd_render(args: argparse.Namespace) -> int:
                 emit(fh)
         except OSError as exc:
             raise InputError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    if rep.capture["partial"]:
+        # Rendered all the same; the exit says what a collect cut short says (docs/design.md: exit 4).
+        sys.stderr.write(f"kit render: {path}: the probe's output is cut short: the report is partial\n")
+        return ExitStatus.INCOMPLETE
     return ExitStatus.OK
 
 
@@ -342,7 +374,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG_RENDER,
         formatter_class=raw,
     )
-    p.add_argument("capture", metavar="CAPTURE", help="a .cap file from kit collect, or a pasted ss output")
+    p.add_argument(
+        "capture",
+        metavar="CAPTURE",
+        help="a .cap file from kit collect, the saved output of kit probe, or a pasted ss/netstat/proc table; - is stdin",
+    )
     p.add_argument("--format", choices=("html", "json", "text"), default="html")
     p.add_argument(
         "-o",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from importlib import resources
 
@@ -9,6 +10,9 @@ from kit import __version__
 from kit.sections import SECTIONS, Section
 
 TOKEN_PREFIX = "KIT"
+# The probe's first line, `\n<token> KIT-PROBE 1 <version>` (probes/probe.sh):
+# how the output of a probe run by hand is recognised and its token read back.
+PROBE_START = re.compile(r"(?P<token>KIT[0-9a-f]{24}) KIT-PROBE 1 (?P<version>[0-9A-Za-z.+_-]{1,40})")
 
 
 def new_token() -> str:

@@ -182,4 +182,8 @@ def _capture_info(capture: Capture, source: str) -> dict[str, Any]:
         "error": h.get("error"),
         "raw_paste": capture.raw_paste,
         "detected": h.get("detected"),
+        "hand_run": bool(h.get("hand_run")),
+        "lines_before": h.get("lines_before"),
+        "lines_after": h.get("lines_after"),
+        "unmangled": [{"kind": u.kind, "lines": u.lines, "detail": u.detail} for u in capture.undone],
     }

@@ -27,7 +27,7 @@ from markupsafe import Markup, escape
 
 from kit.analyse.totals import Group, top_sockets
 from kit.records import SEVERITIES, Socket
-from kit.render.text import CONTROL, CONTROL_EXCEPT_NEWLINE, escape_char, human_bytes
+from kit.render.text import CONTROL, CONTROL_EXCEPT_NEWLINE, escape_char, human_bytes, origin, undone
 
 if TYPE_CHECKING:
     from kit.report import Report
@@ -330,6 +330,8 @@ def context(report: Report, redacted: bool = False) -> dict[str, Any]:
         "awk": AWK_ONE_LINER,
         "started": _when(report.capture.get("started")),
         "redacted": redacted,
+        "origin": origin(report.capture),
+        "undone": undone(report.capture),
         "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
     }
 

@@ -42,6 +42,46 @@ def visible(value: object, limit: int | None = None, keep_newlines: bool = False
     return pattern.sub(lambda m: escape_char(m.group()), text) + cut
 
 
+def origin(cap: dict) -> str | None:
+    """Where the report's text came from, when it is not a capture written by kit collect."""
+    if cap.get("hand_run"):
+        left = [
+            f"{cap[key]} line{'s' if cap[key] != 1 else ''} {where}"
+            for key, where in (("lines_before", "before it"), ("lines_after", "after it"))
+            if cap.get(key)
+        ]
+        return f"the output of a hand-run probe (kit probe {visible(cap.get('kit_version') or '?', 20)})" + (
+            f"; left out {' and '.join(left)} (echoed command line, prompt, other text)" if left else ""
+        )
+    if cap.get("raw_paste"):
+        return f"a pasted {visible(cap.get('detected') or 'text', 30)} listing"
+    return None
+
+
+def undone(cap: dict) -> list[str]:
+    """What was undone to read the text (kit.unmangle), one sentence each."""
+    return [describe_undone(u["kind"], u["lines"], u["detail"]) for u in cap.get("unmangled") or ()]
+
+
+def describe_undone(kind: str, lines: int, detail: str) -> str:
+    """One kit.unmangle.Undone as a sentence: "removed '> > ' quoting from 212 lines"."""
+    s = "" if lines == 1 else "s"
+    if kind == "line_ends":
+        return f"read {visible(detail)} line ends as LF ({lines} line{s})"
+    if kind == "quoted_printable":
+        return f"decoded quoted-printable ({lines} soft line break{s} joined, =XX escapes decoded)"
+    if kind == "prefix":
+        core = detail.strip()
+        if core and set(core) <= set("> \t"):
+            return f"removed {visible(detail)!r} quoting from {lines} line{s}"
+        if not core:
+            return f"removed {len(detail)} blank{'s' if len(detail) != 1 else ''} of indentation from {lines} line{s}"
+        return f"removed the prefix {visible(detail, 80)!r} (as on the first line) from {lines} line{s}"
+    if kind == "wrapped":
+        return f"joined {lines} wrapped line{s}"
+    return f"{visible(kind)}: {lines} line{s}"
+
+
 def human_bytes(n: int | None) -> str:
     """1536 -> '1.5 KiB'; exact bytes below 1 KiB."""
     if n is None:
@@ -68,6 +108,10 @@ def render(report: Report, report_path: str | None = None, top: int = 5) -> str:
         + (f", kernel {kernel}" if kernel else "")
         + (f", captured {when}" if when else "")
     )
+    if origin(cap):
+        lines.append(f"Read from {origin(cap)}")
+    if undone(cap):
+        lines.append("To read it, kit " + "; ".join(undone(cap)))
     if cap.get("partial"):
         lines.append("PARTIAL CAPTURE: " + visible(cap.get("error") or "the probe did not finish", 200))
     lines.append(

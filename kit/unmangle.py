@@ -1,0 +1,244 @@
+"""Undo what happens to command output on its way into a ticket.
+
+    unmangle(text, anchor=DATA_LINE) -> Unmangled(text, undone)
+
+Pure: text in, clean text plus a list of what was undone (`Undone`) out, for
+the report to say ("removed '> > ' quoting from 212 lines"). What it undoes,
+in the order it was done to the text (the last mangling first):
+
+- Line ends: CR LF (unix2dos, a serial console, a Windows mail client), CR CR
+  LF (a tty's onlcr on top of CR LF), and bare CR (old terminal loggers).
+- Quoted-printable (a mail body sent as `Content-Transfer-Encoding:
+  quoted-printable`): soft line breaks (`=` at the end of a line) and `=XX`
+  escapes (`=3D` for `=`). Judged strictly, since ss output is full of `=`
+  (`pid=12,fd=3`): only when every `=` is an escape or a soft break, and at
+  least one `=3D` or soft break is there.
+- A prefix that every data line shares: mail quoting at any depth (`> `,
+  `> > `, `>>`), a logger's or terminal program's timestamp (`Dec  4
+  21:00:52 host sh[42]: `, `[  12.345678] `, `2026-12-04T21:00:52+00:00 `,
+  moreutils `ts`), comment markers (`# `), indentation. Data lines are
+  recognised by `anchor` (the probe's marker lines, or the first line of an
+  ss/netstat/proc row or header); the text before the anchor on each is a
+  sample of the prefix. Samples become patterns (digits -> any digits, blanks
+  inside -> any blanks), so a changing timestamp is one prefix; the blanks
+  after it are kept exactly, since an ss continuation line starts with a tab
+  that belongs to the data. Lines that only hold the prefix (a quoted blank
+  line: `>`) become blank; lines without it stay as they are.
+
+Lines wrapped at a fixed width are joined by the parsers, which know where
+a record starts (kit/parsers/ss.py); see `join_wrapped` for the tables whose
+parser does not.
+"""
+
+from __future__ import annotations
+
+import quopri
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+# Kinds of Undone, in the order unmangle() undoes them.
+LINE_ENDS = "line_ends"
+QUOTED_PRINTABLE = "quoted_printable"
+PREFIX = "prefix"
+WRAPPED = "wrapped"
+
+_MAX_SHAPES = 16  # distinct prefix patterns kept (a month change, a few hostnames)
+
+
+@dataclass(frozen=True, slots=True)
+class Undone:
+    """One kind of mangling undone: which, on how many lines, and what it was."""
+
+    kind: str  # LINE_ENDS | QUOTED_PRINTABLE | PREFIX | WRAPPED
+    lines: int
+    detail: str = ""  # PREFIX: the prefix as found on the first data line; LINE_ENDS: "CR LF" / "CR"
+
+
+@dataclass(frozen=True, slots=True)
+class Unmangled:
+    text: str
+    undone: tuple[Undone, ...] = ()
+
+
+# First lines of socket data that kit reads (ss, busybox/net-tools netstat,
+# /proc/net tables, sockstat): where one is found inside a line, what stands
+# before it is the paste's prefix. Row patterns need the two queue numbers, so
+# prose rarely matches.
+_SS_NETIDS = r"(?:tcp|udp|raw|u_str|u_dgr|u_seq|nl|p_raw|p_dgr|mptcp|sctp|dccp|icmp6|xdp|v_str|v_dgr)"
+_STATE = r"[A-Z][A-Z0-9_-]{2,19}"
+SS_ROW = re.compile(_SS_NETIDS + r" +" + _STATE + r" +\d+ +\d+ ")
+DATA_LINE = re.compile(
+    "|".join(
+        (
+            r"(?:Netid|State) +Recv-Q +Send-Q ",  # ss header
+            r"Recv-Q +Send-Q +Local ",  # ss header without Netid and State
+            SS_ROW.pattern,
+            r"(?:ESTAB|LISTEN|UNCONN|TIME-WAIT|CLOSE-WAIT|SYN-SENT|SYN-RECV|FIN-WAIT-[12]|LAST-ACK|CLOSING) +\d+ +\d+ ",
+            r"Proto +(?:Recv-Q|RefCnt) ",  # netstat headers
+            r"Active (?:Internet|UNIX domain) ",
+            r"(?:tcp|udp|raw)6? +\d+ +\d+ +\S+:\S+ ",  # netstat inet row
+            r"unix +\d+ +\[",  # netstat unix row
+            r"sl +local_address ",  # /proc/net/{tcp,udp,raw}[6]
+            r"Num +RefCount +Protocol ",  # /proc/net/unix
+            r"\d+: [0-9A-Fa-f]{8}(?:[0-9A-Fa-f]{24})?:[0-9A-Fa-f]{4} ",
+            r"[0-9a-f]{8,16}: [0-9A-F]{8} [0-9A-F]{8} ",
+            r"(?:sockets|TCP6?|UDP6?|UDPLITE6?|RAW6?|FRAG6?): (?:used|inuse) \d+",
+            r"Total: \d+",  # ss -s
+        )
+    )
+)
+
+
+def unmangle(text: str, anchor: re.Pattern[str] = DATA_LINE) -> Unmangled:
+    """The text as the command printed it (as far as can be told), and what was undone."""
+    undone: list[Undone] = []
+    text = _line_ends(text, undone)
+    text = _quoted_printable(text, undone)
+    text = _prefix(text, anchor, undone)
+    return Unmangled(text, tuple(undone))
+
+
+# --- line ends -------------------------------------------------------------------
+
+
+def _line_ends(text: str, undone: list[Undone]) -> str:
+    if "\r" not in text:
+        return text
+    if "\n" not in text:
+        lines = text.split("\r")
+        undone.append(Undone(LINE_ENDS, len(lines) - 1, "CR"))
+        return "\n".join(lines)
+    lines = text.split("\n")
+    n = 0
+    for i, line in enumerate(lines):
+        if line.endswith("\r"):
+            lines[i] = line.rstrip("\r")
+            n += 1
+    if not n:
+        return text
+    undone.append(Undone(LINE_ENDS, n, "CR LF"))
+    return "\n".join(lines)
+
+
+# --- quoted-printable ------------------------------------------------------------
+
+_QP_EQUALS = re.compile(r"=(?:[0-9A-F]{2}|[ \t]*(?:\n|\Z))")
+_QP_EVIDENCE = re.compile(r"=3D|=[ \t]*\n")
+
+
+def _quoted_printable(text: str, undone: list[Undone]) -> str:
+    equals = text.count("=")
+    if not equals or not _QP_EVIDENCE.search(text) or len(_QP_EQUALS.findall(text)) != equals:
+        return text
+    soft = len(re.findall(r"=[ \t]*\n", text))
+    decoded = quopri.decodestring(text.encode("utf-8")).decode("utf-8", errors="replace")
+    undone.append(Undone(QUOTED_PRINTABLE, soft, "soft line breaks and =XX escapes"))
+    return decoded
+
+
+# --- a prefix on every line ------------------------------------------------------
+
+_PIECE = re.compile(r"\d+|[ \t]+|[^\d \t]+")
+
+
+def _shape(core: str) -> str:
+    """A prefix sample as a pattern: digits stand for any digits, blanks for any blanks."""
+    out = []
+    for m in _PIECE.finditer(core):
+        piece = m.group()
+        if piece[0].isdigit():
+            out.append(r"\d+")
+        elif piece[0] in " \t":
+            out.append(r"[ \t]*")
+        else:
+            out.append(re.escape(piece))
+    return "".join(out)
+
+
+def prefix_pattern(samples: list[str]) -> re.Pattern[str] | None:
+    """One pattern for the prefixes seen before the data on data lines, or None when there is none.
+
+    The blanks that end every sample are part of the prefix (kept exactly);
+    those that only some samples have belong to the data (proc tables
+    right-align their row numbers).
+    """
+    cores: Counter[str] = Counter()
+    tails = []
+    for sample in samples:
+        core = sample.rstrip(" \t")
+        tails.append(sample[len(core) :])
+        cores[_shape(core)] += 1
+    if not samples:
+        return None
+    sep = tails[0]
+    for tail in tails[1:]:
+        while not tail.startswith(sep):
+            sep = sep[:-1]
+    shapes = [shape for shape, _ in cores.most_common(_MAX_SHAPES)]
+    if shapes == [""] and not sep:
+        return None
+    # Longest first, so a nested quote is not read as a shallower one.
+    alternatives = "|".join(sorted(shapes, key=len, reverse=True))
+    return re.compile(f"(?:{alternatives})(?P<sep>{re.escape(sep)})?")
+
+
+def _prefix(text: str, anchor: re.Pattern[str], undone: list[Undone]) -> str:
+    lines = text.split("\n")
+    samples = []
+    for line in lines:
+        m = anchor.search(line)
+        if m:
+            samples.append(line[: m.start()])
+    pattern = prefix_pattern(samples)
+    if pattern is None:
+        return text
+    n = 0
+    first = None
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        m = pattern.match(line)
+        if m is None or m.end() == 0:
+            continue
+        rest = line[m.end() :]
+        if m.group("sep") is None and rest.strip():
+            continue  # the core without the blanks after it: not this prefix
+        if first is None and rest.strip():
+            first = line[: m.end()]
+        lines[i] = rest if rest.strip() else ""
+        n += 1
+    if not n:
+        return text
+    undone.append(Undone(PREFIX, n, first if first is not None else ""))
+    return "\n".join(lines)
+
+
+# --- wrapped lines -----------------------------------------------------------------
+
+
+def join_wrapped(text: str, starts_line: Callable[[str], bool]) -> Unmangled:
+    """Join lines a terminal or mail client broke, for a table whose parser does not.
+
+    `starts_line(line)` says whether a line is one the table prints whole (a
+    header, a title, a row): every other non-blank line is the wrapped rest
+    of the line above it. A line cut at a blank lost nothing; one cut inside
+    a word (a terminal's hard wrap) is joined without a blank when the line
+    above is as long as the longest line, the wrap width.
+    """
+    lines = text.split("\n")
+    width = max((len(line) for line in lines), default=0)
+    out: list[str] = []
+    joined = 0
+    for line in lines:
+        if out and line.strip() and out[-1].strip() and not starts_line(line):
+            above = out[-1]
+            glue = "" if len(above) >= width or above[-1:] in (" ", "\t") else " "
+            out[-1] = above + glue + line.lstrip(" \t") if glue else above + line
+            joined += 1
+        else:
+            out.append(line)
+    if not joined:
+        return Unmangled(text)
+    return Unmangled("\n".join(out), (Undone(WRAPPED, joined),))
