@@ -457,9 +457,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitStatus.INTERRUPTED
     except BrokenPipeError:
         # `kit render ... | head`: the reader left; not an error of ours.
+        # Point stdout at /dev/null so the interpreter's final flush finds no pipe
+        # (the recipe in the Python docs, "Note on SIGPIPE").
         try:
-            sys.stdout = open(os.devnull, "w")
-        except OSError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # no real stdout (io.UnsupportedOperation is both)
             pass
         return ExitStatus.OK
     except Exception as exc:  # noqa: BLE001 - the one place that turns surprises into a line

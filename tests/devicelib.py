@@ -56,6 +56,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -356,7 +357,6 @@ def _sha256_fingerprint(public_key: str) -> str:
 class _Running:
     proc: subprocess.Popen
     pidns: str | None
-    logf: object
 
 
 _RUNNING: dict[int, _Running] = {}
@@ -425,6 +425,38 @@ def _log_text(log: Path) -> str:
         return "(no log)"
 
 
+def _launch(
+    command: Callable[[int], list[str]], log_for: Callable[[int], Path], fixed_port: int | None, what: str
+) -> tuple[subprocess.Popen, int, Path]:
+    """Start a server (in its namespaces) on `fixed_port` or a free port; return it once it serves.
+
+    A free port may be taken by someone else before the server binds it, so a
+    server that says "Address already in use" is tried again on another port
+    (three times); any other failure raises with the server's log.
+    """
+    last_log = ""
+    for _attempt in range(3):
+        port = fixed_port or _free_port()
+        log = log_for(port)
+        with open(log, "wb") as logf:  # the server writes through its own copy of the descriptor
+            proc = subprocess.Popen(
+                command(port), stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        if _serving(proc, port):
+            return proc, port, log
+        exited = proc.poll() is not None
+        if not exited:
+            proc.kill()  # --kill-child takes the namespace with it
+        proc.wait()
+        last_log = _log_text(log)
+        if "Address already in use" not in last_log:
+            why = (
+                f"exited with status {proc.returncode}" if exited else f"gave no SSH banner within {START_TIMEOUT:.0f}s"
+            )
+            raise RuntimeError(f"{what} on {HOST}:{port} {why}. Log {log}:\n{last_log}")
+    raise RuntimeError(f"{what}: no free port after 3 attempts:\n{last_log}")
+
+
 def start_device(
     workdir: Path,
     *,
@@ -466,13 +498,8 @@ def start_device(
     if readonly:
         tweaks.append("--readonly")
 
-    last_log = ""
-    fixed_port = port
-    for _attempt in range(3):  # the free port may be taken before dropbear binds it
-        port = fixed_port or _free_port()
-        log = workdir / f"device-{root.name}-{port}.log"
-        logf = open(log, "wb")
-        cmd = [
+    def command(port: int) -> list[str]:
+        return [
             unshare,
             "--mount",
             "--pid",
@@ -501,24 +528,10 @@ def start_device(
             "-P",
             "/dev/null" if readonly else "/var/run/dropbear.pid",
         ]
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        if _serving(proc, port):
-            break
-        exited = proc.poll() is not None
-        if not exited:
-            proc.kill()  # --kill-child takes the namespace with it
-        proc.wait()
-        logf.close()
-        last_log = _log_text(log)
-        if "Address already in use" not in last_log:
-            why = (
-                f"exited with status {proc.returncode}" if exited else f"gave no SSH banner within {START_TIMEOUT:.0f}s"
-            )
-            raise RuntimeError(f"test device ({root.name}) on {HOST}:{port} {why}. Log {log}:\n{last_log}")
-    else:
-        raise RuntimeError(f"test device: no free port after 3 attempts:\n{last_log}")
+
+    proc, port, log = _launch(
+        command, lambda port: workdir / f"device-{root.name}-{port}.log", port, f"test device ({root.name})"
+    )
 
     inits = _children(proc.pid)
     pidns = _pidns(inits[0]) if inits else None
@@ -526,7 +539,7 @@ def start_device(
         proc.kill()
         proc.wait()
         raise RuntimeError(f"test device: dropbear is not in a PID namespace of its own (children {inits}, ns {pidns})")
-    _RUNNING[proc.pid] = _Running(proc, pidns, logf)
+    _RUNNING[proc.pid] = _Running(proc, pidns)
 
     known_hosts = workdir / f"known_hosts-{port}"
     known_hosts.write_text(f"[{HOST}]:{port} {host_key}\n")
@@ -600,8 +613,6 @@ def _stop(pid: int, running: _Running | None, timeout: float = 5.0) -> None:
         if not reaped():
             _signal(pid, signal.SIGKILL)  # --kill-child takes the init with it
             reaped()
-    if running:
-        running.logf.close()
     if pidns:
         leftovers = _pids_in_ns(pidns)
         for left in leftovers:
@@ -793,10 +804,10 @@ def start_sshd(workdir: Path, *, mode: str = "legacy") -> Sshd:
         "session required pam_deny.so\npassword required pam_deny.so\n"
     )
 
-    last_log = ""
-    for _attempt in range(3):
-        port = _free_port()
-        config = sdir / "sshd_config"
+    config = sdir / "sshd_config"
+
+    def command(port: int) -> list[str]:
+        # The port is in the config, so each attempt writes it anew.
         config.write_text(
             "\n".join(
                 [
@@ -817,9 +828,7 @@ def start_sshd(workdir: Path, *, mode: str = "legacy") -> Sshd:
             )
             + "\n"
         )
-        log = sdir / f"sshd-{port}.log"
-        logf = open(log, "wb")
-        cmd = [
+        return [
             shutil.which("unshare"),
             "--mount",
             "--pid",
@@ -857,22 +866,10 @@ def start_sshd(workdir: Path, *, mode: str = "legacy") -> Sshd:
             "-f",
             str(config),
         ]
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        if _serving(proc, port):
-            break
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        logf.close()
-        last_log = _log_text(log)
-        if "Address already in use" not in last_log:
-            raise RuntimeError(f"test sshd ({mode}) on {HOST}:{port} did not start. Log {log}:\n{last_log}")
-    else:
-        raise RuntimeError(f"test sshd: no free port after 3 attempts:\n{last_log}")
+
+    proc, port, log = _launch(command, lambda port: sdir / f"sshd-{port}.log", None, f"test sshd ({mode})")
     inits = _children(proc.pid)
-    _RUNNING[proc.pid] = _Running(proc, _pidns(inits[0]) if inits else None, logf)
+    _RUNNING[proc.pid] = _Running(proc, _pidns(inits[0]) if inits else None)
     known_hosts = sdir / "known_hosts"
     known_hosts.write_text(f"[{HOST}]:{port} {host_pub}\n")
     return Sshd(

@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import HOSTILE_HOSTNAME  # tests/ is on sys.path (tests/conftest.py)
+from support import unavailable as skip_or_fail
 
 HERE = Path(__file__).resolve().parent
-from support import HOSTILE_HOSTNAME  # noqa: E402
-from support import unavailable as skip_or_fail
 
 
 def _can_unshare() -> bool:
