@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from kit.probe import PROBE_START
 from kit.sections import SECTIONS, Section
@@ -62,7 +62,7 @@ class SectionOutput:
 
 @dataclass(slots=True)
 class Capture:
-    header: dict
+    header: dict[str, Any]
     stdout: bytes
     stderr: bytes
     sections: dict[str, SectionOutput] = field(default_factory=dict)
@@ -85,13 +85,13 @@ def decode(data: bytes) -> str:
 # --- writing -----------------------------------------------------------------
 
 
-def header_bytes(header: dict) -> bytes:
+def header_bytes(header: dict[str, Any]) -> bytes:
     """The magic line and the header line; the header must already hold the byte lengths."""
     line = json.dumps(header, sort_keys=True, ensure_ascii=True).encode("ascii")
     return MAGIC + line + b"\n"
 
 
-def capture_bytes(header: dict, stdout: bytes, stderr: bytes) -> bytes:
+def capture_bytes(header: dict[str, Any], stdout: bytes, stderr: bytes) -> bytes:
     return header_bytes(dict(header, stdout_bytes=len(stdout), stderr_bytes=len(stderr))) + stdout + stderr
 
 
@@ -147,7 +147,7 @@ def link_new(tmp: Path, directory: Path, stem: str, suffix: str) -> Path:
     raise FileExistsError(f"no free file name for {stem}{suffix} in {directory}")
 
 
-def save(directory: Path, stem: str, header: dict, stdout: bytes, stderr: bytes) -> Path:
+def save(directory: Path, stem: str, header: dict[str, Any], stdout: bytes, stderr: bytes) -> Path:
     return write_new(directory, stem, ".cap", capture_bytes(header, stdout, stderr))
 
 
@@ -267,11 +267,11 @@ def split_sections(
     current: str | None = None
     out, err, rc = b"", b"", None
 
-    def finish(complete: bool) -> None:
-        limit = limits.get(current)
+    def finish(name: str, complete: bool) -> None:
+        limit = limits.get(name)
         truncated = limit is not None and len(out) > limit
-        sections[current] = SectionOutput(
-            name=current,
+        sections[name] = SectionOutput(
+            name=name,
             stdout=out[:limit] if truncated else out,
             stderr=decode(err[:STDERR_LIMIT]).strip("\n"),
             rc=rc,
@@ -288,7 +288,7 @@ def split_sections(
         rest = chunk[m.end() :]
         if kind == "BEGIN":
             if current is not None:
-                finish(complete=False)
+                finish(current, complete=False)
                 problems.append(f"section {current} has no end marker")
             current, out, err, rc = arg, rest, b"", None
         elif current is None and kind in ("STDERR", "RC", "END"):
@@ -300,11 +300,11 @@ def split_sections(
             # what follows the RC line is more stderr.
             rc = int(arg) if arg.isdigit() else None
             err += rest
-        elif kind == "END":
-            finish(complete=True)
+        elif kind == "END" and current is not None:
+            finish(current, complete=True)
             current = None
     if current is not None:
         # The link dropped or the probe was killed inside this section.
-        finish(complete=False)
+        finish(current, complete=False)
         problems.append(f"section {current} did not finish")
     return sections, problems

@@ -19,6 +19,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from kit import capture
 from kit.errors import CaptureLimitReached, CaptureWriteError
@@ -66,13 +67,13 @@ class CaptureWriter:
             raise CaptureLimitReached(self.limit)
 
     @staticmethod
-    def _write(fh, data: bytes) -> None:
+    def _write(fh: BinaryIO, data: bytes) -> None:
         try:
             fh.write(data)
         except OSError as exc:
             raise CaptureWriteError(exc) from None
 
-    def save(self, stem: str, header: dict) -> Path:
+    def save(self, stem: str, header: dict[str, Any]) -> Path:
         """Write the capture file (header + stdout + stderr) under a new name; returns its path."""
         header = dict(header, stdout_bytes=self.stdout_bytes, stderr_bytes=self.stderr_bytes)
         try:
@@ -111,7 +112,7 @@ class CaptureWriter:
         self.close()
 
 
-def _temp(directory: Path, names: list[str]):
+def _temp(directory: Path, names: list[str]) -> BinaryIO:
     # mkstemp: O_EXCL, mode 0600, never follows a planted symlink.
     fd, name = tempfile.mkstemp(prefix=".kit-run-", suffix=".tmp", dir=directory)
     names.append(name)

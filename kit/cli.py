@@ -15,12 +15,15 @@ import tempfile
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from kit import __version__
 from kit.errors import ExitStatus, InputError, KitError, UsageError
 
 MIB = 1024 * 1024
+
+if TYPE_CHECKING:
+    from kit.transport.base import Transport
 
 EPILOG_COLLECT = """\
 examples:
@@ -125,7 +128,7 @@ def _password(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _transport(args: argparse.Namespace):
+def _transport(args: argparse.Namespace) -> Transport:
     if args.local:
         if args.destination:
             raise UsageError("give either --local or a destination, not both")
@@ -177,7 +180,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
     result = collect.run(
         transport, Path(args.captures), Path(args.reports), args.probe_timeout, progress, args.max_capture * MIB
     )
-    if sys.stderr.isatty():
+    if sys.stderr.isatty() and result.report is not None:
         from kit.render import text
 
         sys.stderr.write("\r\x1b[2K" + text.render(result.report, str(result.html)))
@@ -447,8 +450,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging()
     parser = build_parser()
     args = parser.parse_args(argv)
+    command: Callable[[argparse.Namespace], int] = args.func
     try:
-        return args.func(args)
+        return command(args)
     except KitError as exc:
         sys.stderr.write(f"kit {args.command}: {exc}\n")
         return exc.exit_code

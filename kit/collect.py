@@ -116,6 +116,8 @@ def run(
         try:
             result = transport.run(script, timeout=probe_timeout, progress=progress, sink=writer)
         except ProbeIncomplete as exc:
+            if exc.result is None:  # nothing arrived that could be saved
+                raise
             incomplete, result = exc, exc.result
         header = {
             "kit_version": __version__,

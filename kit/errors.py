@@ -63,12 +63,13 @@ class HostKeyError(ConnectError):
 class ProbeIncomplete(KitError):
     """The probe started but did not finish; the partial capture is saved.
 
-    `result` is the partial RunResult (what arrived before the failure).
+    `result` is the partial RunResult (what arrived before the failure), or
+    None when there is none to give (the capture itself could not be written).
     """
 
     exit_code = ExitStatus.INCOMPLETE
 
-    def __init__(self, message: str, result: RunResult, hint: str = "") -> None:
+    def __init__(self, message: str, result: RunResult | None, hint: str = "") -> None:
         super().__init__(message, hint)
         self.result = result
 

@@ -21,7 +21,7 @@ import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from kit import kconfig_image
 from kit.analyse import kdiag
@@ -230,7 +230,7 @@ def _text(results: list[_Result]) -> str:
     return "\n".join(lines)
 
 
-def _json(results: list[_Result], names: list[str]) -> dict:
+def _json(results: list[_Result], names: list[str]) -> dict[str, Any]:
     files = []
     for r in results:
         files.append(

@@ -163,7 +163,8 @@ def _lz4_legacy(data: bytes) -> bytes:
         import lz4.block
     except ImportError:
         raise NeedsExtra("lz4") from None
-    pos, out, total = 4, [], 0
+    pos, total = 4, 0
+    out: list[bytes] = []
     while pos + 4 <= len(data) and total < MAX_OUTPUT:
         size = struct.unpack_from("<I", data, pos)[0]
         if size == 0x184C2102:  # another legacy frame follows (lz4 -l of a big input)
@@ -244,7 +245,7 @@ _LZMA_HEADER = re.compile(
     rb"(?:\xff{8}|[\x00-\xff]{4}\x00{4})",
     re.S,
 )
-_SIGNATURES: tuple[tuple[str, bytes | re.Pattern], ...] = (
+_SIGNATURES: tuple[tuple[str, bytes | re.Pattern[bytes]], ...] = (
     ("gzip", b"\x1f\x8b\x08"),
     ("xz", b"\xfd7zXZ\x00"),
     ("bzip2", b"BZh"),
@@ -266,6 +267,7 @@ _DECOMPRESS: dict[str, Callable[[bytes], bytes]] = {
 
 def _candidates(data: bytes) -> Iterator[tuple[str, int]]:
     for name, sig in _SIGNATURES:
+        found: Iterator[int]
         if isinstance(sig, re.Pattern):
             found = (m.start() for m in sig.finditer(data))
         else:

@@ -8,10 +8,12 @@ digits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, ParamSpec, TypeVar, cast
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,28 +153,28 @@ SEVERITIES = ("critical", "warning", "info")
 # class assignment, the callable is `cls` itself.
 
 
-def fast_constructor(cls):
+def fast_constructor(cls: Callable[P, T]) -> Callable[P, T]:
     """A faster stand-in for `cls(...)`, for a frozen slots dataclass whose fields have plain defaults."""
     from dataclasses import MISSING, fields
 
+    assert isinstance(cls, type)
+    slots = tuple(getattr(cls, "__slots__", ()))
     names = [f.name for f in fields(cls)]
-    if tuple(names) != tuple(cls.__slots__) or any(f.default_factory is not MISSING for f in fields(cls)):
+    if tuple(names) != slots or any(f.default_factory is not MISSING for f in fields(cls)):
         return cls
-    defaults = {f"_d_{f.name}": f.default for f in fields(cls) if f.default is not MISSING}
+    defaults: dict[str, object] = {f"_d_{f.name}": f.default for f in fields(cls) if f.default is not MISSING}
     params = ", ".join(n if f"_d_{n}" not in defaults else f"{n}=_d_{n}" for n in names)
     body = "".join(f"    self.{n} = {n}\n" for n in names)
     namespace = {"_set": object.__setattr__, "_cls": cls, **defaults}
     exec(f"def __init__(self, {params}):\n{body}    _set(self, '__class__', _cls)\n", namespace)
-    init = namespace["__init__"]
+    init = cast(Callable[..., None], namespace["__init__"])
     init.__qualname__ = f"_{cls.__name__}Builder.__init__"
-    twin = type(
-        f"_{cls.__name__}Builder", (), {"__slots__": cls.__slots__, "__init__": init, "__module__": cls.__module__}
-    )
+    twin = type(f"_{cls.__name__}Builder", (), {"__slots__": slots, "__init__": init, "__module__": cls.__module__})
     try:
         probe = twin(*[defaults.get(f"_d_{n}") for n in names])
     except TypeError:
         return cls
-    return twin if type(probe) is cls else cls
+    return cast(Callable[P, T], twin) if type(probe) is cls else cls
 
 
 new_socket = fast_constructor(Socket)

@@ -33,7 +33,10 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kit.report import Report
 
 # IPv4: four decimal octets not glued to other digits or dots.
 _IPV4 = r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\d)"
@@ -131,7 +134,7 @@ class Redactor:
             return f"{hexaddr}:{port}"
         return f"{self._v6(str(addr6))}:{port}"
 
-    def _match(self, m: re.Match) -> str:
+    def _match(self, m: re.Match[str]) -> str:
         text = m.group()
         if m.group("proc"):
             return self._proc(m.group("hex"), m.group("port"))
@@ -214,7 +217,7 @@ def _target_host(target: str | None) -> str | None:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def _names(device: dict, capture: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _names(device: dict[str, Any], capture: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     hostnames = []
     for value in (device.get("hostname"), _target_host(capture.get("target"))):
         if value:
@@ -225,18 +228,20 @@ def _names(device: dict, capture: dict) -> tuple[tuple[str, ...], tuple[str, ...
     return tuple(hostnames), keep
 
 
-def redactor_for(device: dict, capture: dict) -> Redactor:
+def redactor_for(device: dict[str, Any], capture: dict[str, Any]) -> Redactor:
     hostnames, keep = _names(device or {}, capture or {})
     return Redactor(hostnames, keep)
 
 
-def redact(report):
+def redact(report: Report) -> Report:
     """A copy of the Report with every address, MAC and host name replaced by a token."""
     redactor = redactor_for(report.device, report.capture)
-    return redactor.value(report)
+    redacted: Report = redactor.value(report)
+    return redacted
 
 
-def redact_json(data: dict) -> dict:
+def redact_json(data: dict[str, Any]) -> dict[str, Any]:
     """The same on the JSON form (kit.render.json.to_dict output)."""
     redactor = redactor_for(data.get("device") or {}, data.get("capture") or {})
-    return redactor.value(data)
+    redacted: dict[str, Any] = redactor.value(data)
+    return redacted

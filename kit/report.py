@@ -49,19 +49,20 @@ class Report:
     kit_version: str = __version__
 
 
-def parse_section(section: SectionOutput, parser: str | None = None) -> Parsed:
+def parse_section(section: SectionOutput, parser: str | None = None) -> Parsed[Any]:
     """Run the section's parser on its text.
 
     `parser` (default: the section table's) names a module under kit.parsers,
     optionally with the function to call: "proc_net:parse_raw".
     """
-    spec = parser or (BY_NAME[section.name].parser if section.name in BY_NAME else section.name)
+    spec = parser or (BY_NAME[section.name].parser if section.name in BY_NAME else None) or section.name
     module_name, _, function = spec.partition(":")
     module = importlib.import_module(f"kit.parsers.{module_name}")
-    return getattr(module, function or "parse")(section.text)
+    result: Parsed[Any] = getattr(module, function or "parse")(section.text)
+    return result
 
 
-def _first(parsed: Parsed | None):
+def _first(parsed: Parsed[Any] | None) -> Any:
     return parsed.records[0] if parsed and parsed.records else None
 
 
@@ -87,7 +88,7 @@ def _not_needed(capture: Capture) -> set[str]:
     return set()
 
 
-def _sockets(parsed: dict[str, Parsed]) -> tuple[str, list[Socket]]:
+def _sockets(parsed: dict[str, Parsed[Any]]) -> tuple[str, list[Socket]]:
     """The socket list and where it came from: "ss", "proc_net", "netstat" or ""."""
     if "ss" in parsed and parsed["ss"].records:
         return "ss", parsed["ss"].records
@@ -101,7 +102,7 @@ def _sockets(parsed: dict[str, Parsed]) -> tuple[str, list[Socket]]:
 
 
 def build(capture: Capture, source: str = "") -> Report:
-    parsed: dict[str, Parsed] = {}
+    parsed: dict[str, Parsed[Any]] = {}
     problems: list[SectionProblem] = []
     skip = _not_needed(capture)
     for name, section in capture.sections.items():
@@ -146,7 +147,7 @@ def build(capture: Capture, source: str = "") -> Report:
     return report
 
 
-def _device(capture: Capture, parsed: dict[str, Parsed]) -> dict[str, Any]:
+def _device(capture: Capture, parsed: dict[str, Parsed[Any]]) -> dict[str, Any]:
     from kit.parsers import os_release
 
     uname = _first(parsed.get("uname"))

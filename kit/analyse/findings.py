@@ -53,7 +53,7 @@ def describe(sock: Socket) -> str:
             ("d", mem.sock_drop),
         )
         parts.append("skmem " + ",".join(f"{k}{v}" for k, v in fields if v is not None))
-    elif getattr(sock, "drops", None):
+    elif sock.drops:
         parts.append(f"drops {sock.drops}")
     if sock.processes:
         owners = ", ".join(f"{p.name}[{p.pid}]" if p.pid is not None else p.name for p in sock.processes[:3])
@@ -78,7 +78,7 @@ def drops(sock: Socket) -> int:
     """Packets dropped on a socket: skmem d from ss, or the drops column of /proc/net/udp and raw."""
     if sock.skmem is not None and sock.skmem.sock_drop is not None:
         return sock.skmem.sock_drop
-    return getattr(sock, "drops", None) or 0
+    return sock.drops or 0
 
 
 def _evidence(socks: Sequence[Socket]) -> tuple[str, ...]:
@@ -131,7 +131,7 @@ def ss_missing(report: Report) -> Iterable[Finding]:
         return  # ss ran (or was cut off: partial_capture says so)
     if ss is None and not report.sections:
         return
-    evidence = (
+    evidence: tuple[str, ...] = (
         ("the capture has no ss section",)
         if ss is None
         else (f"ss exited {ss.rc}" + (f": {ss.stderr.splitlines()[0][:200]}" if ss.stderr.strip() else ""),)
@@ -164,9 +164,9 @@ def tcp_udp_memory_pressure(report: Report) -> Iterable[Finding]:
     km = report.kernel_memory
     for proto, sysctl in ((km.tcp, "tcp_mem"), (km.udp, "udp_mem")):
         level = proto.level()
-        if level not in ("pressure", "max"):
-            continue
         lim = proto.limits
+        if level not in ("pressure", "max") or lim is None:  # no limits: level is "unknown"
+            continue
         yield Finding(
             "critical" if level == "max" else "warning",
             f"{proto.protocol} memory is past {'its maximum' if level == 'max' else 'the pressure threshold'}: "
@@ -187,6 +187,10 @@ def tcp_udp_memory_pressure(report: Report) -> Iterable[Finding]:
 # --- sockets ---------------------------------------------------------------------
 
 
+def _rmem(sock: Socket) -> int:
+    return (sock.skmem.rmem_alloc or 0) if sock.skmem is not None else 0
+
+
 def _ratio(sock: Socket) -> float:
     mem = sock.skmem
     if mem is None or not mem.rcv_buf or mem.rmem_alloc is None:
@@ -195,14 +199,10 @@ def _ratio(sock: Socket) -> float:
 
 
 def receive_queue_near_rcvbuf(report: Report) -> Iterable[Finding]:
-    socks = [
-        s
-        for s in report.sockets
-        if s.skmem is not None and (s.skmem.rmem_alloc or 0) > 0 and _ratio(s) >= RCVBUF_FULL_SHARE
-    ]
+    socks = [s for s in report.sockets if _rmem(s) > 0 and _ratio(s) >= RCVBUF_FULL_SHARE]
     if not socks:
         return
-    socks.sort(key=lambda s: (-_ratio(s), -(s.skmem.rmem_alloc or 0)))
+    socks.sort(key=lambda s: (-_ratio(s), -_rmem(s)))
     yield Finding(
         "warning",
         f"{len(socks)} socket(s) with the receive queue near rcv_buf: an application is not reading{_owners(socks)}",

@@ -30,9 +30,9 @@ States and verdicts are the report contract (docs/design.md, "Kernel diag states
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kit.parsers import kconfig as kconfig_parser
 from kit.parsers import os_release as os_release_parser
@@ -587,10 +587,11 @@ def _load_command(spec: _Spec, ev: _Evidence, verdicts: dict[str, OptionVerdict]
             chain.append(dspec)
     chain.append(spec)
     if ev.tools is None or "modprobe" in ev.tools:
-        return "modprobe " + spec.module  # modprobe loads the dependencies itself
+        return f"modprobe {spec.module}"  # modprobe loads the dependencies itself
     if "insmod" in ev.tools and ev.files is not None:
-        paths = [ev.files.get(s.module or "") for s in chain]
-        if all(paths):
+        files = ev.files
+        paths = [files[s.module] for s in chain if s.module and s.module in files]
+        if len(paths) == len(chain):
             cmds = " && ".join(f"insmod {p}" for p in paths)
             if any(p.endswith((".xz", ".gz", ".zst")) for p in paths):
                 cmds += "  (compressed: needs an insmod that reads them, e.g. kmod's)"
@@ -630,7 +631,7 @@ def _install_or_build(spec: _Spec, ev: _Evidence, verdicts: Mapping[str, OptionV
     return f"rebuild the kernel with: {lines}"
 
 
-def _config_lines(spec: _Spec, value_of) -> str:
+def _config_lines(spec: _Spec, value_of: Callable[[str], str | None]) -> str:
     """The config lines to add: the option and any dependency the config does not have."""
     wanted = [f"{spec.name}=y"]
     for dep in spec.depends:
@@ -656,7 +657,9 @@ def _protocol_capability(
     return None, ""
 
 
-def _verdict(options: Mapping[str, OptionVerdict], ev: _Evidence | None, offline: bool) -> tuple[str, dict]:
+def _verdict(
+    options: Mapping[str, OptionVerdict], ev: _Evidence | None, offline: bool
+) -> tuple[str, dict[str, bool | None]]:
     caps = {label: _protocol_capability(options, ev, netid, opt, offline)[0] for label, netid, opt in PROTOCOLS}
     values = list(caps.values())
     if all(v is True for v in values):
@@ -669,7 +672,11 @@ def _verdict(options: Mapping[str, OptionVerdict], ev: _Evidence | None, offline
 
 
 def _summary(
-    verdict: str, caps: dict, options: Mapping[str, OptionVerdict], ev: _Evidence | None, offline: bool
+    verdict: str,
+    caps: dict[str, bool | None],
+    options: Mapping[str, OptionVerdict],
+    ev: _Evidence | None,
+    offline: bool,
 ) -> str:
     yes = [p for p, v in caps.items() if v is True]
     no = [p for p, v in caps.items() if v is False]
@@ -746,7 +753,7 @@ def diagnose_live(sections: Mapping[str, SectionOutput], sockets: Sequence[Socke
 # --------------------------------------------------------------------- offline
 
 
-def _default(spec: _Spec, value_of) -> str:
+def _default(spec: _Spec, value_of: Callable[[str], str | None]) -> str:
     if spec.default.startswith("="):
         return value_of(spec.default[1:]) or "n"
     if spec.default == "y" and any(value_of(d) not in ("y", "m") for d in spec.depends):
@@ -806,14 +813,14 @@ def diagnose_config(options: Mapping[str, KconfigOption | None], source: str, *,
 # --------------------------------------------------------------------- JSON
 
 
-def to_json(diag: KernelDiag) -> dict:
+def to_json(diag: KernelDiag) -> dict[str, Any]:
     options = {}
     for name, ov in diag.options.items():
-        entry: dict = {"state": ov.state, "evidence": list(ov.evidence)}
+        entry: dict[str, Any] = {"state": ov.state, "evidence": list(ov.evidence)}
         if ov.remedy:
             entry["remedy"] = ov.remedy
         options[name] = entry
-    out = {"verdict": diag.verdict, "summary": diag.summary, "options": options}
+    out: dict[str, Any] = {"verdict": diag.verdict, "summary": diag.summary, "options": options}
     if diag.notes:
         out["notes"] = list(diag.notes)
     return out

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from kit.capture import SectionOutput
 from kit.parsers import meminfo, proc_counters
@@ -98,7 +99,7 @@ def _limits(section: SectionOutput | None) -> Limits | None:
     return Limits(*(int(w) for w in words))
 
 
-def analyse(sections: Mapping[str, SectionOutput], parsed: Mapping[str, Parsed]) -> KernelMemory:
+def analyse(sections: Mapping[str, SectionOutput], parsed: Mapping[str, Parsed[Any]]) -> KernelMemory:
     page = sections.get("pagesize")
     page_text = page.text.strip() if page and page.ok else ""
     page_size = int(page_text) if page_text.isdigit() and int(page_text) > 0 else DEFAULT_PAGE_SIZE

@@ -71,7 +71,7 @@ def totals(sockets: Iterable[Socket]) -> Totals:
 
 def per_process(sockets: Iterable[Socket]) -> list[Group]:
     """One group per (pid, name); sockets without a visible owner go to '(no owner shown)'."""
-    members: dict[tuple, list[Socket]] = defaultdict(list)
+    members: dict[tuple[int | None, str], list[Socket]] = defaultdict(list)
     for sock in sockets:
         if not sock.processes:
             members[(None, "")].append(sock)

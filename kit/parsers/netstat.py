@@ -125,11 +125,10 @@ def _inet(n: int, words: list[str], prg: bool) -> Socket | str:
     if len(rest) > 1:
         return "more columns than a netstat row has"
     netid = NETIDS[proto]
-    state: str | None = rest[0] if rest else ""
-    if netid == "raw":
-        state = None  # a port, not the state (busybox's itoa buffer, see above)
-    else:
-        state = TCP_STATES.get(state, state)
+    state: str | None = None  # raw: a port, not the state (busybox's itoa buffer, see above)
+    if netid != "raw":
+        word = rest[0] if rest else ""
+        state = TCP_STATES.get(word, word)
     return Socket(netid, state, int(rq), int(sq), local, peer, procs, None, n)
 
 

@@ -99,8 +99,20 @@ from __future__ import annotations
 import gc
 import re
 import sys
+from collections.abc import Mapping
+from typing import Any
 
-from kit.records import OLD_MEM_KEYS, SKMEM_KEYS, Parsed, ParseProblem, Skmem, Socket, new_procref, new_socket
+from kit.records import (
+    OLD_MEM_KEYS,
+    SKMEM_KEYS,
+    Parsed,
+    ParseProblem,
+    ProcRef,
+    Skmem,
+    Socket,
+    new_procref,
+    new_socket,
+)
 
 MAX_LINE = 300  # characters of a bad line kept in a ParseProblem
 
@@ -160,7 +172,7 @@ _STATE_LIKE = re.compile(r"[A-Z][A-Z0-9_-]{1,19}\Z")  # an unknown future state
 
 # What Recv-Q / Send-Q hold, per kind of socket (kernel: inet_diag.c
 # inet_sk_diag_fill / tcp_diag_get_info, udp_diag.c, unix_diag.c, netlink_diag.c).
-QUEUE_MEANING = {
+QUEUE_MEANING: dict[tuple[str | None, str | None], tuple[str, str]] = {
     ("tcp", "LISTEN"): ("accept queue (connections not yet accepted)", "accept queue limit (listen backlog)"),
     ("tcp", "CLOSE-WAIT"): (
         "bytes not yet read by the process, plus 1 for the peer's FIN",
@@ -219,7 +231,7 @@ MEM_CUT = "mem:(...) field cut off"
 CUT = frozenset({USERS_CUT, SKMEM_CUT, MEM_CUT})
 
 
-def _read_users(s: str, pos: int, procs: list) -> tuple[int, str | None]:
+def _read_users(s: str, pos: int, procs: list[ProcRef]) -> tuple[int, str | None]:
     """Read the entries of users:( ... ) starting at `pos` (just after `users:(`).
 
     Returns (position after the field, reason or None).
@@ -252,8 +264,8 @@ def _skip_field(s: str, pos: int) -> int:
     return len(s)
 
 
-def _read_mem(inner: str, keys: dict) -> Skmem | None:
-    kw = {}
+def _read_mem(inner: str, keys: Mapping[str, str]) -> Skmem | None:
+    kw: dict[str, int] = {}
     for item in inner.split(","):
         i = 0
         n = len(item)
@@ -271,7 +283,7 @@ def _read_mem(inner: str, keys: dict) -> Skmem | None:
     return Skmem(**kw)
 
 
-def _tail_skmem(tok: str, acc: list, cache: dict) -> str | None:
+def _tail_skmem(tok: str, acc: list[Any], cache: dict[str, Skmem]) -> str | None:
     mem = cache.get(tok)
     if mem is None:
         if not tok.endswith(")"):
@@ -284,7 +296,7 @@ def _tail_skmem(tok: str, acc: list, cache: dict) -> str | None:
     return None
 
 
-def _tail_mem(tok: str, acc: list, cache: dict) -> str | None:
+def _tail_mem(tok: str, acc: list[Any], cache: dict[str, Skmem]) -> str | None:
     if not tok.endswith(")"):
         return MEM_CUT
     mem = _read_mem(tok[5:-1], OLD_MEM_KEYS)
@@ -295,7 +307,7 @@ def _tail_mem(tok: str, acc: list, cache: dict) -> str | None:
     return None
 
 
-def _tail_ino(tok: str, acc: list, cache: dict) -> str | None:
+def _tail_ino(tok: str, acc: list[Any], cache: dict[str, Skmem]) -> str | None:
     value = tok[4:]
     if not _is_num(value):
         return "unreadable ino: field"
@@ -379,7 +391,7 @@ _SKMEM = 7
 _INODE = 8
 
 
-def _read_tail(s: str, pos: int, acc: list, cache: dict) -> str | None:
+def _read_tail(s: str, pos: int, acc: list[Any], cache: dict[str, Skmem]) -> str | None:
     """Read keywords from s[pos:] into acc; return the first problem met, or None."""
     problem = None
     while True:
@@ -466,7 +478,7 @@ def _row_start(tokens: list[str], layout: tuple[bool, bool]) -> bool:
     return bool(tokens) and _FIRST_WORD[_first_column(layout)].match(tokens[0]) is not None
 
 
-def _read_row(line: str, has_netid: bool, has_state: bool) -> list | str:
+def _read_row(line: str, has_netid: bool, has_state: bool) -> list[Any] | str:
     """The fixed columns of a row -> pending list, or the reason it is not a row."""
     base = has_netid + has_state
     nfix = base + 4
@@ -474,10 +486,10 @@ def _read_row(line: str, has_netid: bool, has_state: bool) -> list | str:
     if len(parts) < nfix:
         return SHORT
     netid = parts[0] if has_netid else None
-    if has_netid and netid not in NETIDS and not _NETID_LIKE.match(netid):
+    if has_netid and netid not in NETIDS and not _NETID_LIKE.match(parts[0]):
         return "no Netid in the first column"
     state = parts[base - 1] if has_state else None
-    if has_state and state not in STATES and not _STATE_LIKE.match(state):
+    if has_state and state not in STATES and not _STATE_LIKE.match(parts[base - 1]):
         return "no socket state in the State column"
     rq, sq = parts[base], parts[base + 1]
     if not (_is_num(rq) and _is_num(sq)):
@@ -506,7 +518,9 @@ def _read_row(line: str, has_netid: bool, has_state: bool) -> list | str:
 _UNIX_TAIL = re.compile(r"\s(?:users:\(|skmem:\(|mem:\(|uid:|ino:|sk:|<->)")
 
 
-def _read_unix_slow(line, parts, base, netid, state, rq, sq):
+def _read_unix_slow(
+    line: str, parts: list[str], base: int, netid: str | None, state: str | None, rq: str, sq: str
+) -> list[Any] | str:
     """A unix row whose path holds blanks (or is cut short): addresses end where the keywords start."""
     m = _UNIX_TAIL.search(line)
     head = line[: m.start()] if m else line
@@ -587,7 +601,9 @@ def _problem(n: int, line: str, reason: str) -> ParseProblem:
     return ParseProblem(n, line.rstrip("\r\n")[:MAX_LINE], reason)
 
 
-def _build(group: list, layout: tuple[bool, bool], cache: dict):
+def _build(
+    group: list[list[Any]], layout: tuple[bool, bool], cache: dict[str, Skmem]
+) -> tuple[list[Any] | None, list[ParseProblem], bool]:
     """Read a socket's logical lines from scratch -> (row or None, problems, broken)."""
     n0, first = group[0]
     row = _read_row(first.strip(), layout[0], layout[1])
@@ -613,12 +629,12 @@ def _build(group: list, layout: tuple[bool, bool], cache: dict):
 # (or the text ends), so nothing can still belong to it. Anything else goes,
 # line by line, through the general reader (_Reader), which gives the same
 # result on these records (the tests check that both agree).
-_FAST: dict[tuple[bool, bool], re.Pattern] = {}
-_INTERN = {x: x for x in NETIDS | STATES}
+_FAST: dict[tuple[bool, bool], re.Pattern[str]] = {}
+_INTERN: dict[str, str | None] = {x: x for x in NETIDS | STATES}
 _INTERN[""] = None  # the layout has no such column
 
 
-def _fast_record(layout: tuple[bool, bool]) -> re.Pattern:
+def _fast_record(layout: tuple[bool, bool]) -> re.Pattern[str]:
     pat = _FAST.get(layout)
     if pat is None:
         netid = r"(?:[a-z][a-z0-9_]{0,7}|\?\?\?) +" if layout[0] else ""
@@ -648,7 +664,7 @@ def _fast_record(layout: tuple[bool, bool]) -> re.Pattern:
     return pat
 
 
-def _compile(pattern: str) -> re.Pattern:
+def _compile(pattern: str) -> re.Pattern[str]:
     """Possessive quantifiers (++ *+) only keep the scan from backtracking; Python
     before 3.11 has none, and there the same pattern without them matches the same."""
     if sys.version_info < (3, 11):
@@ -659,7 +675,7 @@ def _compile(pattern: str) -> re.Pattern:
 class _Reader:
     """The general reader: one line at a time, for everything the fast path leaves."""
 
-    def __init__(self, out: Parsed, cache: dict):
+    def __init__(self, out: Parsed[Socket], cache: dict[str, Skmem]):
         self.records = out.records
         self.problems = out.problems
         self.cache = cache
@@ -668,9 +684,9 @@ class _Reader:
         # its row ([netid, state, rq, sq, local, peer, procs, skmem], None while
         # the row is cut short), the problems met in it, and whether its last
         # line ended inside a field (cut by a terminal or a mail client).
-        self.group: list | None = None
-        self.row: list | None = None
-        self.gprobs: list = []
+        self.group: list[list[Any]] | None = None
+        self.row: list[Any] | None = None
+        self.gprobs: list[ParseProblem] = []
         self.broken = False
         self.after_header = False
 
@@ -691,13 +707,15 @@ class _Reader:
         Unless that last line was cut inside a field, only the row line itself
         takes a wrapped rest, and only one carrying a field (`356 users:((...`).
         """
-        if need_field and (len(self.group) > 1 or not (_has_field(line) or _starts_with_keyword(line.strip()))):
+        group, layout = self.group, self.layout
+        if group is None or layout is None:  # no socket being read
             return False
-        group = self.group
+        if need_field and (len(group) > 1 or not (_has_field(line) or _starts_with_keyword(line.strip()))):
+            return False
         last_n, last = group[-1]
         for sep in ("", " "):
             trial = group[:-1] + [[last_n, last.rstrip("\r") + sep + line.strip()]]
-            row, probs, broken = _build(trial, self.layout, self.cache)
+            row, probs, broken = _build(trial, layout, self.cache)
             if row is not None and not probs:
                 self.group, self.row, self.gprobs, self.broken = trial, row, probs, broken
                 return True
@@ -705,6 +723,8 @@ class _Reader:
 
     def _more(self, n: int, line: str) -> None:
         """A continuation line: more fields of the socket above."""
+        if self.group is None or self.row is None:  # no socket being read
+            return
         self.group.append([n, line])
         why = _read_tail(line, 0, self.row, self.cache)
         if why:
@@ -813,7 +833,7 @@ def _parse(text: str, fast_path: bool = True) -> Parsed[Socket]:
     out: Parsed[Socket] = Parsed()
     records = out.records
     append = records.append
-    cache: dict = {}  # skmem text -> Skmem (most sockets repeat a few)
+    cache: dict[str, Skmem] = {}  # skmem text -> Skmem (most sockets repeat a few)
     slow = _Reader(out, cache)
     intern = _INTERN.get
     unix_netids = UNIX_NETIDS
@@ -822,8 +842,10 @@ def _parse(text: str, fast_path: bool = True) -> Parsed[Socket]:
     # start at or after position p is m (None: there is none). Lines before m
     # then go to the general reader without another search, so text the fast
     # path cannot read costs one scan, not one per line.
-    ahead: dict = {}
-    layout = pat = None
+    ahead: dict[tuple[bool, bool] | None, tuple[int, re.Match[str] | None]] = {}
+    layout: tuple[bool, bool] | None = None
+    pat: re.Pattern[str] | None = None
+    procs: tuple[ProcRef, ...]
     pos, n, size = 0, 1, len(text)
     while pos < size:
         if slow.layout is not layout:
@@ -832,10 +854,11 @@ def _parse(text: str, fast_path: bool = True) -> Parsed[Socket]:
         if pat is not None and not slow.broken:
             known = ahead.get(layout)
             if known is None or known[0] > pos or (known[1] is not None and known[1].start() < pos):
-                known = None  # nothing known about the text from here: search
-            elif known[1] is None or known[1].start() > pos:
-                known = False  # no record can start on this line: the general reader's
-            if known is not False:
+                search = True  # nothing known about the text from here: search
+            else:
+                # a record starts here; else none can start on this line: the general reader's
+                search = known[1] is not None and known[1].start() <= pos
+            if search:
                 # A run of plain records, one match each, until the text
                 # stops matching at the position where the last one ended.
                 dirty = slow.group is not None or slow.after_header
@@ -875,7 +898,7 @@ def _parse(text: str, fast_path: bool = True) -> Parsed[Socket]:
                     elif users is None:
                         procs = ()
                     else:
-                        plist: list = []
+                        plist: list[ProcRef] = []
                         if _read_users("(" + users + "))", 0, plist)[1] is not None:
                             break
                         procs = tuple(plist)

@@ -18,6 +18,7 @@ geometry pre-computed), so the template only lays things out.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ from kit.records import SEVERITIES, Socket
 from kit.render.text import CONTROL, CONTROL_EXCEPT_NEWLINE, escape_char, human_bytes, origin, undone
 
 if TYPE_CHECKING:
+    from kit.analyse.kdiag import KernelDiag
     from kit.report import Report
 
 SOCKET_ROWS = 500  # socket table: top N by memory
@@ -82,7 +84,7 @@ AWK_ONE_LINER = "ss -napm | awk -F '[\\(|,]' '/skmem/ {print $2}' | cut -c 2- | 
 # --- text filters --------------------------------------------------------------
 
 
-def _inert(value: object, limit: int | None, pattern) -> Markup:
+def _inert(value: object, limit: int | None, pattern: re.Pattern[str]) -> Markup:
     text = "" if value is None else str(value)
     tail = Markup("")
     if limit is not None and len(text) > limit:
@@ -211,8 +213,8 @@ def _mem_charts(report: Report) -> list[TcpMemChart]:
     return charts
 
 
-def _diag_rows(diag) -> list[dict[str, Any]]:
-    options = getattr(diag, "options", {}) or {}
+def _diag_rows(diag: KernelDiag) -> list[dict[str, Any]]:
+    options = diag.options
     names = [n for n in DIAG_OPTIONS if n in options] + sorted(n for n in options if n not in DIAG_OPTIONS)
     rows = []
     for name in names:
@@ -220,9 +222,9 @@ def _diag_rows(diag) -> list[dict[str, Any]]:
         rows.append(
             {
                 "name": name,
-                "state": getattr(opt, "state", "unknown"),
-                "evidence": list(getattr(opt, "evidence", ()) or ()),
-                "remedy": getattr(opt, "remedy", None),
+                "state": opt.state,
+                "evidence": list(opt.evidence),
+                "remedy": opt.remedy,
                 "required": name in DIAG_OPTIONS,
             }
         )
@@ -323,8 +325,8 @@ def context(report: Report, redacted: bool = False) -> dict[str, Any]:
         "problems_left": max(0, len(report.parse_problems) - PROBLEM_ROWS),
         "raw": _raw_sections(report),
         "km": km,
-        "counters": getattr(km, "counters", None) or {},
-        "watched_counters": getattr(km, "watched", ()) or (),
+        "counters": km.counters,
+        "watched_counters": km.watched,
         "glossary": GLOSSARY,
         "CELL": CELL_CHARS,
         "awk": AWK_ONE_LINER,

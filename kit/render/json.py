@@ -84,6 +84,7 @@ def socket_line(sock: Socket, skmem_memo: dict[Skmem, str]) -> str:
     their JSON is made once per distinct value, in `skmem_memo`.
     """
     mem = sock.skmem
+    skmem: str | None
     if mem is None:
         skmem = "null"
     else:

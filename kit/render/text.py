@@ -116,7 +116,7 @@ def render(report: Report, report_path: str | None = None, top: int = 5) -> str:
         lines.append("PARTIAL CAPTURE: " + visible(cap.get("error") or "the probe did not finish", 200))
     lines.append(
         f"Kernel socket diag: {visible(diag.verdict).upper()}"
-        + (f" — {visible(diag.summary, 200)}" if getattr(diag, "summary", "") else "")
+        + (f" — {visible(diag.summary, 200)}" if diag.summary else "")
     )
     lines.append(
         f"Socket memory: {t.sockets} sockets ({t.with_skmem} with skmem) — "

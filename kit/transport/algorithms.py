@@ -16,6 +16,7 @@ does not rely on SHA-1's collision resistance.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 LEGACY: dict[str, tuple[str, ...]] = {
@@ -52,7 +53,7 @@ class ServerOffer:
     macs: tuple[str, ...]
 
     @classmethod
-    def from_parsed(cls, parsed: dict) -> ServerOffer:
+    def from_parsed(cls, parsed: Mapping[str, Iterable[str]]) -> ServerOffer:
         kex = tuple(a for a in parsed.get("kex_algo_list", ()) if not a.startswith(("ext-info-", "kex-strict-")))
         return cls(
             kex=kex,

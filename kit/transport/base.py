@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from kit.errors import CaptureLimitReached
@@ -66,7 +66,6 @@ class RunResult:
     timed_out: bool = False
     error: str = ""  # why the run stopped early, if it did
     host_key: str = ""  # "ssh-ed25519 SHA256:..." for SSH runs
-    details: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

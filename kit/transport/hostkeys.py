@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +49,7 @@ class KnownHosts:
                     raise HostKeyError(f"cannot read known_hosts file {path}: {exc}") from exc
         return keys
 
-    def _entries(self, name: str):
+    def _entries(self, name: str) -> Iterator[tuple[Path, Mapping[str, paramiko.PKey]]]:
         """(file, {key type: key}) for `name`: the user's file first, then the global ones."""
         for path, required in ((self.path, True), *((p, False) for p in self.global_paths)):
             entry = self._load(path, required).lookup(name)

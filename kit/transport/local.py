@@ -66,7 +66,7 @@ class LocalTransport:
         return RunResult(out, err, proc.wait(), started, time.time())
 
 
-def _pump(proc: subprocess.Popen, script: bytes, sink: Sink, deadline: float) -> None:
+def _pump(proc: subprocess.Popen[bytes], script: bytes, sink: Sink, deadline: float) -> None:
     """Feed the script and hand each chunk of stdout/stderr to the sink as it comes, until both close."""
     assert proc.stdin and proc.stdout and proc.stderr
     with selectors.DefaultSelector() as sel:

@@ -22,8 +22,10 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import paramiko
+from paramiko.pkey import UnknownKeyType
 
 from kit.errors import AuthError, CaptureLimitReached, ConnectError, LegacyAlgorithmsError, ProbeIncomplete
 from kit.transport.algorithms import ServerOffer, disabled_algorithms
@@ -41,6 +43,14 @@ INTERACTIVE_AUTH_TIMEOUT = 300.0  # a person is typing
 CHUNK = 65536
 
 
+# paramiko's private KEXINIT hooks (3.5.x; not in its type stubs): the parser
+# that returns the offer as a dict, and the handler we wrap.
+_really_parse_kex_init: Callable[[paramiko.Transport, paramiko.Message], dict[str, list[str]]] = vars(
+    paramiko.Transport
+)["_really_parse_kex_init"]
+_parse_kex_init: Callable[[paramiko.Transport, paramiko.Message], None] = vars(paramiko.Transport)["_parse_kex_init"]
+
+
 class _Transport(paramiko.Transport):
     """paramiko's Transport, also keeping what the server offered in its KEXINIT.
 
@@ -51,14 +61,14 @@ class _Transport(paramiko.Transport):
 
     server_offer: ServerOffer | None = None
 
-    def _parse_kex_init(self, m):  # noqa: D401 - paramiko hook
+    def _parse_kex_init(self, m: paramiko.Message) -> None:  # paramiko's hook
         if self.server_offer is None:
             try:
-                parsed = self._really_parse_kex_init(paramiko.Message(m.get_remainder()))
+                parsed = _really_parse_kex_init(self, paramiko.Message(m.get_remainder()))
                 self.server_offer = ServerOffer.from_parsed(parsed)
             except Exception:  # noqa: BLE001 - best effort; paramiko reports the real error
                 pass
-        return super()._parse_kex_init(m)
+        _parse_kex_init(self, m)
 
     def our_offer(self) -> dict[str, tuple[str, ...]]:
         return {
@@ -79,8 +89,10 @@ class SshTransport:
 
     # -- connection ---------------------------------------------------------
 
-    def _socket(self, t: Target, via: paramiko.Transport | None, progress: Progress):
-        if via is not None:
+    def _socket(
+        self, t: Target, via: paramiko.Transport | None, progress: Progress
+    ) -> socket.socket | paramiko.Channel:
+        if via is not None and t.jump is not None:
             progress(f"opening a tunnel to {t.host}:{t.port}")
             try:
                 self.channels += 1
@@ -320,7 +332,9 @@ class _Auth:
         if t.legacy and "server-sig-algs" not in self.tr.server_extensions:
             # Old servers (dropbear < 2020.79) verify RSA signatures only as
             # ssh-rsa and do not say so; paramiko would guess rsa-sha2-512.
-            self.tr.disabled_algorithms = dict(self.tr.disabled_algorithms, pubkeys=["rsa-sha2-512", "rsa-sha2-256"])
+            self.tr.disabled_algorithms = dict(
+                self.tr.disabled_algorithms or {}, pubkeys=["rsa-sha2-512", "rsa-sha2-256"]
+            )
         for method, attempt in (
             ("publickey", self._publickey),
             ("keyboard-interactive", self._interactive),
@@ -332,7 +346,7 @@ class _Auth:
 
     # each returns True when fully authenticated
 
-    def _try(self, what: str, call) -> bool:
+    def _try(self, what: str, call: Callable[[], list[str] | None]) -> bool:
         self.tried.append(what)
         try:
             remaining = call()
@@ -356,7 +370,7 @@ class _Auth:
             self.allowed = list(remaining)
         return False
 
-    def _lost(self, exc: BaseException):
+    def _lost(self, exc: BaseException) -> NoReturn:
         raise AuthError(
             f"{self.t.label}: the server closed the connection during login "
             f"after {len(self.tried)} attempt(s) ({_one_line(exc)})",
@@ -408,7 +422,7 @@ class _Auth:
     def _try_key(self, what: str, key: paramiko.PKey) -> bool:
         if self._try(what, lambda: self.tr.auth_publickey(self.t.user, key)):
             return True
-        sha2_off = "rsa-sha2-512" in self.tr.disabled_algorithms.get("pubkeys", ())
+        sha2_off = "rsa-sha2-512" in (self.tr.disabled_algorithms or {}).get("pubkeys", ())
         if (
             self.t.legacy
             and key.get_name() == "ssh-rsa"
@@ -419,7 +433,7 @@ class _Auth:
             # Some servers list rsa-sha2-* in server-sig-algs but accept only
             # ssh-rsa (OpenSSH with PubkeyAcceptedAlgorithms ssh-rsa): sign again.
             saved = self.tr.disabled_algorithms
-            self.tr.disabled_algorithms = dict(saved, pubkeys=["rsa-sha2-512", "rsa-sha2-256"])
+            self.tr.disabled_algorithms = dict(saved or {}, pubkeys=["rsa-sha2-512", "rsa-sha2-256"])
             try:
                 return self._try(f"{what} (ssh-rsa signature)", lambda: self.tr.auth_publickey(self.t.user, key))
             finally:
@@ -500,7 +514,7 @@ class _Auth:
             return False
         return self._try("password", lambda: self.tr.auth_password(self.t.user, password, fallback=False))
 
-    def _fail(self):
+    def _fail(self) -> NoReturn:
         t = self.t
         allowed = ",".join(self.allowed) or "nothing"
         notes = f"; {'; '.join(self.notes)}" if self.notes else ""
@@ -531,7 +545,7 @@ def _public_blob(path: Path) -> bytes | None:
     try:
         fields = pub.read_text(encoding="ascii", errors="replace").split()
         return paramiko.PKey.from_type_string(fields[0], base64.b64decode(fields[1])).asbytes()
-    except (OSError, IndexError, ValueError, paramiko.SSHException, paramiko.UnknownKeyType):
+    except (OSError, IndexError, ValueError, paramiko.SSHException, UnknownKeyType):
         return None
 
 

@@ -28,6 +28,7 @@ import glob
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import paramiko
 
@@ -151,9 +152,9 @@ class SshConfig:
             except (OSError, paramiko.ConfigParseError, ValueError) as exc:
                 raise UsageError(f"cannot read ssh_config {path}: {exc}") from None
 
-    def lookup(self, name: str) -> dict:
+    def lookup(self, name: str) -> dict[str, Any]:
         """Merged options for `name`: first file first, first value wins (IdentityFile adds up)."""
-        merged: dict = {}
+        merged: dict[str, Any] = {}
         for cfg in self._configs:
             try:
                 found = cfg.lookup(name)
@@ -272,7 +273,7 @@ def _resolve(
     else:
         known_hosts = home / ".ssh" / "known_hosts"
 
-    global_known = (GLOBAL_KNOWN_HOSTS,)
+    global_known: tuple[Path, ...] = (GLOBAL_KNOWN_HOSTS,)
     if opts.get("globalknownhostsfile"):
         words = opts["globalknownhostsfile"].split()
         global_known = () if words == ["none"] else tuple(_expand(w, home) for w in words)
