@@ -23,6 +23,7 @@ from kit.errors import ExitStatus, InputError, KitError, UsageError
 MIB = 1024 * 1024
 
 if TYPE_CHECKING:
+    from kit.capture import Capture
     from kit.transport.base import Transport
 
 EPILOG_COLLECT = """\
@@ -195,7 +196,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
 # --- render ------------------------------------------------------------------
 
 
-def read_input(arg: str):
+def read_input(arg: str) -> tuple[Capture, str]:
     """What `kit render` (and every command that reads captures) reads: a file, or stdin for `-`.
 
     Returns (capture, source name). Unreadable input is an InputError (exit 2).

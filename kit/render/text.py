@@ -10,7 +10,7 @@ text.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kit.records import SEVERITIES
 
@@ -42,7 +42,7 @@ def visible(value: object, limit: int | None = None, keep_newlines: bool = False
     return pattern.sub(lambda m: escape_char(m.group()), text) + cut
 
 
-def origin(cap: dict) -> str | None:
+def origin(cap: dict[str, Any]) -> str | None:
     """Where the report's text came from, when it is not a capture written by kit collect."""
     if cap.get("hand_run"):
         left = [
@@ -58,7 +58,7 @@ def origin(cap: dict) -> str | None:
     return None
 
 
-def undone(cap: dict) -> list[str]:
+def undone(cap: dict[str, Any]) -> list[str]:
     """What was undone to read the text (kit.unmangle), one sentence each."""
     return [describe_undone(u["kind"], u["lines"], u["detail"]) for u in cap.get("unmangled") or ()]
 
