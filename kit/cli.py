@@ -62,6 +62,23 @@ or sockstat (kit detects which). `-` reads stdin.
 Exit 0 rendered; 2 the input cannot be read; 4 rendered, but the probe's output was cut short (the report says partial).
 """
 
+EPILOG_DIFF = """\
+examples:
+  kit diff captures/router-before.cap captures/router-after.cap          HTML under ./reports
+  kit diff before.cap after.cap --format text                            a summary on the terminal
+  kit diff before.cap after.cap --format json | jq '.processes[0]'       the process that changed most
+  kit diff monday-paste.txt tuesday-paste.txt                            two `ss -napm` pastes work too
+  kit diff before.cap after.cap --redact -o ticket-diff.html             addresses and names replaced
+
+Shows totals old/new/change; per process (matched by name and pid, then by
+name) the change of r, t, w and socket count; sockets new, gone and changed
+(matched by inode, else by type, local and peer address), largest first; the
+kernel diag verdict; findings that appeared or were resolved; and the
+counters of memory trouble, which count since boot: a change between the
+two captures means the trouble is still going on. Captures of two different
+devices are still compared, with a warning at the top.
+"""
+
 EPILOG_PROBE = """\
 examples:
   kit probe > probe.sh                 copy probe.sh to the device, then on its console:
@@ -213,13 +230,41 @@ def read_input(arg: str) -> tuple[Capture, str]:
         raise InputError(f"stdin: damaged capture: {exc}") from None
 
 
-def cmd_render(args: argparse.Namespace) -> int:
-    from kit import capture
+def _read_report(arg: str):
+    """A Report from anything `kit render` reads (one place, so render, diff and trend read alike)."""
     from kit import report as report_mod
 
-    cap, source = read_input(args.capture)
+    cap, source = read_input(arg)
+    return report_mod.build(cap, source=source)
+
+
+def _place(emit: Callable[[TextIO], object], fmt: str, dest: str | None, reports: str, stem: str) -> None:
+    """Output where `kit render` puts it: html under --reports (path printed), json/text on stdout, or -o.
+
+    `emit(stream)` writes the output (the JSON report is streamed, never held whole).
+    """
+    import io
+
+    from kit import capture
+
+    if dest == "-" or (dest is None and fmt != "html"):
+        emit(sys.stdout)
+    elif dest is None:
+        buffer = io.StringIO()
+        emit(buffer)
+        out_path = capture.write_new(Path(reports), stem, ".html", buffer.getvalue().encode("utf-8"), mode=0o644)
+        print(out_path)
+    else:
+        try:
+            with open(dest, "w", encoding="utf-8") as fh:
+                emit(fh)
+        except OSError as exc:
+            raise InputError(f"cannot write {dest}: {exc.strerror or exc}") from None
+
+
+def cmd_render(args: argparse.Namespace) -> int:
     path = Path("stdin" if args.capture == "-" else args.capture)
-    rep = report_mod.build(cap, source=source)
+    rep = _read_report(args.capture)
     emit: Callable[[TextIO], object]  # writes the output: the JSON is streamed, never held whole
     if args.format == "html":
         from kit.render import html
@@ -245,22 +290,38 @@ def cmd_render(args: argparse.Namespace) -> int:
             rep = redact(rep)
         output = text.render(rep)
         emit = lambda out: out.write(output)  # noqa: E731
-    if args.output == "-" or (args.output is None and args.format != "html"):
-        emit(sys.stdout)
-    elif args.output is None:
-        stem = path.stem + ("-redacted" if args.redact else "")
-        out_path = capture.write_new(Path(args.reports), stem, ".html", output.encode("utf-8"), mode=0o644)
-        print(out_path)
-    else:
-        try:
-            with open(args.output, "w", encoding="utf-8") as fh:
-                emit(fh)
-        except OSError as exc:
-            raise InputError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    _place(emit, args.format, args.output, args.reports, path.stem + ("-redacted" if args.redact else ""))
     if rep.capture["partial"]:
         # Rendered all the same; the exit says what a collect cut short says (docs/design.md: exit 4).
         sys.stderr.write(f"kit render: {path}: the probe's output is cut short: the report is partial\n")
         return ExitStatus.INCOMPLETE
+    return ExitStatus.OK
+
+
+# --- diff --------------------------------------------------------------------
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from kit.analyse import diff as diff_mod
+    from kit.render import diff as diff_render
+
+    if args.old == "-" and args.new == "-":
+        raise UsageError("only one of OLD and NEW can be - (stdin)")
+    old, new = _read_report(args.old), _read_report(args.new)
+    result = diff_mod.diff(old, new)
+    if args.redact:
+        from kit.redact import redactor_for_reports
+
+        result = redactor_for_reports((old, new)).value(result)
+    del old, new
+    if args.format == "html":
+        output = diff_render.render_html(result, redacted=args.redact)
+    elif args.format == "json":
+        output = diff_render.render_json(result)
+    else:
+        output = diff_render.render_text(result)
+    stem = f"diff-{Path(args.old).stem[:30]}-{Path(args.new).stem[:30]}" + ("-redacted" if args.redact else "")
+    _place(lambda out: out.write(output), args.format, args.output, args.reports, stem)
     return ExitStatus.OK
 
 
@@ -393,6 +454,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--redact", action="store_true", help="replace addresses and host names with tokens")
     p.add_argument("--reports", default="reports", metavar="DIR", help="where html goes without -o (default ./reports)")
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser(
+        "diff",
+        help="what changed between two captures (before/after, or a leak)",
+        description="Compare two captures (or pastes) of a device: totals, processes, sockets, "
+        "kernel diag and findings, OLD against NEW.",
+        epilog=EPILOG_DIFF,
+        formatter_class=raw,
+    )
+    p.add_argument("old", metavar="OLD", help="the earlier capture (anything kit render reads)")
+    p.add_argument("new", metavar="NEW", help="the later capture")
+    p.add_argument("--format", choices=("html", "json", "text"), default="html")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE|-",
+        help="write here (- is stdout); default: html under --reports, json and text on stdout",
+    )
+    p.add_argument("--redact", action="store_true", help="replace addresses and host names with tokens")
+    p.add_argument("--reports", default="reports", metavar="DIR", help="where html goes without -o (default ./reports)")
+    p.set_defaults(func=cmd_diff)
 
     p = sub.add_parser(
         "probe",

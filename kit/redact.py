@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -245,3 +246,14 @@ def redact_json(data: dict[str, Any]) -> dict[str, Any]:
     redactor = redactor_for(data.get("device") or {}, data.get("capture") or {})
     redacted: dict[str, Any] = redactor.value(data)
     return redacted
+
+
+def redactor_for_reports(reports: Iterable[Report]) -> Redactor:
+    """One Redactor for several reports (kit diff, kit trend): the same value gets the same token in all."""
+    hostnames: list[str] = []
+    keep: list[str] = []
+    for rep in reports:
+        names, kept = _names(rep.device or {}, rep.capture or {})
+        hostnames += names
+        keep += kept
+    return Redactor(tuple(hostnames), tuple(keep))

@@ -284,8 +284,9 @@ COUNTER_RULES: tuple[tuple[str, str, str, tuple[tuple[str, str], ...], str], ...
         "warning",
         "TCP ran short of memory since boot",
         (("TcpExt", "TCPMemoryPressures"), ("TcpExt", "TCPAbortOnMemory")),
-        "TCP hit tcp_mem: look for sockets holding memory now (the per-process table) and compare with a later "
-        "capture (kit diff) to see whether the counters still grow.",
+        "TCP hit tcp_mem: look for sockets holding memory now (the per-process table). These counters count "
+        "since boot: collect again later and run `kit diff THIS.cap LATER.cap`; its counters table shows "
+        "whether they still grow, and which processes' sockets grew meanwhile.",
     ),
     (
         "tcp-prune-counters",
@@ -293,7 +294,8 @@ COUNTER_RULES: tuple[tuple[str, str, str, tuple[tuple[str, str], ...], str], ...
         "TCP receive queues were pruned or dropped since boot",
         (("TcpExt", "PruneCalled"), ("TcpExt", "RcvPruned"), ("TcpExt", "OfoPruned"), ("TcpExt", "TCPRcvQDrop")),
         "Receive queues outgrew their buffers: an application reads too slowly or rcv_buf is too small for the "
-        "link. Find sockets with r near rb; compare with a later capture (kit diff).",
+        "link. Find sockets with r near rb. These counters count since boot: `kit diff THIS.cap LATER.cap` "
+        "on a later capture shows whether they still grow.",
     ),
     (
         "udp-rcvbuf-counters",

@@ -37,9 +37,22 @@ class Captures:
     def make(self, name: str, *args: str) -> Path:
         if name in self._made:
             return self._made[name]
+        self._run(self.directory / f"{name}.cap", args)
+        self._made[name] = self.directory / f"{name}.cap"
+        return self._made[name]
+
+    def series(self, name: str, samples: int, every: float, *args: str) -> list[Path]:
+        """`samples` captures of one namespace, `every` seconds apart, while its situations go on."""
+        out = self.directory / f"{name}.cap"
+        paths = [self.directory / f"{name}-{n}.cap" for n in range(1, samples + 1)]
+        if name not in self._made:
+            self._run(out, ("--samples", str(samples), "--every", str(every), *args))
+            self._made[name] = out
+        return paths
+
+    def _run(self, out: Path, args) -> None:
         if not self.usable:
             skip_or_fail("making real socket situations needs root and unshare (network namespaces)")
-        out = self.directory / f"{name}.cap"
         run = subprocess.run(
             [
                 "unshare",
@@ -57,8 +70,6 @@ class Captures:
         )
         if run.returncode != 0:
             raise RuntimeError(f"situations.py {args} failed: {run.stderr.decode(errors='replace')[-3000:]}")
-        self._made[name] = out
-        return out
 
 
 @pytest.fixture(scope="session")
@@ -97,6 +108,14 @@ def nonroot_cap(captures) -> Path:
 @pytest.fixture(scope="session")
 def noss_cap(captures) -> Path:
     return captures.make("noss", "--no-ss", "idle")
+
+
+@pytest.fixture(scope="session")
+def growing_series(captures) -> list[Path]:
+    """Four captures a second apart of one namespace where a receiver never reads ("leak") and
+    CLOSE-WAIT sockets with unread data pile up ("cwpile"), a UDP socket keeps dropping ("udpflood"),
+    beside an idle listener."""
+    return captures.series("growing", 4, 1.0, "--hostname", "grow-router", "idle", "leak", "cwpile", "udpflood")
 
 
 @pytest.fixture(scope="session")

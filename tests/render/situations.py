@@ -2,7 +2,8 @@
 
 Run by tests/render/conftest.py as
 
-    unshare --net --uts --mount -- PYTHON situations.py OUT.cap [--hostname NAME] [--user NAME] [--no-ss] SITUATION...
+    unshare --net --uts --mount -- PYTHON situations.py OUT.cap [--hostname NAME] [--user NAME] [--no-ss]
+        [--samples N --every SECONDS] SITUATION...
 
 Alone in its network namespace, the probe's `ss -napm` sees only the sockets
 made here (and /proc/net/snmp counts only their drops), so other tests on the
@@ -12,7 +13,10 @@ hide ss (a bind mount of /dev/null over it: exec fails, as on firmware
 without iproute2's ss). --user runs the probe as that user (setpriv), as a
 non-root login would. Each situation runs in a forked child that names
 itself with prctl(PR_SET_NAME) (ss prints that comm), builds its sockets,
-reports ready on a pipe, and sleeps until the probe has run.
+reports ready on a pipe, and sleeps until the probe has run (a growing
+situation keeps growing instead). With --samples N the probe runs N times,
+SECONDS apart, and writes OUT-1.cap ... OUT-N.cap: a series for kit diff
+and kit trend.
 
 Situations:
   idle       a TCP listener, a UDP socket and a unix listener nobody talks to
@@ -24,6 +28,10 @@ Situations:
   shared     a TCP connection with unread data whose socket two processes share (fork after accept)
   many=N     N sockets at least: unix socket pairs and 2000 TCP connections (the 100k-socket report)
   addresses  a TCP connection between two non-loopback addresses and an IPv6 listener (for --redact)
+  leak       growing: a TCP receiver that never reads while its sender keeps writing
+  cwpile     growing: a server ("cwpile") that never reads nor closes; every step one more peer sends and
+             closes, so CLOSE-WAIT sockets holding unread data pile up
+  udpflood   growing: a UDP socket whose full buffer keeps being sent datagrams (Udp RcvbufErrors grows)
 """
 
 from __future__ import annotations
@@ -207,6 +215,62 @@ def addresses(keep: list) -> None:
     keep += [lst, client, server, six]
 
 
+LEAK_CHUNK = 16384  # bytes the leak's sender writes per step
+GROW_STEP = 0.25  # seconds between steps of a growing situation
+CWPILE_BYTES = 5000  # what each cwpile peer sends before it closes
+
+
+def leak(keep: list) -> None:
+    """A receiver that never reads: its receive queue (skmem r) grows by LEAK_CHUNK every GROW_STEP."""
+    lst = listener()
+    receiver_buf = 4 * 1024 * 1024  # large enough that the queue never fills during a test
+    client = socket.create_connection(lst.getsockname())
+    server, _ = lst.accept()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receiver_buf)
+    keep += [lst, client, server]
+
+    def grow() -> None:
+        while True:
+            client.sendall(b"L" * LEAK_CHUNK)
+            time.sleep(GROW_STEP)
+
+    keep.append(grow)
+
+
+def cwpile(keep: list) -> None:
+    """Accepts and forgets: every GROW_STEP one more peer sends CWPILE_BYTES and closes (CLOSE-WAIT)."""
+    lst = listener(backlog=128)
+    keep.append(lst)
+
+    def grow() -> None:
+        while True:
+            peer = socket.create_connection(lst.getsockname())
+            server, _ = lst.accept()
+            peer.sendall(b"W" * CWPILE_BYTES)
+            peer.close()
+            keep.append(server)  # held open, never read
+            time.sleep(GROW_STEP)
+
+    keep.append(grow)
+
+
+def udpflood(keep: list) -> None:
+    """A UDP socket with a small full buffer, sent 20 more datagrams every step: Udp RcvbufErrors keeps counting."""
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    rx.bind(("127.0.0.1", 0))
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    keep += [rx, tx]
+
+    def grow() -> None:
+        while True:
+            for _ in range(20):
+                tx.sendto(b"u" * 1200, rx.getsockname())
+            time.sleep(GROW_STEP)
+
+    keep.append(grow)
+
+
 def spawn(name: str, build, *args) -> int:
     """Fork a child named `name` that builds its sockets and sleeps; return its pid once ready."""
     r, w = os.pipe()
@@ -217,9 +281,16 @@ def spawn(name: str, build, *args) -> int:
             set_name(name)
             keep: list = []
             build(keep, *args)
+            grow = next((k for k in keep if callable(k) and not isinstance(k, socket.socket)), None)
+            if grow is not None:  # one step before the first sample, then on and on
+                import threading
+
+                threading.Thread(target=grow, daemon=True).start()
+                time.sleep(GROW_STEP)
             os.write(w, b"ok")
             os.close(w)
-            signal.pause()
+            while True:
+                signal.pause()
         except BaseException as exc:  # noqa: BLE001 - report any failure to the parent
             os.write(w, f"error {type(exc).__name__}: {exc}".encode())
         finally:
@@ -232,10 +303,17 @@ def spawn(name: str, build, *args) -> int:
     return pid
 
 
+def _iso(when: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(when, dt.timezone.utc).isoformat()
+
+
 def main(argv: list[str]) -> int:
     out_path, rest = argv[0], argv[1:]
     hostname = user = None
     no_ss = False
+    samples, every = 1, 1.0
     while rest and rest[0].startswith("--"):
         if rest[0] == "--hostname":
             hostname, rest = rest[1], rest[2:]
@@ -243,6 +321,10 @@ def main(argv: list[str]) -> int:
             user, rest = rest[1], rest[2:]
         elif rest[0] == "--no-ss":
             no_ss, rest = True, rest[1:]
+        elif rest[0] == "--samples":
+            samples, rest = int(rest[1]), rest[2:]
+        elif rest[0] == "--every":
+            every, rest = float(rest[1]), rest[2:]
         else:
             raise SystemExit(f"unknown option {rest[0]}")
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
@@ -266,6 +348,9 @@ def main(argv: list[str]) -> int:
         "acceptq": acceptq,
         "addresses": addresses,
         "shared": shared,
+        "leak": leak,
+        "cwpile": cwpile,
+        "udpflood": udpflood,
     }
     children = []
     tmp = tempfile.mkdtemp(prefix="kitR")
@@ -281,20 +366,24 @@ def main(argv: list[str]) -> int:
                     children.append(spawn(name, hostile, name, tmp, i))
             else:
                 children.append(spawn(situation, builders[situation]))
-        token = new_token()
-        started = time.time()
-        proc = subprocess.run(probe_cmd, input=render_probe(token).encode(), capture_output=True, timeout=120)
-        header = {
-            "kit_version": "test",
-            "target": "local",
-            "token": token,
-            "exit_status": proc.returncode,
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(started)),
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
-            "partial": False,
-        }
-        with open(out_path, "wb") as fh:
-            fh.write(capture.capture_bytes(header, proc.stdout, proc.stderr))
+        for n in range(1, samples + 1):
+            if n > 1:
+                time.sleep(every)
+            token = new_token()
+            started = time.time()
+            proc = subprocess.run(probe_cmd, input=render_probe(token).encode(), capture_output=True, timeout=120)
+            header = {
+                "kit_version": "test",
+                "target": "local",
+                "token": token,
+                "exit_status": proc.returncode,
+                "started": _iso(started),
+                "finished": _iso(time.time()),
+                "partial": False,
+            }
+            path = out_path if samples == 1 else f"{out_path.removesuffix('.cap')}-{n}.cap"
+            with open(path, "wb") as fh:
+                fh.write(capture.capture_bytes(header, proc.stdout, proc.stderr))
     finally:
         for pid in children:
             os.kill(pid, signal.SIGTERM)
