@@ -24,6 +24,7 @@ MIB = 1024 * 1024
 
 if TYPE_CHECKING:
     from kit.capture import Capture
+    from kit.report import Report
     from kit.transport.base import Transport
 
 EPILOG_COLLECT = """\
@@ -230,7 +231,7 @@ def read_input(arg: str) -> tuple[Capture, str]:
         raise InputError(f"stdin: damaged capture: {exc}") from None
 
 
-def _read_report(arg: str):
+def _read_report(arg: str) -> Report:
     """A Report from anything `kit render` reads (one place, so render, diff and trend read alike)."""
     from kit import report as report_mod
 
