@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from kit import __version__
 from kit.errors import ExitStatus, InputError, KitError, UsageError
+from kit.terminal_text import one_line, visible
 
 MIB = 1024 * 1024
 
@@ -112,7 +113,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (and still exit 2)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(ExitStatus.USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+        self.exit(ExitStatus.USAGE, f"{self.prog}: {one_line(message)} (see {self.prog} --help)\n")
 
 
 def _positive_int(text: str) -> int:
@@ -126,7 +127,7 @@ def _progress_printer(stream: TextIO) -> Callable[[str], None]:
         return lambda _msg: None
 
     def show(message: str) -> None:
-        stream.write(f"\r\x1b[2Kkit: {message}")
+        stream.write(f"\r\x1b[2Kkit: {one_line(message)}")
         stream.flush()
 
     return show
@@ -184,7 +185,9 @@ def _transport(args: argparse.Namespace) -> Transport:
             return None
         sys.stderr.write("\r\x1b[2K")
         try:
-            return input(prompt) if echo else getpass.getpass(prompt)
+            # The prompt may come from the server (keyboard-interactive): shown inert.
+            shown = visible(prompt)
+            return input(shown) if echo else getpass.getpass(shown)
         except EOFError:
             return None
 
@@ -202,12 +205,12 @@ def cmd_collect(args: argparse.Namespace) -> int:
     if sys.stderr.isatty() and result.report is not None:
         from kit.render import text
 
-        sys.stderr.write("\r\x1b[2K" + text.render(result.report, str(result.html)))
+        sys.stderr.write("\r\x1b[2K" + visible(text.render(result.report, str(result.html)), keep_newlines=True))
     print(result.capture)
     print(result.html)
     print(result.json)
     if result.error is not None:
-        sys.stderr.write(f"kit: {result.error} — partial capture saved in {result.capture}\n")
+        sys.stderr.write(f"kit: {one_line(result.error)} — partial capture saved in {one_line(result.capture)}\n")
     return result.exit_code
 
 
@@ -289,7 +292,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             from kit.redact import redact
 
             rep = redact(rep)
-        output = text.render(rep)
+        output = visible(text.render(rep), keep_newlines=True)
         emit = lambda out: out.write(output)  # noqa: E731
     _place(emit, args.format, args.output, args.reports, path.stem + ("-redacted" if args.redact else ""))
     if rep.capture["partial"]:
@@ -538,7 +541,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return command(args)
     except KitError as exc:
-        sys.stderr.write(f"kit {args.command}: {exc}\n")
+        sys.stderr.write(f"kit {args.command}: {one_line(exc)}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write(f"kit {args.command}: interrupted\n")
@@ -556,6 +559,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         log = _write_crash_log(exc)
         sys.stderr.write(
             f"kit {args.command}: internal error: {type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''} (traceback in {log})\n"
+            f"{one_line(str(exc).splitlines()[0]) if str(exc) else ''} (traceback in {one_line(log)})\n"
         )
         return ExitStatus.INTERNAL

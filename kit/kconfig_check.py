@@ -28,6 +28,7 @@ from kit.analyse import kdiag
 from kit.errors import ExitStatus, InputError, UsageError
 from kit.parsers import kconfig as kconfig_parser
 from kit.records import KconfigOption, Parsed
+from kit.terminal_text import visible
 
 SCHEMA = "kit.kconfig/1"
 _CONFIG_LINE = re.compile(rb"^(CONFIG_[A-Za-z0-9_]+=|# CONFIG_[A-Za-z0-9_]+ is not set)", re.M)
@@ -173,7 +174,7 @@ def run(paths: list[str], require: list[str], fmt: str, out: TextIO) -> int:
         json.dump(_json(results, names), out, indent=2, sort_keys=False)
         out.write("\n")
     else:
-        out.write(_text(results))
+        out.write(visible(_text(results), keep_newlines=True))  # config values are file text
     return ExitStatus.OK if all(r.ok for r in results) else ExitStatus.CHECK_FAILED
 
 

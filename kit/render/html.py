@@ -28,7 +28,8 @@ from markupsafe import Markup, escape
 
 from kit.analyse.totals import Group, top_sockets
 from kit.records import SEVERITIES, Socket
-from kit.render.text import CONTROL, CONTROL_EXCEPT_NEWLINE, escape_char, human_bytes, origin, undone
+from kit.render.text import human_bytes, origin, undone
+from kit.terminal_text import CONTROL, CONTROL_EXCEPT_NEWLINE, escape_char
 
 if TYPE_CHECKING:
     from kit.analyse.kdiag import KernelDiag

@@ -29,13 +29,16 @@ from kit.analyse import kdiag
 from kit.analyse.totals import Group, Totals
 from kit.records import Skmem, Socket
 from kit.report import Report
+from kit.terminal_text import json_safe
 
 SOCKETS_PER_WRITE = 2000  # socket lines joined into one write: few calls, little memory
 
 
 def string(text: str) -> str:
     """`text` as a JSON string literal: the one place where strings are escaped."""
-    return encode_basestring(text)
+    # encode_basestring escapes C0, quotes and backslashes; json_safe adds DEL,
+    # C1 and the bidi/format characters, which would act on a terminal showing the JSON.
+    return json_safe(encode_basestring(text))
 
 
 def socket_dict(sock: Socket) -> dict[str, Any]:

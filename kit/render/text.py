@@ -9,37 +9,13 @@ text.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from kit.records import SEVERITIES
+from kit.terminal_text import visible
 
 if TYPE_CHECKING:
     from kit.report import Report
-
-# Characters that change how surrounding text is shown instead of being shown:
-# C0/C1 controls (terminal escapes, NUL, CR), DEL, and the Unicode format
-# characters that reorder or hide text (bidi embeddings/overrides/isolates,
-# zero-width characters, line/paragraph separators, BOM, Arabic letter mark).
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
-CONTROL_EXCEPT_NEWLINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
-
-
-def escape_char(ch: str) -> str:
-    """The visible spelling of an invisible character: \\x1b, \\u202e."""
-    code = ord(ch)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def visible(value: object, limit: int | None = None, keep_newlines: bool = False) -> str:
-    """Device text made inert for a terminal (or any plain-text sink), cut to `limit` characters."""
-    text = "" if value is None else str(value)
-    cut = ""
-    if limit is not None and len(text) > limit:
-        cut = f"… (+{len(text) - limit} chars)"
-        text = text[:limit]
-    pattern = CONTROL_EXCEPT_NEWLINE if keep_newlines else CONTROL
-    return pattern.sub(lambda m: escape_char(m.group()), text) + cut
 
 
 def origin(cap: dict[str, Any]) -> str | None:
