@@ -11,7 +11,6 @@ import io
 import json
 
 import pytest
-
 from support import FIXTURES
 from support import build_report as build
 
