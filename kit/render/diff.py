@@ -17,7 +17,8 @@ from kit import __version__
 from kit.analyse.diff import Diff, ProcessChange, ProcMem, Side, SocketChange, socket_weight
 from kit.analyse.findings import describe
 from kit.render.json import socket_dict
-from kit.render.text import human_bytes, visible
+from kit.render.text import human_bytes
+from kit.terminal_text import visible
 
 HTML_ROWS = 200  # per table in the HTML
 TEXT_ROWS = 10  # per list in the text form
