@@ -40,6 +40,10 @@ class CaptureFormatError(ValueError):
     """The file claims to be a capture but its header is damaged."""
 
 
+class NoSocketData(ValueError):
+    """The file is neither a capture nor the probe's output, and holds no line of socket data."""
+
+
 @dataclass(frozen=True, slots=True)
 class SectionOutput:
     """One section as it came back from the device."""
@@ -235,16 +239,32 @@ def _hand_run(text: str, source: str) -> Capture | None:
 
 
 def _raw_paste(data: bytes, source: str) -> Capture:
-    from kit.paste import detect  # local import: detection is only for pastes
+    from kit.paste import detect, has_socket_data  # local import: detection is only for pastes
 
     text = decode(data)
     hand_run = _hand_run(text, source)
     if hand_run is not None:
         return hand_run
-    name = detect(text)
+    clean = unmangle(text)
+    if not has_socket_data(clean.text):
+        raise NoSocketData(
+            "no socket data in it: kit reads a capture of kit collect, the output of kit probe, "
+            "or a paste of ss, netstat or a /proc/net table"
+            + (" (this is empty)" if not text.strip() else " (this looks binary)" if _binary(data) else "")
+        )
+    name = detect(clean.text)
     header = {"target": source or "paste", "raw_paste": True, "detected": name}
-    section = SectionOutput(name=name, stdout=data, stderr="", rc=0)
-    return Capture(header=header, stdout=data, stderr=b"", sections={name: section}, raw_paste=True)
+    # The section holds the unmangled text: what the parser reads, and what
+    # its line numbers (and the report's unread lines) refer to.
+    section = SectionOutput(name=name, stdout=clean.text.encode("utf-8"), stderr="", rc=0)
+    return Capture(
+        header=header, stdout=data, stderr=b"", sections={name: section}, raw_paste=True, undone=clean.undone
+    )
+
+
+def _binary(data: bytes) -> bool:
+    head = data[:4096]
+    return b"\x00" in head or sum(b < 9 or 13 < b < 32 for b in head) > len(head) // 10
 
 
 _MARKER = re.compile(rb"(BEGIN|STDERR|RC|END|DONE|KIT-PROBE) ?([^\n]*)\n?")

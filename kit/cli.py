@@ -61,7 +61,8 @@ prompt, a timestamp on every line, text around it in a ticket), or a paste:
 `ss` of any version, busybox/net-tools `netstat`, /proc/net/{tcp,udp,raw,unix}
 or sockstat (kit detects which). `-` reads stdin.
 
-Exit 0 rendered; 2 the input cannot be read; 4 rendered, but the probe's output was cut short (the report says partial).
+Exit 0 rendered; 2 the input cannot be read or holds no socket data at all
+(a binary, a text about something else, an empty file); 4 rendered, but the probe's output was cut short (the report says partial).
 """
 
 EPILOG_DIFF = """\
@@ -232,6 +233,8 @@ def read_input(arg: str) -> tuple[Capture, str]:
         return capture.from_bytes(sys.stdin.buffer.read(), source="stdin"), "-"
     except capture.CaptureFormatError as exc:
         raise InputError(f"stdin: damaged capture: {exc}") from None
+    except capture.NoSocketData as exc:
+        raise InputError(f"stdin: {exc}") from None
 
 
 def _read_report(arg: str) -> Report:

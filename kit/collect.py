@@ -60,6 +60,8 @@ def load(path: Path) -> capture.Capture:
         raise InputError(f"{path}: permission denied") from None
     except capture.CaptureFormatError as exc:
         raise InputError(f"{path}: damaged capture: {exc}") from None
+    except capture.NoSocketData as exc:
+        raise InputError(f"{path}: {exc}") from None
 
 
 def render_files(cap_path: Path, reports: Path, name: str) -> tuple[Report, Path, Path]:

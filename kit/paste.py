@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import re
 
+from kit.unmangle import DATA_LINE, SS_ROW
+
 _SCAN_LINES = 200
-_SS_ROW = re.compile(r"(?:tcp|udp|raw|u_str|u_dgr|u_seq|nl|p_raw|p_dgr|mptcp|sctp) +[A-Z][A-Z-]+ +\d+ +\d+ ")
 _PROC_ROW = re.compile(r" *\d+: ([0-9A-Fa-f]+):[0-9A-Fa-f]{4} ")
 
 
@@ -62,9 +63,18 @@ def detect(text: str) -> str:
             return "proc_net_unix"
         if s.startswith("sockets: used") or s.startswith(("TCP6: inuse", "UDP6: inuse")):
             return "sockstat"
-        if _SS_ROW.match(s):
+        if SS_ROW.match(s):
             return "ss"
     return "ss"
+
+
+def has_socket_data(text: str) -> bool:
+    """Does the text hold any line of socket data kit reads (a header or a row of ss, netstat, /proc/net)?
+
+    Text without one (a binary, a text about something else, nothing) is not
+    a paste kit can read: rendering it would show a healthy router with 0 sockets.
+    """
+    return any(DATA_LINE.search(line) for line in text.split("\n"))
 
 
 def _proc_table(header: list[str], following: list[str], text: str) -> str:

@@ -45,6 +45,8 @@ PREFIX = "prefix"
 WRAPPED = "wrapped"
 
 _MAX_SHAPES = 16  # distinct prefix patterns kept (a month change, a few hostnames)
+_MIN_SHARE = 0.02  # of the data lines a prefix shape must be seen on
+_MAX_SAMPLES = 2000  # data lines looked at for the prefix: enough for any paste, cheap at 100k sockets
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +74,8 @@ SS_ROW = re.compile(_SS_NETIDS + r" +" + _STATE + r" +\d+ +\d+ ")
 DATA_LINE = re.compile(
     "|".join(
         (
-            r"(?:Netid|State) +Recv-Q +Send-Q ",  # ss header
-            r"Recv-Q +Send-Q +Local ",  # ss header without Netid and State
+            # ss header, from its first word (leftmost match: never from "State" inside it)
+            r"(?:Netid +)?(?:State +)?Recv-Q +Send-Q +Local",
             SS_ROW.pattern,
             r"(?:ESTAB|LISTEN|UNCONN|TIME-WAIT|CLOSE-WAIT|SYN-SENT|SYN-RECV|FIN-WAIT-[12]|LAST-ACK|CLOSING) +\d+ +\d+ ",
             r"Proto +(?:Recv-Q|RefCnt) ",  # netstat headers
@@ -176,9 +178,11 @@ def prefix_pattern(samples: list[str]) -> re.Pattern[str] | None:
     for tail in tails[1:]:
         while not tail.startswith(sep):
             sep = sep[:-1]
-    shapes = [shape for shape, _ in cores.most_common(_MAX_SHAPES)]
-    if shapes == [""] and not sep:
-        return None
+    common = cores.most_common(_MAX_SHAPES)
+    if common[0][0] == "" and not sep:
+        return None  # most data lines start the line: no prefix
+    # A shape seen on a stray line or two (an ss header quoted in prose) is no prefix.
+    shapes = [shape for shape, n in common if n >= _MIN_SHARE * len(samples)]
     # Longest first, so a nested quote is not read as a shallower one.
     alternatives = "|".join(sorted(shapes, key=len, reverse=True))
     return re.compile(f"(?:{alternatives})(?P<sep>{re.escape(sep)})?")
@@ -191,6 +195,8 @@ def _prefix(text: str, anchor: re.Pattern[str], undone: list[Undone]) -> str:
         m = anchor.search(line)
         if m:
             samples.append(line[: m.start()])
+            if len(samples) == _MAX_SAMPLES:
+                break
     pattern = prefix_pattern(samples)
     if pattern is None:
         return text

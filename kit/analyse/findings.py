@@ -331,16 +331,38 @@ def memory_counters(report: Report) -> Iterable[Finding]:
             )
 
 
+UNREAD_SHARE = 0.1  # more than this share of a text's non-blank lines unread: a warning, not a detail
+
+
 def parse_problems(report: Report) -> Iterable[Finding]:
-    if report.parse_problems:
-        first = report.parse_problems[:3]
+    """Lines no parser could read; a warning when they are more than a tenth of their sections' lines,
+    so a half-read paste never looks like a healthy router."""
+    if not report.parse_problems:
+        return
+    unread = {(p.section, p.problem.line) for p in report.parse_problems}
+    names = {section for section, _ in unread}
+    lines = sum(sum(1 for line in s.text.split("\n") if line.strip()) for s in report.sections if s.name in names)
+    share = len(unread) / lines if lines else 1.0
+    first = report.parse_problems[:3]
+    evidence = tuple(f"{p.section} line {p.problem.line}: {p.problem.text[:120]!r}: {p.problem.reason}" for p in first)
+    if share > UNREAD_SHARE:
         yield Finding(
-            "info",
-            f"{len(report.parse_problems)} line(s) could not be read",
-            tuple(f"{p.section} line {p.problem.line}: {p.problem.reason}" for p in first),
-            "They are listed under 'Lines kit could not read'; the totals leave them out.",
+            "warning",
+            f"{len(unread)} of {lines} lines ({share:.0%}) could not be read: the totals may leave much out",
+            evidence,
+            "Check that the text is whole ss, netstat or /proc/net output (not cut, not reformatted); "
+            "the unread lines are listed under 'Lines kit could not read'. Better: run kit collect, "
+            "or kit probe by hand, on the device.",
             code="parse-problems",
         )
+        return
+    yield Finding(
+        "info",
+        f"{len(unread)} line(s) could not be read",
+        evidence,
+        "They are listed under 'Lines kit could not read'; the totals leave them out.",
+        code="parse-problems",
+    )
 
 
 RULES: tuple[Callable[[Report], Iterable[Finding]], ...] = (

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from kit.report import Report
 
 
+UNREAD_SHOWN = 3  # unread lines the summary quotes (the HTML and JSON list them all)
+
+
 def origin(cap: dict[str, Any]) -> str | None:
     """Where the report's text came from, when it is not a capture written by kit collect."""
     if cap.get("hand_run"):
@@ -100,6 +103,10 @@ def render(report: Report, report_path: str | None = None, top: int = 5) -> str:
         f"w (wmem_queued) {human_bytes(t.wmem_queued)}, f (fwd_alloc) {human_bytes(t.fwd_alloc)}, "
         f"d (drops) {t.sock_drop}"
     )
+    if report.parse_problems:
+        lines.append(f"Lines kit could not read: {len(report.parse_problems)}, the first:")
+        for p in report.parse_problems[:UNREAD_SHOWN]:
+            lines.append(f"  {visible(p.section, 30)} line {p.problem.line}: {visible(p.problem.text, 100)}")
     procs = [g for g in report.processes if g.totals.memory or g.totals.sockets][:top]
     if procs:
         lines.append(f"Top processes by memory (of {len(report.processes)}):")

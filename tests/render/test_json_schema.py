@@ -38,11 +38,14 @@ def test_real_outputs_validate(request, name):
 
 def test_pastes_validate():
     for text in (
-        b"",
-        b"garbage\n\x00\xff",
-        b"Netid State Recv-Q Send-Q Local Address:Port Peer Address:Port\ntcp ESTAB 0 0 10.0.0.1:22 10.0.0.2:5000\n",
+        b"Netid State Recv-Q Send-Q Local Address:Port Peer Address:Port\n",
+        b"> garbage\n> \x00\xff\n> Netid State Recv-Q Send-Q Local Address:Port Peer Address:Port\r\n"
+        b"> tcp ESTAB 0 0 10.0.0.1:22 10.0.0.2:5000\r\n",
     ):
         check(json.loads(json_render.render(report_mod.build(capture_mod.from_bytes(text, source="paste")))))
+    for text in (b"", b"garbage\n\x00\xff"):  # no socket data: refused (exit 2), nothing to validate
+        with pytest.raises(capture_mod.NoSocketData):
+            capture_mod.from_bytes(text, source="paste")
 
 
 def test_schema_rejects_broken_reports(idle_cap):

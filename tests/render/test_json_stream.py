@@ -29,7 +29,12 @@ def reference(report) -> str:
 
 @pytest.mark.parametrize("path", CAPTURES, ids=lambda p: str(p.relative_to(FIXTURES)))
 def test_fixture_json_same_value_as_reference(path):
-    report = build(path)
+    try:
+        report = build(path)
+    except capture_mod.NoSocketData:
+        # ss's stderr, /proc/modules: no socket data, refused with exit 2 (tests/test_paste_input.py)
+        assert path.suffix == ".err" or path.name == "proc-modules.out", path
+        return
     streamed = json_render.render(report)
     assert json.loads(streamed) == json.loads(reference(report))
 
@@ -69,7 +74,7 @@ def test_awkward_strings_and_missing_numbers_round_trip():
         )
         for n, name in enumerate(names)
     ]
-    report = report_mod.build(capture_mod.from_bytes(b"", source="paste"))
+    report = report_mod.build(capture_mod.from_bytes(b"State Recv-Q Send-Q Local Address:Port Peer Address:Port\n"))
     report.sockets = sockets
     assert json.loads(json_render.render(report))["sockets"] == [json_render.socket_dict(s) for s in sockets]
 
