@@ -24,6 +24,7 @@ from kit.terminal_text import one_line, visible
 MIB = 1024 * 1024
 
 if TYPE_CHECKING:
+    from kit.analyse.trend import Trend
     from kit.capture import Capture
     from kit.report import Report
     from kit.transport.base import Transport
@@ -80,6 +81,22 @@ kernel diag verdict; findings that appeared or were resolved; and the
 counters of memory trouble, which count since boot: a change between the
 two captures means the trouble is still going on. Captures of two different
 devices are still compared, with a warning at the top.
+"""
+
+EPILOG_TREND = """\
+examples:
+  kit trend captures/router-*.cap                       HTML under ./reports
+  kit trend captures/router-*.cap --format text         what grows, on the terminal
+  kit trend captures/router-*.cap --format json | jq '.findings[] | select(.code == "growing") | .title'
+
+The captures (of one device; another device's capture is refused, exit 2) are
+ordered by capture time. The report charts the totals, the top processes'
+socket memory and TCP memory against tcp_mem over time, and gives a
+`growing` finding for every process or socket whose memory rose in most
+steps and by more than 16 KiB overall (critical when at that rate TCP would
+reach tcp_mem pressure, or it would hold a tenth of MemTotal, within an
+hour). `kit collect HOST --every 30 --count 20` makes such a series and its
+trend in one go.
 """
 
 EPILOG_PROBE = """\
@@ -332,6 +349,43 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return ExitStatus.OK
 
 
+# --- trend -------------------------------------------------------------------
+
+
+def trend_of(paths: Sequence[str]) -> Trend:
+    """The Trend of captures of one device (each boiled down to a sample as it is read)."""
+    from kit.analyse import trend as trend_mod
+    from kit.analyse.diff import describe_side
+
+    samples = []
+    for arg in paths:
+        samples.append(trend_mod.sample(_read_report(arg)))
+        stranger = trend_mod.other_device(samples)
+        if stranger is not None:
+            raise InputError(
+                f"{arg}: a capture of {describe_side(stranger.side)}, not of {describe_side(samples[0].side)}: "
+                "kit trend takes captures of one device"
+            )
+    return trend_mod.build(samples)
+
+
+def cmd_trend(args: argparse.Namespace) -> int:
+    from kit.render import trend as trend_render
+
+    if args.captures.count("-") > 1:
+        raise UsageError("stdin (-) can be given once")
+    trend = trend_of(args.captures)
+    if args.format == "html":
+        output = trend_render.render_html(trend)
+    elif args.format == "json":
+        output = trend_render.render_json(trend)
+    else:
+        output = trend_render.render_text(trend)
+    stem = f"trend-{Path(trend.samples[0].side.source or 'stdin').stem[:50]}"
+    _place(lambda out: out.write(output), args.format, args.output, args.reports, stem)
+    return ExitStatus.OK
+
+
 # --- probe / kconfig ---------------------------------------------------------
 
 
@@ -482,6 +536,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--redact", action="store_true", help="replace addresses and host names with tokens")
     p.add_argument("--reports", default="reports", metavar="DIR", help="where html goes without -o (default ./reports)")
     p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser(
+        "trend",
+        help="how socket memory moved over a series of captures; what grows",
+        description="Read captures of one device, order them by time, chart socket memory and "
+        "find the processes and sockets whose memory keeps growing.",
+        epilog=EPILOG_TREND,
+        formatter_class=raw,
+    )
+    p.add_argument("captures", nargs="+", metavar="CAPTURE", help="captures of one device (anything kit render reads)")
+    p.add_argument("--format", choices=("html", "json", "text"), default="html")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE|-",
+        help="write here (- is stdout); default: html under --reports, json and text on stdout",
+    )
+    p.add_argument("--reports", default="reports", metavar="DIR", help="where html goes without -o (default ./reports)")
+    p.set_defaults(func=cmd_trend)
 
     p = sub.add_parser(
         "probe",
