@@ -16,7 +16,8 @@ from kit import __version__
 from kit.analyse.trend import GROWING_RULE, Sample, Trend
 from kit.render.diff import signed_bytes
 from kit.render.json import socket_dict, totals_dict
-from kit.render.text import human_bytes, visible
+from kit.render.text import human_bytes
+from kit.terminal_text import visible
 
 CHART_PROCESSES = 8  # lines in the per-process chart
 HTML_ROWS = 200
