@@ -9,6 +9,7 @@ import argparse
 import datetime as dt
 import getpass
 import logging
+import math
 import os
 import sys
 import tempfile
@@ -19,9 +20,11 @@ from typing import TYPE_CHECKING, TextIO
 
 from kit import __version__
 from kit.errors import ExitStatus, InputError, KitError, UsageError
+from kit.output_file import silence_stdout
 from kit.terminal_text import one_line, visible
 
 MIB = 1024 * 1024
+MAX_SECONDS = 86400.0 * 7  # a week: beyond that a limit is a mistake (and overflows select())
 
 if TYPE_CHECKING:
     from kit.analyse.trend import Trend
@@ -140,6 +143,19 @@ def _positive_int(text: str) -> int:
     return int(text)
 
 
+def _seconds(text: str) -> float:
+    """A time limit: a finite number of seconds above 0 (nan, inf, -1 and 1e400 are refused)."""
+    try:
+        if not text.isascii():  # float() reads any Unicode digit ("１" is 1.0)
+            raise ValueError(text)
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or not 0 < value <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"{text!r}: give seconds above 0 and at most {MAX_SECONDS:g}")
+    return value
+
+
 def _progress_printer(stream: TextIO) -> Callable[[str], None]:
     if not stream.isatty():
         return lambda _msg: None
@@ -224,9 +240,9 @@ def cmd_collect(args: argparse.Namespace) -> int:
         from kit.render import text
 
         sys.stderr.write("\r\x1b[2K" + visible(text.render(result.report, str(result.html)), keep_newlines=True))
-    print(result.capture)
-    print(result.html)
-    print(result.json)
+    from kit import output_file
+
+    output_file.to_stdout(lambda out: out.write(f"{result.capture}\n{result.html}\n{result.json}\n"))
     if result.error is not None:
         sys.stderr.write(f"kit: {one_line(result.error)} — partial capture saved in {one_line(result.capture)}\n")
     return result.exit_code
@@ -262,28 +278,28 @@ def _read_report(arg: str) -> Report:
     return report_mod.build(cap, source=source)
 
 
-def _place(emit: Callable[[TextIO], object], fmt: str, dest: str | None, reports: str, stem: str) -> None:
+def _place(
+    emit: Callable[[TextIO], object], fmt: str, dest: str | None, reports: str, stem: str, inputs: Sequence[str]
+) -> None:
     """Output where `kit render` puts it: html under --reports (path printed), json/text on stdout, or -o.
 
-    `emit(stream)` writes the output (the JSON report is streamed, never held whole).
+    `emit(stream)` writes the output (the JSON report is streamed, never held
+    whole). `-o` never replaces one of `inputs`, a link or a device (kit.output_file).
     """
     import io
 
-    from kit import capture
+    from kit import output_file
 
     if dest == "-" or (dest is None and fmt != "html"):
-        emit(sys.stdout)
+        output_file.to_stdout(emit)
     elif dest is None:
         buffer = io.StringIO()
         emit(buffer)
-        out_path = capture.write_new(Path(reports), stem, ".html", buffer.getvalue().encode("utf-8"), mode=0o644)
+        out_path = output_file.new_file(Path(reports), stem, ".html", buffer.getvalue().encode("utf-8"))
         print(out_path)
     else:
-        try:
-            with open(dest, "w", encoding="utf-8") as fh:
-                emit(fh)
-        except OSError as exc:
-            raise InputError(f"cannot write {dest}: {exc.strerror or exc}") from None
+        with output_file.replacing(Path(dest), inputs) as fh:
+            emit(fh)
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -314,7 +330,8 @@ def cmd_render(args: argparse.Namespace) -> int:
             rep = redact(rep)
         output = visible(text.render(rep), keep_newlines=True)
         emit = lambda out: out.write(output)  # noqa: E731
-    _place(emit, args.format, args.output, args.reports, path.stem + ("-redacted" if args.redact else ""))
+    stem = path.stem + ("-redacted" if args.redact else "")
+    _place(emit, args.format, args.output, args.reports, stem, [args.capture])
     if rep.capture["partial"]:
         # Rendered all the same; the exit says what a collect cut short says (docs/design.md: exit 4).
         sys.stderr.write(f"kit render: {path}: the probe's output is cut short: the report is partial\n")
@@ -345,7 +362,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     else:
         output = diff_render.render_text(result)
     stem = f"diff-{Path(args.old).stem[:30]}-{Path(args.new).stem[:30]}" + ("-redacted" if args.redact else "")
-    _place(lambda out: out.write(output), args.format, args.output, args.reports, stem)
+    _place(lambda out: out.write(output), args.format, args.output, args.reports, stem, [args.old, args.new])
     return ExitStatus.OK
 
 
@@ -470,14 +487,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds,
         default=None,
         metavar="SECONDS",
         help="connect/handshake/auth timeout (default: ssh_config ConnectTimeout, else 15)",
     )
     p.add_argument(
         "--probe-timeout",
-        type=float,
+        type=_seconds,
         default=300.0,
         metavar="SECONDS",
         help="time allowed for the whole probe (default 300)",
@@ -596,13 +613,26 @@ def _setup_logging() -> None:
 
 
 def _write_crash_log(exc: BaseException) -> Path:
+    """Append the traceback to the log, created 0600 in a directory only this user can write.
+
+    The log holds argv and tracebacks: never a predictable name in a shared
+    /tmp (a planted symlink there would be followed), never readable by others.
+    """
     text = "".join(traceback.format_exception(exc))
     stamp = dt.datetime.now(dt.timezone.utc).isoformat()
-    for path in (_log_path(), Path(tempfile.gettempdir()) / f"kit-{os.getuid()}.log"):
+    entry = f"--- {stamp} kit {__version__} {' '.join(sys.argv)}\n{text}\n"
+    candidates = [_log_path]
+    candidates.append(lambda: Path(tempfile.mkdtemp(prefix="kit-log-")) / "kit.log")  # new, 0700
+    for where in candidates:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "a", encoding="utf-8") as fh:
-                fh.write(f"--- {stamp} kit {__version__} {' '.join(sys.argv)}\n{text}\n")
+            path = where()
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            st = path.parent.stat()
+            if st.st_uid != os.getuid() or st.st_mode & 0o022:
+                continue  # someone else could swap the file: not here
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "a", encoding="utf-8") as fh:
+                fh.write(entry)
             return path
         except OSError:
             continue
@@ -613,6 +643,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging()
     parser = build_parser()
     args = parser.parse_args(argv)
+    code = _dispatch(args)
+    try:
+        sys.stdout.flush()  # what was printed (collect's three paths) must reach stdout
+    except BrokenPipeError:
+        silence_stdout()
+    except OSError as exc:  # stdout on /dev/full, a full disk
+        silence_stdout()
+        sys.stderr.write(f"kit {args.command}: cannot write to stdout: {one_line(exc.strerror or exc)}\n")
+        return max(code, ExitStatus.USAGE)
+    return code
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the command; turn every way it can end into an exit code and at most one stderr line."""
     command: Callable[[argparse.Namespace], int] = args.func
     try:
         return command(args)
@@ -624,12 +668,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitStatus.INTERRUPTED
     except BrokenPipeError:
         # `kit render ... | head`: the reader left; not an error of ours.
-        # Point stdout at /dev/null so the interpreter's final flush finds no pipe
-        # (the recipe in the Python docs, "Note on SIGPIPE").
-        try:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError):  # no real stdout (io.UnsupportedOperation is both)
-            pass
+        silence_stdout()
         return ExitStatus.OK
     except Exception as exc:  # noqa: BLE001 - the one place that turns surprises into a line
         log = _write_crash_log(exc)

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from kit import __version__, capture, capture_writer, probe
+from kit import __version__, capture, capture_writer, output_file, probe
 from kit.errors import CaptureWriteError, ExitStatus, InputError, ProbeIncomplete
 from kit.report import Report
 from kit.transport.base import Connection, Progress, Transport, no_progress
@@ -71,8 +71,9 @@ def render_files(cap_path: Path, reports: Path, name: str) -> tuple[Report, Path
     from kit.render import json as json_render
 
     rep = report_mod.build(load(cap_path), source=str(cap_path))
-    html_path = capture.write_new(reports, name, ".html", html.render(rep).encode("utf-8"), mode=0o644)
-    json_path = capture.write_new(reports, name, ".json", json_render.to_file(rep), mode=0o644)
+    # 0600 like the capture: reports hold every socket and the raw sections.
+    html_path = output_file.new_file(reports, name, ".html", html.render(rep).encode("utf-8"))
+    json_path = output_file.new_file(reports, name, ".json", json_render.to_file(rep))
     return rep, html_path, json_path
 
 
@@ -108,6 +109,9 @@ def run(
     every round over the same link. The probe's output streams into `captures`
     as it arrives; past `max_capture` bytes the link is closed (exit 4).
     """
+    # Both directories are checked before the device is reached (exit 2).
+    output_file.directory(captures, "--captures")
+    output_file.directory(reports, "--reports")
     token = probe.new_token()
     # Looked up at call time: tests swap in a probe with a stalling section.
     script = probe.render_probe(token).encode()
