@@ -13,6 +13,7 @@ import math
 import os
 import sys
 import tempfile
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,8 +30,10 @@ MAX_SECONDS = 86400.0 * 7  # a week: beyond that a limit is a mistake (and overf
 if TYPE_CHECKING:
     from kit.analyse.trend import Trend
     from kit.capture import Capture
+    from kit.collect import Collected
     from kit.report import Report
     from kit.transport.base import Transport
+    from kit.transport.sshconfig import Flags
 
 EPILOG_COLLECT = """\
 examples:
@@ -42,6 +45,14 @@ examples:
   kit collect router-lab                           a Host alias from ~/.ssh/config
   kit collect root@192.168.1.1 -J admin@bastion    through a jump host (like ssh -J)
   kit collect root@192.168.1.1 --legacy            dropbear of 2015-2020 (SHA-1 kex, ssh-rsa)
+  kit collect -f devices.txt -j 16                 many devices, 16 at once, one index page
+  KIT_PW=secret kit collect -f aps.txt -F aps.ssh_config --password-env KIT_PW --accept-new
+
+A devices file has one target per line, as ssh takes them (ssh_config alias,
+[user@]host, ssh://[user@]host[:port]) and # comments; per-host ports, users
+and keys go in ssh_config. With -f kit never prompts; it prints two paths:
+the index HTML and the index JSON (docs/fleet.md), and exits with the largest
+code any device gave.
 
 Writes a capture (the device's raw output, saved first), an HTML report and a
 JSON report, and prints their three paths on stdout. Exit 1 when the kernel
@@ -58,12 +69,16 @@ examples:
   kit render ticket-paste.txt --format text                  `ss -napm`, netstat or /proc/net pasted in a ticket
   xclip -o | kit render - --format text                      a paste on stdin (or type/paste, then Ctrl-D)
   kit render captures/router.cap --redact -o ticket.html     addresses and names replaced
+  kit render captures/*.cap                                  each as HTML, plus their index page and JSON
 
 CAPTURE is a file written by `kit collect`, the output of `kit probe` however
 it was saved (ssh redirect, serial-console log with CR LF, echoed command and
 prompt, a timestamp on every line, text around it in a ticket), or a paste:
 `ss` of any version, busybox/net-tools `netstat`, /proc/net/{tcp,udp,raw,unix}
 or sockstat (kit detects which). `-` reads stdin.
+
+With several inputs each HTML path is printed, then the index HTML and index
+JSON (docs/fleet.md); the exit code is the largest any input gave.
 
 Exit 0 rendered; 2 the input cannot be read or holds no socket data at all
 (a binary, a text about something else, an empty file); 4 rendered, but the probe's output was cut short (the report says partial).
@@ -182,23 +197,15 @@ def _password(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _transport(args: argparse.Namespace) -> Transport:
-    if args.local:
-        if args.destination:
-            raise UsageError("give either --local or a destination, not both")
-        from kit.transport.local import LocalTransport
-
-        return LocalTransport()
-    if not args.destination:
-        raise UsageError("a destination is needed: kit collect [user@]host, or kit collect --local")
-    from kit.transport.ssh import SshTransport
-    from kit.transport.sshconfig import Flags, resolve
+def _flags(args: argparse.Namespace) -> Flags:
+    """The SSH options the command line gave, for kit.transport.sshconfig.resolve."""
+    from kit.transport.sshconfig import Flags
 
     if args.port is not None and not 0 < args.port < 65536:
         raise UsageError(f"-p {args.port}: not a TCP port")
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError("--timeout must be more than 0 seconds")
-    flags = Flags(
+    return Flags(
         port=args.port,
         user=args.login,
         identity=tuple(Path(k).expanduser() for k in args.identity),
@@ -211,7 +218,21 @@ def _transport(args: argparse.Namespace) -> Transport:
         password=_password(args),
         ask_password=args.ask_password,
     )
-    target = resolve(args.destination, flags)
+
+
+def _transport(args: argparse.Namespace) -> Transport:
+    if args.local:
+        if args.destination:
+            raise UsageError("give either --local or a destination, not both")
+        from kit.transport.local import LocalTransport
+
+        return LocalTransport()
+    if not args.destination:
+        raise UsageError("a destination is needed: kit collect [user@]host, or kit collect --local")
+    from kit.transport.ssh import SshTransport
+    from kit.transport.sshconfig import resolve
+
+    target = resolve(args.destination, _flags(args))
 
     def ask(prompt: str, echo: bool) -> str | None:
         """Key passphrases, passwords, keyboard-interactive prompts: only from a terminal."""
@@ -231,6 +252,8 @@ def _transport(args: argparse.Namespace) -> Transport:
 def cmd_collect(args: argparse.Namespace) -> int:
     from kit import collect
 
+    if args.file is not None:
+        return _collect_fleet(args)
     transport = _transport(args)
     progress = _progress_printer(sys.stderr)
     result = collect.run(
@@ -246,6 +269,59 @@ def cmd_collect(args: argparse.Namespace) -> int:
     if result.error is not None:
         sys.stderr.write(f"kit: {one_line(result.error)} — partial capture saved in {one_line(result.capture)}\n")
     return result.exit_code
+
+
+def _collect_fleet(args: argparse.Namespace) -> int:
+    """kit collect -f FILE: every device of the file, then the index; stdout is the index's two paths."""
+    from kit import fleet
+    from kit.index import exit_code
+
+    if args.local or args.destination:
+        raise UsageError("give either -f FILE or a destination (or --local), not both")
+    if args.ask_password:
+        raise UsageError("-f never prompts: give the password with --password-env VAR")
+    if not 1 <= args.jobs <= fleet.MAX_JOBS:
+        raise UsageError(f"-j {args.jobs}: give 1 to {fleet.MAX_JOBS} devices at once")
+    source = "<stdin>" if args.file == "-" else args.file
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise InputError(f"-f {args.file}: {exc.strerror or exc}") from None
+    lines = fleet.parse_targets(text, source)
+    targets = fleet.resolve_all(lines, _flags(args), source)
+    results, html_path, json_path = fleet.collect_all(
+        lines,
+        targets,
+        Path(args.captures),
+        Path(args.reports),
+        args.jobs,
+        args.probe_timeout,
+        args.max_capture * MIB,
+        on_done=_fleet_progress(sys.stderr, len(lines)),
+        internal_error=lambda exc: (
+            f"internal error: {type(exc).__name__}: {exc} (traceback in {_write_crash_log(exc)})"
+        ),
+    )
+    print(html_path)
+    print(json_path)
+    return exit_code(results)
+
+
+def _fleet_progress(stream: TextIO, total: int) -> Callable[[int, Collected], None]:
+    """One line per finished device on a terminal; nothing otherwise."""
+    if not stream.isatty():
+        return lambda _i, _result: None
+    done = [0]
+
+    def show(_i: int, result: Collected) -> None:
+        done[0] += 1
+        what = f"exit {result.exit_code}" + (f": {result.error}" if result.error else "")
+        if result.report is not None and not result.error:
+            what = f"{result.report.kernel_diag.verdict} -> {result.html}"
+        stream.write(f"kit: [{done[0]}/{total}] {one_line(result.target)}: {one_line(what)}\n")
+        stream.flush()
+
+    return show
 
 
 # --- render ------------------------------------------------------------------
@@ -303,6 +379,9 @@ def _place(
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    if len(args.capture) > 1:
+        return _render_many(args)
+    args.capture = args.capture[0]
     path = Path("stdin" if args.capture == "-" else args.capture)
     rep = _read_report(args.capture)
     emit: Callable[[TextIO], object]  # writes the output: the JSON is streamed, never held whole
@@ -337,6 +416,30 @@ def cmd_render(args: argparse.Namespace) -> int:
         sys.stderr.write(f"kit render: {path}: the probe's output is cut short: the report is partial\n")
         return ExitStatus.INCOMPLETE
     return ExitStatus.OK
+
+
+def _render_many(args: argparse.Namespace) -> int:
+    """kit render A B ...: each as `kit render A` (HTML under --reports), then their index; paths printed."""
+    from kit import index
+
+    if args.format != "html" or args.output is not None or args.redact:
+        raise UsageError(
+            "several inputs are rendered as HTML under --reports, plus their index; "
+            "for --format, -o or --redact give one input at a time"
+        )
+    started = time.time()
+    if args.capture.count("-") > 1:
+        raise UsageError("stdin (-) can be read only once")
+    entries = [index.render_one(arg, Path(args.reports), read_input) for arg in args.capture]
+    for entry in entries:
+        if entry.html is not None:
+            print(entry.html)
+        else:
+            sys.stderr.write(f"kit render: {one_line(entry.error)}\n")
+    html_path, json_path = index.write(entries, Path(args.reports), started, time.time())
+    print(html_path)
+    print(json_path)
+    return index.exit_code(entries)
 
 
 # --- diff --------------------------------------------------------------------
@@ -448,6 +551,16 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=raw,
     )
     p.add_argument("destination", nargs="?", metavar="[user@]host", help="the device, as for ssh")
+    p.add_argument(
+        "-f",
+        dest="file",
+        metavar="FILE",
+        help="many devices: one target per line ([user@]host, ssh_config alias, ssh://[user@]host[:port]; "
+        "- is stdin); prints the index HTML and JSON paths",
+    )
+    p.add_argument(
+        "-j", dest="jobs", type=int, default=8, metavar="N", help="with -f: at most N devices at once (default 8)"
+    )
     p.add_argument("--local", action="store_true", help="run the probe on this machine with /bin/sh")
     p.add_argument("-p", "--port", type=int, help="SSH port (default 22)")
     p.add_argument("-l", "--login", metavar="USER", help="user to log in as (default: user@ or your name)")
@@ -519,8 +632,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "capture",
+        nargs="+",
         metavar="CAPTURE",
-        help="a .cap file from kit collect, the saved output of kit probe, or a pasted ss/netstat/proc table; - is stdin",
+        help="a .cap file from kit collect, the saved output of kit probe, or a pasted ss/netstat/proc table; "
+        "- is stdin; several: each rendered, plus their index",
     )
     p.add_argument("--format", choices=("html", "json", "text"), default="html")
     p.add_argument(

@@ -42,10 +42,14 @@ class Collected:
     report: Report | None = None
 
 
+def timestamp(when: float) -> str:
+    """`when` (time.time()) as it goes into file names: 20261126T101500Z."""
+    return dt.datetime.fromtimestamp(when, dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
 def stem(target: str, when: float) -> str:
     """File name stem for a collect started at `when`: `target-20261126T101500Z`."""
-    stamp = dt.datetime.fromtimestamp(when, dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return f"{target}-{stamp}"
+    return f"{target}-{timestamp(when)}"
 
 
 def load(path: Path) -> capture.Capture:

@@ -5,6 +5,7 @@ session that never asks for `device` never starts dropbear. If a device cannot
 be started the test is skipped, or fails when CI=true.
 """
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -137,6 +138,18 @@ def sshd_legacy(device_pool):
 def sshd_kbdint(device_pool):
     """OpenSSH sshd that accepts only keyboard-interactive (PAM)."""
     return device_pool.sshd("kbdint")
+
+
+# ---------------------------------------------------------------- browser
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium, for tests that open reports and index pages (tests/render/cdp.py)."""
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        unavailable("Debian's chromium is not installed")
+    return path
 
 
 # ---------------------------------------------------------------- running kit

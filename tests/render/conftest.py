@@ -135,11 +135,3 @@ def local_cap(tmp_path_factory) -> Path:
         "partial": False,
     }
     return capture.save(tmp_path_factory.mktemp("local"), "local", header, proc.stdout, proc.stderr)
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not path:
-        skip_or_fail("Debian's chromium is not installed")
-    return path
