@@ -502,7 +502,7 @@ def cmd_trend(args: argparse.Namespace) -> int:
     else:
         output = trend_render.render_text(trend)
     stem = f"trend-{Path(trend.samples[0].side.source or 'stdin').stem[:50]}"
-    _place(lambda out: out.write(output), args.format, args.output, args.reports, stem)
+    _place(lambda out: out.write(output), args.format, args.output, args.reports, stem, args.captures)
     return ExitStatus.OK
 
 
