@@ -103,6 +103,10 @@ class Socket:
     # raw6 (the kernel's sk_drops, which ss prints as skmem d): the one
     # per-socket sign of trouble there is without ss. None elsewhere.
     drops: int | None = None
+    # True for the sockets carrying this collect itself (its SSH session, the
+    # probe's own ss query): kit.analyse.this_collect marks them; they stay
+    # out of top holders and findings.
+    this_collect: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,15 +7,19 @@ comes out; no files, no network. Renderers (kit.render.*) only read Reports.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from kit import __version__
 from kit.analyse import findings as findings_mod
-from kit.analyse import kdiag, kernel_memory
+from kit.analyse import kdiag, kernel_memory, memory_elsewhere, sockstat_vs_skmem, summary, this_collect
+from kit.analyse.owners import OwnerContext
 from kit.analyse.proc_sockets import join_owners
 from kit.analyse.totals import Group, Totals, per_key, per_process, totals
 from kit.capture import Capture, SectionOutput
+from kit.parsers import meminfo
+from kit.parsers.ancestry import Ancestor, PidTwo
 from kit.records import Finding, Parsed, ParseProblem, Socket
 from kit.sections import BY_NAME, SECTIONS
 
@@ -41,6 +45,11 @@ class Report:
     by_state: list[Group]
     sockstat: dict[str, dict[str, int]]
     kernel_memory: kernel_memory.KernelMemory
+    summary: summary.Summary
+    this_collect: this_collect.ThisCollect
+    owner_context: OwnerContext
+    memory_elsewhere: memory_elsewhere.MemoryElsewhere
+    accounting: list[sockstat_vs_skmem.Accounting]
     findings: list[Finding]
     parse_problems: list[SectionProblem]
     sections: list[SectionOutput]
@@ -117,6 +126,10 @@ def build(capture: Capture, source: str = "") -> Report:
         problems.extend(SectionProblem(name, p) for p in result.problems)
 
     socket_source, sockets = _sockets(parsed)
+    ss_section = capture.sections.get("ss")
+    lineage = parsed["ancestry"].records if "ancestry" in parsed else []
+    ancestors = [r for r in lineage if isinstance(r, Ancestor)]
+    sockets, ours = this_collect.mark(sockets, ancestors, ss_section.stderr if ss_section else None)
 
     device = _device(capture, parsed)
     diag = kdiag.diagnose_live(capture.sections, sockets if socket_source == "ss" else None)
@@ -125,6 +138,18 @@ def build(capture: Capture, source: str = "") -> Report:
         for rec in parsed[name].records if name in parsed else ():
             sockstat[rec.protocol] = dict(rec.counters)
     kmem = kernel_memory.analyse(capture.sections, parsed)
+    mem = meminfo.as_dict(parsed["meminfo"]) if "meminfo" in parsed else {}
+    elsewhere = memory_elsewhere.analyse(capture.sections, parsed, mem, kmem.page_size)
+    owner_ctx = OwnerContext(root=device.get("root"), child_pid_namespace=_child_pid_namespace(lineage))
+    processes = per_process(sockets, owner_ctx)
+    all_totals = totals(sockets)
+    if ours.sockets:
+        theirs = [s for s in sockets if not s.this_collect]
+        answer = summary.summarise(
+            totals(theirs), per_process(theirs, owner_ctx), kmem, elsewhere, this_collect_bytes=ours.memory
+        )
+    else:
+        answer = summary.summarise(all_totals, processes, kmem, elsewhere)
 
     report = Report(
         capture=_capture_info(capture, source),
@@ -132,12 +157,17 @@ def build(capture: Capture, source: str = "") -> Report:
         kernel_diag=diag,
         sockets=sockets,
         socket_source=socket_source,
-        totals=totals(sockets),
-        processes=per_process(sockets),
+        totals=all_totals,
+        processes=processes,
         by_netid=per_key(sockets, "netid"),
         by_state=per_key(sockets, "state"),
         sockstat=sockstat,
         kernel_memory=kmem,
+        summary=answer,
+        this_collect=ours,
+        owner_context=owner_ctx,
+        memory_elsewhere=elsewhere,
+        accounting=sockstat_vs_skmem.compare(sockets, kmem),
         findings=[],
         parse_problems=problems,
         sections=list(capture.sections.values()),
@@ -145,6 +175,15 @@ def build(capture: Capture, source: str = "") -> Report:
     )
     report.findings = findings_mod.find(report)
     return report
+
+
+def _child_pid_namespace(lineage: Sequence[object]) -> bool | None:
+    """Whether the probe ran in a child PID namespace (kit.parsers.ancestry); None: the capture cannot tell."""
+    ancestors = [r for r in lineage if isinstance(r, Ancestor)]
+    if ancestors and len(ancestors[0].nspid) > 1:
+        return True
+    pid2 = next((r for r in lineage if isinstance(r, PidTwo)), None)
+    return None if pid2 is None else not pid2.initial_namespace
 
 
 def _device(capture: Capture, parsed: dict[str, Parsed[Any]]) -> dict[str, Any]:

@@ -70,6 +70,45 @@ _SOCKET_OWNERS = _UNLESS_SS + (
     "esac; done"
 )
 
+# The probe's own process ancestry: from this section's shell up the PPid
+# chain, four lines of each /proc/PID/status (builtins only: no fork per
+# step). It finds the processes carrying this collect (the SSH server session
+# above the probe shell) on the device itself, where addresses would mislead
+# (jump hosts, NAT). Printed with one printf at the end (not echo: dash's echo
+# expands backslashes in Name): coreutils dd, which bounds each section,
+# counts reads rather than bytes, and a section printing line by line was
+# cut after its first line.
+# Last, the Name line of PID 2: kthreadd in the initial PID namespace (Linux
+# 2.6.22+), anything else or nothing inside a container's own namespace,
+# whose /proc NSpid cannot show the namespaces above it.
+_ANCESTRY = (
+    'NL=\'\n\'; p=$$; n=0; o=; while [ "$p" -gt 0 ] && [ "$n" -lt 64 ]; do n=$((n + 1)); q=0; '
+    "while IFS= read -r l; do case $l in "
+    'Name:*|Pid:*|Uid:*|NSpid:*) o="$o$l$NL";; '
+    'PPid:*) o="$o$l$NL"; q=${l#PPid:}; q=${q#"${q%%[0-9]*}"};; '
+    'esac; done < "/proc/$p/status"; p=${q:-0}; done; '
+    'l=; { IFS= read -r l < /proc/2/status; } 2>/dev/null; printf \'%spid2 %s\\n\' "$o" "${l:-none}"'
+)
+
+# Conntrack fill and the network slab caches (kit.parsers.slab_conntrack),
+# in one grep (one fork) that prefixes each line with its file. Not the `read`
+# builtin: dash and ash read /proc/sys a byte at a time, and the kernel
+# answers a read at offset 1 of nf_conntrack_max with nothing ("262144" reads
+# as "2"). /proc/slabinfo is root only (mode 0400): a non-root probe gets
+# "Permission denied" on stderr and exit 2.
+_SLAB_CONNTRACK = (
+    "set --; for f in /proc/sys/net/netfilter/nf_conntrack_count /proc/sys/net/netfilter/nf_conntrack_max "
+    "/proc/sys/net/ipv4/netfilter/ip_conntrack_count /proc/sys/net/ipv4/netfilter/ip_conntrack_max; "
+    'do [ ! -e "$f" ] || set -- "$@" "$f"; done; '
+    "grep -HE '^([0-9]|slabinfo|# name|skbuff|TCP|UDP|UNIX|RAW|tw_sock|request_sock|sock_inode_cache|nf_conntrack)' "
+    '"$@" /proc/slabinfo'
+)
+
+# ss in the background so the probe can name its pid ($!): ss's own sock_diag
+# netlink socket (nl "4:PID", holding the dump it is reading) is this
+# collect's, not the device's.
+_SS = 'ss -napm & echo "# kit: pid $!" >&2; wait "$!"'
+
 # busybox netstat: -p needs FEATURE_NETSTAT_PRG (Debian's busybox-static has
 # none), so fall back to -ane (user and inode), then -an.
 _NETSTAT = _UNLESS_SS + (
@@ -84,13 +123,28 @@ SECTIONS: tuple[Section, ...] = (
     Section("hostname", "cat /proc/sys/kernel/hostname", why="device name"),
     Section("id", "id", why="who ran the probe: ss -p only shows other users' processes to root"),
     Section(
+        "ancestry",
+        _ANCESTRY,
+        parser="ancestry",
+        max_bytes=16 * KIB,
+        why="the probe's own process chain (Name, Pid, PPid, Uid, NSpid): the SSH session carrying this "
+        "collect, and whether the probe sees every PID namespace",
+    ),
+    Section(
         "os_release",
         "cat /etc/openwrt_release /etc/os-release",
         parser="os_release",
         why="firmware: OpenWrt or another distribution",
     ),
     Section("pagesize", _PAGESIZE, max_bytes=64, why="sockstat and tcp_mem count pages"),
-    Section("meminfo", "cat /proc/meminfo", parser="meminfo", why="MemTotal / MemAvailable"),
+    Section("meminfo", "cat /proc/meminfo", parser="meminfo", why="MemTotal / MemAvailable, Slab / SUnreclaim"),
+    Section(
+        "slab_conntrack",
+        _SLAB_CONNTRACK,
+        parser="slab_conntrack",
+        max_bytes=64 * KIB,
+        why="where memory is when sockets are not it: conntrack count against max, skbuff and socket slab caches",
+    ),
     Section(
         "kconfig",
         _KCONFIG,
@@ -106,7 +160,7 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section(
         "ss",
-        "ss -napm",
+        _SS,
         parser="ss",
         changes_kernel=True,
         timeout=60,

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from kit.analyse.memory_elsewhere import CONNTRACK_NEAR_FULL
 from kit.records import SEVERITIES, Finding, Socket
 
 if TYPE_CHECKING:
@@ -79,6 +80,11 @@ def drops(sock: Socket) -> int:
     if sock.skmem is not None and sock.skmem.sock_drop is not None:
         return sock.skmem.sock_drop
     return sock.drops or 0
+
+
+def _device_sockets(report: Report) -> Iterable[Socket]:
+    """The sockets the rules judge: all but this collect's own (its SSH session, ss's query)."""
+    return (s for s in report.sockets if not s.this_collect)
 
 
 def _evidence(socks: Sequence[Socket]) -> tuple[str, ...]:
@@ -199,7 +205,7 @@ def _ratio(sock: Socket) -> float:
 
 
 def receive_queue_near_rcvbuf(report: Report) -> Iterable[Finding]:
-    socks = [s for s in report.sockets if _rmem(s) > 0 and _ratio(s) >= RCVBUF_FULL_SHARE]
+    socks = [s for s in _device_sockets(report) if _rmem(s) > 0 and _ratio(s) >= RCVBUF_FULL_SHARE]
     if not socks:
         return
     socks.sort(key=lambda s: (-_ratio(s), -_rmem(s)))
@@ -214,7 +220,7 @@ def receive_queue_near_rcvbuf(report: Report) -> Iterable[Finding]:
 
 
 def socket_drops(report: Report) -> Iterable[Finding]:
-    socks = [s for s in report.sockets if drops(s) > 0]
+    socks = [s for s in _device_sockets(report) if drops(s) > 0]
     if not socks:
         return
     socks.sort(key=lambda s: -drops(s))
@@ -236,7 +242,7 @@ def close_wait_with_data(report: Report) -> Iterable[Finding]:
             return s.skmem.rmem_alloc > 0
         return (s.recv_q or 0) > 1  # Recv-Q counts the FIN as one byte
 
-    socks = [s for s in report.sockets if s.state == "CLOSE-WAIT" and holds_data(s)]
+    socks = [s for s in _device_sockets(report) if s.state == "CLOSE-WAIT" and holds_data(s)]
     if not socks:
         return
     socks.sort(key=lambda s: -((s.skmem.rmem_alloc if s.skmem else 0) or (s.recv_q or 0)))
@@ -254,7 +260,7 @@ def close_wait_with_data(report: Report) -> Iterable[Finding]:
 def accept_queue_full(report: Report) -> Iterable[Finding]:
     socks = [
         s
-        for s in report.sockets
+        for s in _device_sockets(report)
         if s.state == "LISTEN" and s.recv_q is not None and s.send_q is not None and s.recv_q > s.send_q
     ]
     if not socks:
@@ -272,6 +278,27 @@ def accept_queue_full(report: Report) -> Iterable[Finding]:
         "and the backlog in Send-Q). Check that process; a larger listen() backlog (capped by "
         "net.core.somaxconn) only absorbs bursts.",
         code="accept-queue-full",
+    )
+
+
+def conntrack_near_full(report: Report) -> Iterable[Finding]:
+    where = report.memory_elsewhere
+    if not where.conntrack_near_full:
+        return
+    share = where.conntrack_share or 0.0
+    yield Finding(
+        "critical" if share >= 0.95 else "warning",
+        f"The conntrack table is {100 * share:.0f}% full ({where.conntrack_count} of {where.conntrack_max} "
+        "entries): new connections are dropped when it fills",
+        (
+            f"nf_conntrack_count {where.conntrack_count}, nf_conntrack_max {where.conntrack_max}",
+            f"near full from {100 * CONNTRACK_NEAR_FULL:.0f}% (kit.analyse.memory_elsewhere)",
+        ),
+        "Find what opens so many connections (conntrack -L | sort by source, or /proc/net/nf_conntrack); "
+        "dmesg shows 'nf_conntrack: table full, dropping packet' when it overflows. Shorter timeouts "
+        "(net.netfilter.nf_conntrack_tcp_timeout_established) or a larger net.netfilter.nf_conntrack_max "
+        "(each entry costs about 300 bytes of unreclaimable slab) if the load is legitimate.",
+        code="conntrack-near-full",
     )
 
 
@@ -375,6 +402,7 @@ RULES: tuple[Callable[[Report], Iterable[Finding]], ...] = (
     socket_drops,
     close_wait_with_data,
     accept_queue_full,
+    conntrack_near_full,
     memory_counters,
     parse_problems,
 )

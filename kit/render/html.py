@@ -26,9 +26,13 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from markupsafe import Markup, escape
 
+from kit.analyse import summary as summary_rules
+from kit.analyse.owners import LABELS as OWNER_LABELS
+from kit.analyse.owners import WHY as OWNER_WHY
+from kit.analyse.sockstat_vs_skmem import REASONS as ACCOUNTING_REASONS
 from kit.analyse.totals import Group, top_sockets
 from kit.records import SEVERITIES, Socket
-from kit.render.text import human_bytes, origin, undone
+from kit.render.text import human_bytes, origin, this_collect_line, undone
 from kit.terminal_text import CONTROL, CONTROL_EXCEPT_NEWLINE, escape_char
 
 if TYPE_CHECKING:
@@ -78,6 +82,12 @@ GLOSSARY = (
         "a filter, or memory pressure. Older ss does not print it.",
     ),
 )
+
+CAUSE_LABELS = {
+    "sockets": "Sockets.",
+    "not_sockets": "Not sockets.",
+    "unknown": "Cannot tell yet.",
+}
 
 AWK_ONE_LINER = "ss -napm | awk -F '[\\(|,]' '/skmem/ {print $2}' | cut -c 2- | awk '{a+=$1}END{print a}'"
 
@@ -161,7 +171,8 @@ class TcpMemChart:
 def socket_weight(sock: Socket) -> int:
     mem = sock.skmem
     if mem is None:
-        return (sock.recv_q or 0) + (sock.send_q or 0)
+        # A LISTEN row's queues are a connection count and the backlog, not bytes.
+        return 0 if sock.state == "LISTEN" else (sock.recv_q or 0) + (sock.send_q or 0)
     return (mem.rmem_alloc or 0) + max(mem.wmem_alloc or 0, mem.wmem_queued or 0)
 
 
@@ -174,7 +185,7 @@ def _top_sockets(sockets: list[Socket], n: int) -> list[Socket]:
 
 
 def _process_bars(processes: list[Group], n: int = CHART_BARS) -> list[Bar]:
-    shown = [g for g in processes if g.totals.memory > 0][:n]
+    shown = [g for g in processes if g.totals.memory > 0 and not g.this_collect][:n]
     if not shown:
         return []
     top = max(g.totals.memory for g in shown) or 1
@@ -329,6 +340,16 @@ def context(report: Report, redacted: bool = False) -> dict[str, Any]:
         "counters": km.counters,
         "watched_counters": km.watched,
         "glossary": GLOSSARY,
+        "summary": report.summary,
+        "cause_label": CAUSE_LABELS[report.summary.cause],
+        "summary_rules": summary_rules.GLOSSARY,
+        "ours": report.this_collect,
+        "ours_line": this_collect_line(report) if report.this_collect.sockets else "",
+        "where": report.memory_elsewhere,
+        "accounting": report.accounting,
+        "accounting_reasons": ACCOUNTING_REASONS,
+        "owner_why": OWNER_WHY,
+        "owner_labels": OWNER_LABELS,
         "CELL": CELL_CHARS,
         "awk": AWK_ONE_LINER,
         "started": _when(report.capture.get("started")),

@@ -26,6 +26,8 @@ from json.encoder import encode_basestring
 from typing import Any, BinaryIO, TextIO
 
 from kit.analyse import kdiag
+from kit.analyse.owners import OwnerContext
+from kit.analyse.owners import cause as owner_cause
 from kit.analyse.totals import Group, Totals
 from kit.records import Skmem, Socket
 from kit.report import Report
@@ -41,7 +43,7 @@ def string(text: str) -> str:
     return json_safe(encode_basestring(text))
 
 
-def socket_dict(sock: Socket) -> dict[str, Any]:
+def socket_dict(sock: Socket, owners: OwnerContext | None = None) -> dict[str, Any]:
     mem = sock.skmem
     return {
         "netid": sock.netid,
@@ -55,6 +57,8 @@ def socket_dict(sock: Socket) -> dict[str, Any]:
         "inode": sock.inode,
         "drops": sock.drops,
         "line": sock.line,
+        "this_collect": sock.this_collect,
+        "owner_missing": None if sock.processes or owners is None else owner_cause(sock, owners),
     }
 
 
@@ -80,8 +84,8 @@ def _str(text: str | None) -> str:
     return "null" if text is None else string(text)
 
 
-def socket_line(sock: Socket, skmem_memo: dict[Skmem, str]) -> str:
-    """One socket as a one-line JSON object, the same value as `socket_dict(sock)`.
+def socket_line(sock: Socket, skmem_memo: dict[Skmem, str], owners: OwnerContext | None = None) -> str:
+    """One socket as a one-line JSON object, the same value as `socket_dict(sock, owners)`.
 
     Identical skmem values are one shared `Skmem` (the parser shares them), so
     their JSON is made once per distinct value, in `skmem_memo`.
@@ -101,7 +105,9 @@ def socket_line(sock: Socket, skmem_memo: dict[Skmem, str]) -> str:
         f'{{"netid": {_str(sock.netid)}, "state": {_str(sock.state)}, '
         f'"recv_q": {_num(sock.recv_q)}, "send_q": {_num(sock.send_q)}, '
         f'"local": {string(sock.local)}, "peer": {string(sock.peer)}, "processes": [{procs}], '
-        f'"skmem": {skmem}, "inode": {_num(sock.inode)}, "drops": {_num(sock.drops)}, "line": {sock.line}}}'
+        f'"skmem": {skmem}, "inode": {_num(sock.inode)}, "drops": {_num(sock.drops)}, "line": {sock.line}, '
+        f'"this_collect": {"true" if sock.this_collect else "false"}, '
+        f'"owner_missing": {_str(None if sock.processes or owners is None else owner_cause(sock, owners))}}}'
     )
 
 
@@ -116,11 +122,64 @@ def totals_dict(t: Totals) -> dict[str, int]:
         "sock_drop": t.sock_drop,
         "recv_q": t.recv_q,
         "send_q": t.send_q,
+        "accept_queue": t.accept_queue,
+        "listeners": t.listeners,
     }
 
 
 def group_dict(g: Group) -> dict[str, Any]:
-    return {"name": g.name, "pid": g.pid, **totals_dict(g.totals)}
+    return {
+        "name": g.name,
+        "pid": g.pid,
+        "this_collect": g.this_collect,
+        "owner_missing": g.owner_missing,
+        **totals_dict(g.totals),
+    }
+
+
+def summary_dict(report: Report) -> dict[str, Any]:
+    s = report.summary
+    return {
+        "text": s.text,
+        "socket_memory_bytes": s.socket_memory_bytes,
+        "share_of_memtotal": s.share_of_memtotal,
+        "share_of_memavailable": s.share_of_memavailable,
+        "cause": s.cause,
+        "top_holder": asdict(s.top_holder) if s.top_holder else None,
+        "source": s.source,
+        "next_step": s.next_step,
+        "reasons": list(s.reasons),
+        "this_collect_bytes": s.this_collect_bytes,
+    }
+
+
+def this_collect_dict(report: Report) -> dict[str, Any]:
+    tc = report.this_collect
+    return {
+        "processes": [asdict(p) for p in tc.processes],
+        "sockets": tc.sockets,
+        "memory": tc.memory,
+        "found": tc.found,
+    }
+
+
+def memory_elsewhere_dict(report: Report) -> dict[str, Any]:
+    w = report.memory_elsewhere
+    return {
+        "mem_total": w.mem_total,
+        "mem_available": w.mem_available,
+        "slab": w.slab,
+        "sreclaimable": w.sreclaimable,
+        "sunreclaim": w.sunreclaim,
+        "conntrack_count": w.conntrack_count,
+        "conntrack_max": w.conntrack_max,
+        "conntrack_share": w.conntrack_share,
+        "slabinfo": w.slabinfo,
+        "slab_groups": [
+            {"label": g.label, "bytes": g.bytes, "caches": [{"name": n, "bytes": b} for n, b in g.caches]}
+            for g in w.slab_groups
+        ],
+    }
 
 
 def to_dict(report: Report, sockets: bool = True) -> dict[str, Any]:
@@ -133,12 +192,16 @@ def to_dict(report: Report, sockets: bool = True) -> dict[str, Any]:
         "device": report.device,
         "kernel_diag": kdiag.to_json(report.kernel_diag),
         "socket_source": report.socket_source,
-        "sockets": [socket_dict(s) for s in report.sockets] if sockets else [],
+        "summary": summary_dict(report),
+        "sockets": [socket_dict(s, report.owner_context) for s in report.sockets] if sockets else [],
         "totals": totals_dict(report.totals),
         "processes": [group_dict(g) for g in report.processes],
         "by_netid": [group_dict(g) for g in report.by_netid],
         "by_state": [group_dict(g) for g in report.by_state],
         "sockstat": report.sockstat,
+        "sockstat_vs_skmem": [asdict(a) for a in report.accounting],
+        "this_collect": this_collect_dict(report),
+        "memory_elsewhere": memory_elsewhere_dict(report),
         "kernel_memory": {
             "page_size": km.page_size,
             "page_size_known": km.page_size_known,
@@ -229,7 +292,7 @@ def _value(value: Any, depth: int) -> Iterator[str]:
         yield _scalar(value)
 
 
-def _socket_chunks(sockets: list[Socket]) -> Iterator[str]:
+def _socket_chunks(sockets: list[Socket], owners: OwnerContext | None = None) -> Iterator[str]:
     """The socket list, one socket a line, in chunks of SOCKETS_PER_WRITE lines."""
     if not sockets:
         yield "[]"
@@ -238,7 +301,7 @@ def _socket_chunks(sockets: list[Socket]) -> Iterator[str]:
     yield "[\n  "
     for start in range(0, len(sockets), SOCKETS_PER_WRITE):
         chunk = sockets[start : start + SOCKETS_PER_WRITE]
-        yield (",\n  " if start else "") + ",\n  ".join([socket_line(s, memo) for s in chunk])
+        yield (",\n  " if start else "") + ",\n  ".join([socket_line(s, memo, owners) for s in chunk])
     yield "\n ]"
 
 
@@ -248,7 +311,7 @@ def _document(report: Report | None, data: dict[str, Any]) -> Iterator[str]:
     for n, (key, value) in enumerate(data.items()):
         yield ("," if n else "") + "\n " + _key(key) + ": "
         if key == "sockets" and report is not None:
-            yield from _socket_chunks(report.sockets)
+            yield from _socket_chunks(report.sockets, report.owner_context)
         else:
             yield from _value(value, 1)
     yield "\n}\n" if data else "}\n"

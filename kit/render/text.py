@@ -73,6 +73,19 @@ def human_bytes(n: int | None) -> str:
     return f"{n} B"  # pragma: no cover
 
 
+ROLES = {"ssh session": "SSH session", "kit": "kit itself", "ss": "ss's own query"}
+
+
+def this_collect_line(report: Report) -> str:
+    """Which sockets carry this collect itself, and that they are left out of the answer and the findings."""
+    ours = report.this_collect
+    who = "; ".join(f"{ROLES.get(p.role, p.role)}: {p.name} [{p.pid}]" for p in ours.processes)
+    return (
+        f"Left out of the answer and the findings as this collect's own: {ours.sockets} socket(s) holding "
+        f"{human_bytes(ours.memory)}" + (f" ({who})" if who else "") + "."
+    )
+
+
 def render(report: Report, report_path: str | None = None, top: int = 5) -> str:
     dev = report.device
     cap = report.capture
@@ -87,6 +100,10 @@ def render(report: Report, report_path: str | None = None, top: int = 5) -> str:
         + (f", kernel {kernel}" if kernel else "")
         + (f", captured {when}" if when else "")
     )
+    lines.append(f"Answer ({report.summary.cause}): " + visible(report.summary.text, 1000))
+    ours = report.this_collect
+    if ours.sockets:
+        lines.append("  " + visible(this_collect_line(report), 300))
     if origin(cap):
         lines.append(f"Read from {origin(cap)}")
     if undone(cap):
@@ -113,6 +130,7 @@ def render(report: Report, report_path: str | None = None, top: int = 5) -> str:
         lines.append(f"  {'r':>10} {'t':>10} {'w':>10} {'sockets':>8}  process")
         for g in procs:
             name = visible(g.name, 40) + (f" [{g.pid}]" if g.pid is not None else "")
+            name += " (this collect)" if g.this_collect and g.pid is not None else ""
             lines.append(
                 f"  {human_bytes(g.totals.rmem_alloc):>10} {human_bytes(g.totals.wmem_alloc):>10} "
                 f"{human_bytes(g.totals.wmem_queued):>10} {g.totals.sockets:>8}  {name}"

@@ -24,6 +24,7 @@ from kit import report as report_mod
 from kit.render import html
 
 pytestmark = pytest.mark.chromium
+FIXTURES_CAPTURES = Path(__file__).resolve().parents[2] / "captures"
 
 ALLOWED_TAGS = {
     "html",
@@ -180,6 +181,26 @@ def test_local_capture_with_tcp_mem_chart(browser, local_cap, tmp_path):
         assert browser.evaluate("document.querySelectorAll('#charts svg').length") >= 1
         assert "TCP memory against tcp_mem" in browser.evaluate("document.querySelector('#charts').innerText")
     assert browser.console_errors() == []
+
+
+@pytest.mark.parametrize("name", ["situations_cap", "local_cap", "testdev"])
+def test_the_answer_is_on_the_first_screen(request, browser, tmp_path, name):
+    """The summary sentence lies inside the first 800 px of a 1280 px wide window, above everything else."""
+    path = FIXTURES_CAPTURES / "testdev-busybox-dropbear.cap" if name == "testdev" else request.getfixturevalue(name)
+    report = build(path)
+    page = write_report(tmp_path, report, name=f"answer-{name}.html")
+    browser.open(cdp.file_url(page))
+    got = browser.evaluate("""(() => {
+        const el = document.querySelector('#summary-text');
+        const r = el.getBoundingClientRect();
+        const diag = document.querySelector('#diag-summary').getBoundingClientRect();
+        return {top: r.top, bottom: r.bottom, height: r.height, text: el.innerText,
+                before: diag.top >= r.bottom, width: innerWidth, height_vp: innerHeight};
+    })()""")
+    assert (got["width"], got["height_vp"]) == (1280, 800)
+    assert got["height"] > 0 and got["top"] >= 0 and got["bottom"] <= 800, got
+    assert got["before"], got  # above the kernel diag card: the answer comes first
+    assert report.summary.text in got["text"]
 
 
 HUGE = "<b>\u202e\x1b[31m" + "A" * 5000 + "\u202e" + "\u05d0" * 3000 + "\x1b[31m" + "'\"" * 1000 + "</b>"
