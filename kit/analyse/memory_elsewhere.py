@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from kit.capture import SectionOutput
 from kit.parsers.slab_conntrack import Conntrack, SlabCache
@@ -99,7 +100,7 @@ def _groups(caches: list[SlabCache], page_size: int) -> tuple[SlabGroup, ...]:
 
 
 def analyse(
-    sections: Mapping[str, SectionOutput], parsed: Mapping[str, Parsed], mem: Mapping[str, int], page_size: int
+    sections: Mapping[str, SectionOutput], parsed: Mapping[str, Parsed[Any]], mem: Mapping[str, int], page_size: int
 ) -> MemoryElsewhere:
     records = parsed["slab_conntrack"].records if "slab_conntrack" in parsed else []
     caches = [r for r in records if isinstance(r, SlabCache)]

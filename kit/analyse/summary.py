@@ -114,7 +114,9 @@ def _memory(totals: Totals, km: KernelMemory) -> tuple[int | None, str]:
     return None, "none"
 
 
-def _cause(memory: int | None, of_total: float | None, of_avail: float | None, km: KernelMemory) -> tuple[str, list]:
+def _cause(
+    memory: int | None, of_total: float | None, of_avail: float | None, km: KernelMemory
+) -> tuple[str, list[str]]:
     pressure = [p.protocol for p in (km.tcp, km.udp) if p.level() in ("pressure", "max")]
     if pressure:
         return "sockets", [f"{' and '.join(pressure)} memory past its pressure threshold"]
