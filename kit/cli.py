@@ -55,8 +55,16 @@ the index HTML and the index JSON (docs/fleet.md), and exits with the largest
 code any device gave.
 
 Writes a capture (the device's raw output, saved first), an HTML report and a
-JSON report, and prints their three paths on stdout. Exit 1 when the kernel
-cannot report socket memory (see the report), 3 when the device could not be
+JSON report, and prints their three paths on stdout.
+
+  kit collect root@192.168.1.1 --every 30 --count 20   a series over one SSH connection
+  kit collect --local --every 5 --count 12             the same on this machine
+
+With --every/--count each run is a capture of its own, printed as it is
+written; then the trend report's HTML and JSON paths (kit trend explains it).
+Ctrl-C keeps the captures written and still writes their trend (exit 130).
+
+Exit 1 when the kernel cannot report socket memory (see the report), 3 when the device could not be
 reached or refused the login, 4 when the probe was cut short (the partial
 capture and a report marked partial are still written).
 """
@@ -252,10 +260,14 @@ def _transport(args: argparse.Namespace) -> Transport:
 def cmd_collect(args: argparse.Namespace) -> int:
     from kit import collect
 
+    if (args.every is None) != (args.count is None):
+        raise UsageError("--every and --count go together: kit collect HOST --every SECONDS --count N")
     if args.file is not None:
         return _collect_fleet(args)
     transport = _transport(args)
     progress = _progress_printer(sys.stderr)
+    if args.count is not None:
+        return _collect_series(args, transport, progress)
     result = collect.run(
         transport, Path(args.captures), Path(args.reports), args.probe_timeout, progress, args.max_capture * MIB
     )
@@ -322,6 +334,39 @@ def _fleet_progress(stream: TextIO, total: int) -> Callable[[int, Collected], No
         stream.flush()
 
     return show
+
+
+def _collect_series(args: argparse.Namespace, transport: Transport, progress: Callable[[str], None]) -> int:
+    """--every/--count: one line per capture as it is written, then the trend's HTML and JSON paths."""
+    from kit import series
+
+    from kit import output_file
+
+    def written(path: Path) -> None:
+        output_file.to_stdout(lambda out: out.write(f"{path}\n"))
+
+    result = series.run(
+        transport,
+        Path(args.captures),
+        Path(args.reports),
+        args.every,
+        args.count,
+        written,
+        args.probe_timeout,
+        progress,
+        args.max_capture * MIB,
+    )
+    if sys.stderr.isatty() and result.trend is not None:
+        from kit.render import trend as trend_render
+
+        sys.stderr.write("\r\x1b[2K" + trend_render.render_text(result.trend))
+    output_file.to_stdout(lambda out: out.write(f"{result.trend_html}\n{result.trend_json}\n"))
+    n = len(result.captures)
+    if result.interrupted:
+        sys.stderr.write(f"kit collect: interrupted after {n} capture(s); the trend covers those\n")
+    elif result.error is not None:
+        sys.stderr.write(f"kit collect: the series stopped after {n} capture(s): {one_line(result.error)}\n")
+    return result.exit_code
 
 
 # --- render ------------------------------------------------------------------
@@ -618,6 +663,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=512,
         metavar="MiB",
         help="stop reading after this much output: the link is closed, the partial capture kept, exit 4 (default 512)",
+    )
+    p.add_argument(
+        "--every",
+        type=_seconds,
+        metavar="SECONDS",
+        help="with --count: run the probe every SECONDS over one connection, then write the trend",
+    )
+    p.add_argument(
+        "--count", type=_positive_int, metavar="N", help="with --every: how many runs (each its own capture)"
     )
     p.add_argument("--captures", default="captures", metavar="DIR", help="where captures go (default ./captures)")
     p.add_argument("--reports", default="reports", metavar="DIR", help="where reports go (default ./reports)")

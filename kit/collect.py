@@ -106,8 +106,12 @@ def run(
     probe_timeout: float = DEFAULT_PROBE_TIMEOUT,
     progress: Progress = no_progress,
     max_capture: int = capture_writer.DEFAULT_LIMIT,
+    render: bool = True,
 ) -> Collected:
     """Probe the device behind `transport`, save the capture, render it; see the module docstring.
+
+    With `render=False` (a series: kit collect --every) the Report is built
+    from the capture on disk but no HTML or JSON is written.
 
     `transport` may be an open Connection (kit.transport.base): a series runs
     every round over the same link. The probe's output streams into `captures`
@@ -144,7 +148,13 @@ def run(
         cap_path = writer.save(name, header)
     progress("capture saved; rendering")
     # Parse what is on disk, exactly as `kit render` would later.
-    report, html_path, json_path = render_files(cap_path, reports, name)
+    html_path = json_path = None
+    if render:
+        report, html_path, json_path = render_files(cap_path, reports, name)
+    else:
+        from kit import report as report_mod
+
+        report = report_mod.build(load(cap_path), source=str(cap_path))
     return Collected(
         target=transport.target,
         exit_code=exit_code(report, incomplete is not None),

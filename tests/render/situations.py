@@ -4,6 +4,7 @@ Run by tests/render/conftest.py as
 
     unshare --net --uts --mount -- PYTHON situations.py OUT.cap [--hostname NAME] [--user NAME] [--no-ss]
         [--samples N --every SECONDS] SITUATION...
+    PYTHON situations.py --hold leak cwpile        (growing situations only, for a kit collect of the caller's)
 
 Alone in its network namespace, the probe's `ss -napm` sees only the sockets
 made here (and /proc/net/snmp counts only their drops), so other tests on the
@@ -309,7 +310,28 @@ def _iso(when: float) -> str:
     return dt.datetime.fromtimestamp(when, dt.timezone.utc).isoformat()
 
 
+def hold(names: list[str]) -> int:
+    """--hold: start growing situations here (no namespace, no probe), say 'ready PID...', keep them until stdin closes.
+
+    For tests that run kit collect themselves, locally or on the SSH test
+    device (started inside the device's PID namespace, so its ss -p names them).
+    """
+    builders = {"leak": leak, "cwpile": cwpile, "udpflood": udpflood, "idle": idle}
+    children = [spawn(name, builders[name]) for name in names]
+    try:
+        sys.stdout.write("ready " + " ".join(map(str, children)) + "\n")
+        sys.stdout.flush()
+        sys.stdin.read()
+    finally:
+        for pid in children:
+            os.kill(pid, signal.SIGTERM)
+            os.waitpid(pid, 0)
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "--hold":
+        return hold(argv[1:])
     out_path, rest = argv[0], argv[1:]
     hostname = user = None
     no_ss = False
