@@ -338,9 +338,7 @@ def _fleet_progress(stream: TextIO, total: int) -> Callable[[int, Collected], No
 
 def _collect_series(args: argparse.Namespace, transport: Transport, progress: Callable[[str], None]) -> int:
     """--every/--count: one line per capture as it is written, then the trend's HTML and JSON paths."""
-    from kit import series
-
-    from kit import output_file
+    from kit import output_file, series
 
     def written(path: Path) -> None:
         output_file.to_stdout(lambda out: out.write(f"{path}\n"))
