@@ -454,7 +454,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         emit = lambda out: out.write(output)  # noqa: E731
     stem = path.stem + ("-redacted" if args.redact else "")
     _place(emit, args.format, args.output, args.reports, stem, [args.capture])
-    if rep.capture["partial"]:
+    if rep.capture.partial:
         # Rendered all the same; the exit says what a collect cut short says (docs/design.md: exit 4).
         sys.stderr.write(f"kit render: {path}: the probe's output is cut short: the report is partial\n")
         return ExitStatus.INCOMPLETE

@@ -63,7 +63,7 @@ def device_dict(entry: Collected, base: Path) -> dict[str, Any]:
         "target": entry.target,
         "exit": entry.exit_code,
         "error": entry.error,
-        "hostname": rep.device.get("hostname") if rep else None,
+        "hostname": rep.device.hostname if rep else None,
         "verdict": rep.kernel_diag.verdict if rep else None,
         "totals": totals_dict(rep.totals) if rep else None,
         "share_of_memtotal": share_of_memtotal(rep) if rep else None,
@@ -130,11 +130,11 @@ def render_one(arg: str, reports: Path, read: Callable[[str], tuple[Capture, str
     rep = report_mod.build(cap, source=source)
     name = "stdin" if arg == "-" else Path(arg).stem
     html_path = capture.write_new(reports, name, ".html", html.render(rep).encode("utf-8"), mode=0o644)
-    partial = bool(rep.capture.get("partial"))
+    partial = rep.capture.partial
     return Collected(
         target=arg,
         exit_code=collect_exit(rep, partial),
-        error=(rep.capture.get("error") or "the probe's output is cut short") if partial else None,
+        error=(rep.capture.error or "the probe's output is cut short") if partial else None,
         capture=None if arg == "-" else Path(arg),
         html=html_path,
         report=rep,

@@ -218,32 +218,36 @@ def _target_host(target: str | None) -> str | None:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def _names(device: dict[str, Any], capture: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _names(
+    hostname: str | None, target: str | None, kernel_release: str | None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     hostnames = []
-    for value in (device.get("hostname"), _target_host(capture.get("target"))):
+    for value in (hostname, _target_host(target)):
         if value:
             hostnames.append(str(value))
             if "." in str(value) and not _is_address(str(value)):
                 hostnames.append(str(value).split(".")[0])  # the short name too
-    keep = tuple(str(v) for v in (device.get("kernel_release"),) if v)
+    keep = tuple(str(v) for v in (kernel_release,) if v)
     return tuple(hostnames), keep
 
 
-def redactor_for(device: dict[str, Any], capture: dict[str, Any]) -> Redactor:
-    hostnames, keep = _names(device or {}, capture or {})
+def redactor_for(hostname: str | None, target: str | None, kernel_release: str | None) -> Redactor:
+    """A Redactor for one device: its host name and the target's host become tokens, its kernel release stays."""
+    hostnames, keep = _names(hostname, target, kernel_release)
     return Redactor(hostnames, keep)
 
 
 def redact(report: Report) -> Report:
     """A copy of the Report with every address, MAC and host name replaced by a token."""
-    redactor = redactor_for(report.device, report.capture)
+    redactor = redactor_for(report.device.hostname, report.capture.target, report.device.kernel_release)
     redacted: Report = redactor.value(report)
     return redacted
 
 
 def redact_json(data: dict[str, Any]) -> dict[str, Any]:
     """The same on the JSON form (kit.render.json.to_dict output)."""
-    redactor = redactor_for(data.get("device") or {}, data.get("capture") or {})
+    device, capture = data.get("device") or {}, data.get("capture") or {}
+    redactor = redactor_for(device.get("hostname"), capture.get("target"), device.get("kernel_release"))
     redacted: dict[str, Any] = redactor.value(data)
     return redacted
 
@@ -253,7 +257,7 @@ def redactor_for_reports(reports: Iterable[Report]) -> Redactor:
     hostnames: list[str] = []
     keep: list[str] = []
     for rep in reports:
-        names, kept = _names(rep.device or {}, rep.capture or {})
+        names, kept = _names(rep.device.hostname, rep.capture.target, rep.device.kernel_release)
         hostnames += names
         keep += kept
     return Redactor(tuple(hostnames), tuple(keep))

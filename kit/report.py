@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from kit import __version__
@@ -22,6 +22,7 @@ from kit.parsers import meminfo
 from kit.parsers.ancestry import Ancestor, PidTwo
 from kit.records import Finding, Parsed, ParseProblem, Socket
 from kit.sections import BY_NAME, SECTIONS
+from kit.unmangle import Undone
 
 SCHEMA = "kit.report/1"
 
@@ -32,10 +33,47 @@ class SectionProblem:
     problem: ParseProblem
 
 
-@dataclass(slots=True)
-class Report:
-    capture: dict[str, Any]
-    device: dict[str, Any]
+@dataclass(frozen=True, slots=True)
+class CaptureInfo:
+    """Where the data came from: the capture file and its header (JSON `capture`, same keys)."""
+
+    file: str | None  # as given to kit render / written by kit collect
+    target: str | None  # user@host, an ssh_config alias, "local", or the paste's file name
+    started: str | None  # ISO 8601, UTC
+    finished: str | None
+    kit_version: str | None  # kit that made the capture
+    host_key: str | None
+    exit_status: int | None
+    partial: bool  # the probe did not finish, or the bytes stop early
+    error: str | None
+    raw_paste: bool  # a pasted listing, not a kit capture
+    detected: str | None  # for a paste: the format kit detected
+    hand_run: bool  # the output of `kit probe` run by hand, however it came back
+    lines_before: int | None  # hand run: lines left out before the probe's output
+    lines_after: int | None
+    unmangled: tuple[Undone, ...]  # what kit.unmangle undid before reading
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """Who the device is (JSON `device`, same keys); None: the capture did not say."""
+
+    hostname: str | None
+    kernel_release: str | None  # uname -r
+    kernel_version: str | None  # uname -v
+    machine: str | None  # uname -m
+    os_release: str | None  # DISTRIB_DESCRIPTION or PRETTY_NAME
+    openwrt: bool
+    user: str | None  # output of id
+    root: bool | None  # False: ss -p saw only that user's processes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Analysis:
+    """Everything a Report holds but its findings: what the findings are judged on."""
+
+    capture: CaptureInfo
+    device: DeviceInfo
     kernel_diag: kdiag.KernelDiag
     sockets: list[Socket]
     socket_source: str  # "ss", "netstat", "proc_net", or "" when no socket list at all
@@ -50,12 +88,22 @@ class Report:
     owner_context: OwnerContext
     memory_elsewhere: memory_elsewhere.MemoryElsewhere
     accounting: list[sockstat_vs_skmem.Accounting]
-    findings: list[Finding]
     parse_problems: list[SectionProblem]
     sections: list[SectionOutput]
     notes: list[str] = field(default_factory=list)  # framing trouble, shown near the top
     schema: str = SCHEMA
     kit_version: str = __version__
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Report(Analysis):
+    """The analysed capture, complete: made once by build(), read by the renderers."""
+
+    findings: list[Finding]
+
+    @classmethod
+    def of(cls, analysis: Analysis, findings: list[Finding]) -> Report:
+        return cls(findings=findings, **{f.name: getattr(analysis, f.name) for f in fields(Analysis)})
 
 
 def parse_section(section: SectionOutput, parser: str | None = None) -> Parsed[Any]:
@@ -140,7 +188,7 @@ def build(capture: Capture, source: str = "") -> Report:
     kmem = kernel_memory.analyse(capture.sections, parsed)
     mem = meminfo.as_dict(parsed["meminfo"]) if "meminfo" in parsed else {}
     elsewhere = memory_elsewhere.analyse(capture.sections, parsed, mem, kmem.page_size)
-    owner_ctx = OwnerContext(root=device.get("root"), child_pid_namespace=_child_pid_namespace(lineage))
+    owner_ctx = OwnerContext(root=device.root, child_pid_namespace=_child_pid_namespace(lineage))
     processes = per_process(sockets, owner_ctx)
     all_totals = totals(sockets)
     if ours.sockets:
@@ -151,7 +199,7 @@ def build(capture: Capture, source: str = "") -> Report:
     else:
         answer = summary.summarise(all_totals, processes, kmem, elsewhere)
 
-    report = Report(
+    analysis = Analysis(
         capture=_capture_info(capture, source),
         device=device,
         kernel_diag=diag,
@@ -168,13 +216,11 @@ def build(capture: Capture, source: str = "") -> Report:
         owner_context=owner_ctx,
         memory_elsewhere=elsewhere,
         accounting=sockstat_vs_skmem.compare(sockets, kmem),
-        findings=[],
         parse_problems=problems,
         sections=list(capture.sections.values()),
         notes=list(capture.problems),
     )
-    report.findings = findings_mod.find(report)
-    return report
+    return Report.of(analysis, findings_mod.find(analysis))
 
 
 def _child_pid_namespace(lineage: Sequence[object]) -> bool | None:
@@ -186,7 +232,7 @@ def _child_pid_namespace(lineage: Sequence[object]) -> bool | None:
     return None if pid2 is None else not pid2.initial_namespace
 
 
-def _device(capture: Capture, parsed: dict[str, Parsed[Any]]) -> dict[str, Any]:
+def _device(capture: Capture, parsed: dict[str, Parsed[Any]]) -> DeviceInfo:
     from kit.parsers import os_release
 
     uname = _first(parsed.get("uname"))
@@ -196,34 +242,34 @@ def _device(capture: Capture, parsed: dict[str, Parsed[Any]]) -> dict[str, Any]:
     os_name = osr.get("DISTRIB_DESCRIPTION") or osr.get("PRETTY_NAME") or None
     id_section = capture.sections.get("id")
     who = id_section.text.strip()[:300] if id_section and id_section.ok else None
-    return {
-        "hostname": hostname or (uname.nodename if uname else None),
-        "kernel_release": uname.release if uname else None,
-        "kernel_version": uname.version if uname else None,
-        "machine": uname.machine if uname else None,
-        "os_release": os_name,
-        "openwrt": "DISTRIB_ID" in osr and "openwrt" in osr.get("DISTRIB_ID", "").lower(),
-        "user": who,
-        "root": who.startswith("uid=0(") if who else None,
-    }
+    return DeviceInfo(
+        hostname=hostname or (uname.nodename if uname else None),
+        kernel_release=uname.release if uname else None,
+        kernel_version=uname.version if uname else None,
+        machine=uname.machine if uname else None,
+        os_release=os_name,
+        openwrt="DISTRIB_ID" in osr and "openwrt" in osr.get("DISTRIB_ID", "").lower(),
+        user=who,
+        root=who.startswith("uid=0(") if who else None,
+    )
 
 
-def _capture_info(capture: Capture, source: str) -> dict[str, Any]:
+def _capture_info(capture: Capture, source: str) -> CaptureInfo:
     h = capture.header
-    return {
-        "file": source or None,
-        "target": h.get("target"),
-        "started": h.get("started"),
-        "finished": h.get("finished"),
-        "kit_version": h.get("kit_version"),
-        "host_key": h.get("host_key"),
-        "exit_status": h.get("exit_status"),
-        "partial": capture.partial,
-        "error": h.get("error"),
-        "raw_paste": capture.raw_paste,
-        "detected": h.get("detected"),
-        "hand_run": bool(h.get("hand_run")),
-        "lines_before": h.get("lines_before"),
-        "lines_after": h.get("lines_after"),
-        "unmangled": [{"kind": u.kind, "lines": u.lines, "detail": u.detail} for u in capture.undone],
-    }
+    return CaptureInfo(
+        file=source or None,
+        target=h.get("target"),
+        started=h.get("started"),
+        finished=h.get("finished"),
+        kit_version=h.get("kit_version"),
+        host_key=h.get("host_key"),
+        exit_status=h.get("exit_status"),
+        partial=capture.partial,
+        error=h.get("error"),
+        raw_paste=capture.raw_paste,
+        detected=h.get("detected"),
+        hand_run=bool(h.get("hand_run")),
+        lines_before=h.get("lines_before"),
+        lines_after=h.get("lines_after"),
+        unmangled=capture.undone,
+    )

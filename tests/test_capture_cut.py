@@ -30,7 +30,7 @@ def test_cut_inside_the_kernel_config_leaves_the_options_unknown():
     assert whole.kernel_diag.options["CONFIG_INET_DIAG"].state != "unknown"
     cut = capture_mod.from_bytes(data[: _cut_inside(data, "kconfig")])
     rep = report_mod.build(cut)
-    assert cut.partial and rep.capture["partial"]
+    assert cut.partial and rep.capture.partial
     assert any(f.code == "partial-capture" for f in rep.findings)
     # The options the cut config no longer mentions are not declared absent.
     for name in ("CONFIG_INET_DIAG", "CONFIG_INET_TCP_DIAG", "CONFIG_INET_UDP_DIAG"):
@@ -42,7 +42,7 @@ def test_cut_inside_ss_keeps_the_sockets_that_arrived():
     data = REAL.read_bytes()
     whole = report_mod.build(capture_mod.from_bytes(data))
     rep = report_mod.build(capture_mod.from_bytes(data[: _cut_inside(data, "ss")]))
-    assert rep.capture["partial"]
+    assert rep.capture.partial
     assert 0 < len(rep.sockets) < len(whole.sockets)
     assert [s.local for s in rep.sockets] == [s.local for s in whole.sockets[: len(rep.sockets) - 1]] + [
         rep.sockets[-1].local
@@ -61,4 +61,4 @@ def test_every_cut_renders(step):
         rep = report_mod.build(cap)
         html.render(rep)
         json_render.render(rep)
-        assert cap.raw_paste or rep.capture["partial"] or end == len(data)
+        assert cap.raw_paste or rep.capture.partial or end == len(data)

@@ -111,10 +111,10 @@ def test_mangled_output_reads_as_the_clean_one(local_output, form):
 def test_the_report_says_what_was_undone(local_output):
     data = MANGLED["mail-quote-2-deep"](MANGLED["console-crlf-echo-prompt"](local_output))
     rep = report_mod.build(capture.from_bytes(data, source="t.txt"), source="t.txt")
-    kinds = {u["kind"]: u for u in rep.capture["unmangled"]}
+    kinds = {u.kind: u for u in rep.capture.unmangled}
     assert set(kinds) == {"line_ends", "prefix"}
-    assert kinds["prefix"]["detail"] == "> > "
-    assert rep.capture["lines_before"] == 1 and rep.capture["lines_after"] == 1
+    assert kinds["prefix"].detail == "> > "
+    assert rep.capture.lines_before == 1 and rep.capture.lines_after == 1
     from kit.render import html, text
 
     summary = text.render(rep)

@@ -190,11 +190,11 @@ class Diff:
 def side(report: Report) -> Side:
     cap = report.capture
     return Side(
-        source=cap.get("file"),
-        hostname=report.device.get("hostname"),
-        captured=cap.get("started"),
-        target=cap.get("target"),
-        host_key=cap.get("host_key"),
+        source=cap.file,
+        hostname=report.device.hostname,
+        captured=cap.started,
+        target=cap.target,
+        host_key=cap.host_key,
     )
 
 
@@ -391,7 +391,7 @@ def _warnings(
     if ta is not None and tb is not None and tb < ta:
         out.append("NEW was captured before OLD: every change below reads backwards (swap the arguments).")
     for label, rep in (("OLD", old), ("NEW", new)):
-        if rep.capture.get("partial"):
+        if rep.capture.partial:
             out.append(f"{label} is a partial capture: sockets it did not list show as new or gone.")
         if rep.sockets and not rep.totals.with_skmem:
             out.append(f"{label} has no per-socket memory (no skmem): its sockets count with their queue bytes only.")

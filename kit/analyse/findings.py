@@ -1,7 +1,8 @@
 """Findings: what is wrong, the evidence it rests on, and what to do.
 
-Each rule is a small function from the Report to zero or more Findings; the
-RULES tuple lists them in one place. Rules read the analysed report only.
+Each rule is a small function from the Analysis (the report before its
+findings) to zero or more Findings; the RULES tuple lists them in one place.
+kit.report.build runs them before it makes the Report.
 
 Socket rules give one finding per kind of trouble, not one per socket (a
 100k-socket capture must not give 100k findings): the title counts the
@@ -28,7 +29,7 @@ from kit.analyse.memory_elsewhere import CONNTRACK_NEAR_FULL
 from kit.records import SEVERITIES, Finding, Socket
 
 if TYPE_CHECKING:
-    from kit.report import Report
+    from kit.report import Analysis
 
 EVIDENCE_SOCKETS = 5
 RCVBUF_FULL_SHARE = 0.75  # r >= 75% of rb counts as "near rcv_buf"
@@ -82,7 +83,7 @@ def drops(sock: Socket) -> int:
     return sock.drops or 0
 
 
-def _device_sockets(report: Report) -> Iterable[Socket]:
+def _device_sockets(report: Analysis) -> Iterable[Socket]:
     """The sockets the rules judge: all but this collect's own (its SSH session, ss's query)."""
     return (s for s in report.sockets if not s.this_collect)
 
@@ -94,21 +95,21 @@ def _evidence(socks: Sequence[Socket]) -> tuple[str, ...]:
 # --- capture and kernel -----------------------------------------------------------
 
 
-def partial_capture(report: Report) -> Iterable[Finding]:
+def partial_capture(report: Analysis) -> Iterable[Finding]:
     cap = report.capture
-    if cap["partial"]:
+    if cap.partial:
         unfinished = [s.name for s in report.sections if not s.complete]
         yield Finding(
             "critical",
             "The capture is partial: the probe did not finish",
-            (cap.get("error") or "the probe stopped early",)
+            (cap.error or "the probe stopped early",)
             + ((f"unfinished section(s): {', '.join(unfinished)}",) if unfinished else ()),
             "Re-run kit collect; if it stops at the same place, raise --timeout or check the link.",
             code="partial-capture",
         )
 
 
-def kernel_diag_not_ok(report: Report) -> Iterable[Finding]:
+def kernel_diag_not_ok(report: Analysis) -> Iterable[Finding]:
     diag = report.kernel_diag
     if diag.verdict == "ok":
         return
@@ -129,8 +130,8 @@ def kernel_diag_not_ok(report: Report) -> Iterable[Finding]:
     )
 
 
-def ss_missing(report: Report) -> Iterable[Finding]:
-    if report.capture.get("raw_paste"):
+def ss_missing(report: Analysis) -> Iterable[Finding]:
+    if report.capture.raw_paste:
         return
     ss = next((s for s in report.sections if s.name == "ss"), None)
     if ss is not None and (ss.stdout.strip() or ss.rc is None):
@@ -154,19 +155,19 @@ def ss_missing(report: Report) -> Iterable[Finding]:
     )
 
 
-def non_root(report: Report) -> Iterable[Finding]:
-    if report.device.get("root") is False:
+def non_root(report: Analysis) -> Iterable[Finding]:
+    if report.device.root is False:
         yield Finding(
             "warning",
             "The probe did not run as root: owners of other users' sockets are not shown",
-            (f"id: {report.device.get('user')}",),
+            (f"id: {report.device.user}",),
             "ss -p shows only the processes of the user it runs as; collect as root (kit collect root@HOST) "
             "to see which process holds each socket.",
             code="non-root",
         )
 
 
-def tcp_udp_memory_pressure(report: Report) -> Iterable[Finding]:
+def tcp_udp_memory_pressure(report: Analysis) -> Iterable[Finding]:
     km = report.kernel_memory
     for proto, sysctl in ((km.tcp, "tcp_mem"), (km.udp, "udp_mem")):
         level = proto.level()
@@ -204,7 +205,7 @@ def _ratio(sock: Socket) -> float:
     return mem.rmem_alloc / mem.rcv_buf
 
 
-def receive_queue_near_rcvbuf(report: Report) -> Iterable[Finding]:
+def receive_queue_near_rcvbuf(report: Analysis) -> Iterable[Finding]:
     socks = [s for s in _device_sockets(report) if _rmem(s) > 0 and _ratio(s) >= RCVBUF_FULL_SHARE]
     if not socks:
         return
@@ -219,7 +220,7 @@ def receive_queue_near_rcvbuf(report: Report) -> Iterable[Finding]:
     )
 
 
-def socket_drops(report: Report) -> Iterable[Finding]:
+def socket_drops(report: Analysis) -> Iterable[Finding]:
     socks = [s for s in _device_sockets(report) if drops(s) > 0]
     if not socks:
         return
@@ -236,7 +237,7 @@ def socket_drops(report: Report) -> Iterable[Finding]:
     )
 
 
-def close_wait_with_data(report: Report) -> Iterable[Finding]:
+def close_wait_with_data(report: Analysis) -> Iterable[Finding]:
     def holds_data(s: Socket) -> bool:
         if s.skmem is not None and s.skmem.rmem_alloc is not None:
             return s.skmem.rmem_alloc > 0
@@ -257,7 +258,7 @@ def close_wait_with_data(report: Report) -> Iterable[Finding]:
     )
 
 
-def accept_queue_full(report: Report) -> Iterable[Finding]:
+def accept_queue_full(report: Analysis) -> Iterable[Finding]:
     socks = [
         s
         for s in _device_sockets(report)
@@ -281,7 +282,7 @@ def accept_queue_full(report: Report) -> Iterable[Finding]:
     )
 
 
-def conntrack_near_full(report: Report) -> Iterable[Finding]:
+def conntrack_near_full(report: Analysis) -> Iterable[Finding]:
     where = report.memory_elsewhere
     if not where.conntrack_near_full:
         return
@@ -343,7 +344,7 @@ COUNTER_RULES: tuple[tuple[str, str, str, tuple[tuple[str, str], ...], str], ...
 )
 
 
-def memory_counters(report: Report) -> Iterable[Finding]:
+def memory_counters(report: Analysis) -> Iterable[Finding]:
     km = report.kernel_memory
     source = {"TcpExt": "/proc/net/netstat", "Udp": "/proc/net/snmp"}
     for code, severity, title, names, remedy in COUNTER_RULES:
@@ -361,7 +362,7 @@ def memory_counters(report: Report) -> Iterable[Finding]:
 UNREAD_SHARE = 0.1  # more than this share of a text's non-blank lines unread: a warning, not a detail
 
 
-def parse_problems(report: Report) -> Iterable[Finding]:
+def parse_problems(report: Analysis) -> Iterable[Finding]:
     """Lines no parser could read; a warning when they are more than a tenth of their sections' lines,
     so a half-read paste never looks like a healthy router."""
     if not report.parse_problems:
@@ -392,7 +393,7 @@ def parse_problems(report: Report) -> Iterable[Finding]:
     )
 
 
-RULES: tuple[Callable[[Report], Iterable[Finding]], ...] = (
+RULES: tuple[Callable[[Analysis], Iterable[Finding]], ...] = (
     partial_capture,
     kernel_diag_not_ok,
     ss_missing,
@@ -408,6 +409,6 @@ RULES: tuple[Callable[[Report], Iterable[Finding]], ...] = (
 )
 
 
-def find(report: Report) -> list[Finding]:
+def find(report: Analysis) -> list[Finding]:
     found = [f for rule in RULES for f in rule(report)]
     return sorted(found, key=lambda f: SEVERITIES.index(f.severity))

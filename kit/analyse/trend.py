@@ -119,7 +119,7 @@ def sample(report: Report) -> Sample:
 
     return Sample(
         side=side(report),
-        when=parse_time(report.capture.get("started")),
+        when=parse_time(report.capture.started),
         totals=report.totals if len(socks) == len(report.sockets) else sum_totals(socks),
         page_size=km.page_size,
         mem_total=km.mem_total,

@@ -352,7 +352,7 @@ def context(report: Report, redacted: bool = False) -> dict[str, Any]:
         "owner_labels": OWNER_LABELS,
         "CELL": CELL_CHARS,
         "awk": AWK_ONE_LINER,
-        "started": _when(report.capture.get("started")),
+        "started": _when(report.capture.started),
         "redacted": redacted,
         "origin": origin(report.capture),
         "undone": undone(report.capture),

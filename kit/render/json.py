@@ -30,7 +30,7 @@ from kit.analyse.owners import OwnerContext
 from kit.analyse.owners import cause as owner_cause
 from kit.analyse.totals import Group, Totals
 from kit.records import Skmem, Socket
-from kit.report import Report
+from kit.report import CaptureInfo, DeviceInfo, Report
 from kit.terminal_text import json_safe
 
 SOCKETS_PER_WRITE = 2000  # socket lines joined into one write: few calls, little memory
@@ -182,14 +182,47 @@ def memory_elsewhere_dict(report: Report) -> dict[str, Any]:
     }
 
 
+def capture_dict(cap: CaptureInfo) -> dict[str, Any]:
+    return {
+        "file": cap.file,
+        "target": cap.target,
+        "started": cap.started,
+        "finished": cap.finished,
+        "kit_version": cap.kit_version,
+        "host_key": cap.host_key,
+        "exit_status": cap.exit_status,
+        "partial": cap.partial,
+        "error": cap.error,
+        "raw_paste": cap.raw_paste,
+        "detected": cap.detected,
+        "hand_run": cap.hand_run,
+        "lines_before": cap.lines_before,
+        "lines_after": cap.lines_after,
+        "unmangled": [{"kind": u.kind, "lines": u.lines, "detail": u.detail} for u in cap.unmangled],
+    }
+
+
+def device_dict(dev: DeviceInfo) -> dict[str, Any]:
+    return {
+        "hostname": dev.hostname,
+        "kernel_release": dev.kernel_release,
+        "kernel_version": dev.kernel_version,
+        "machine": dev.machine,
+        "os_release": dev.os_release,
+        "openwrt": dev.openwrt,
+        "user": dev.user,
+        "root": dev.root,
+    }
+
+
 def to_dict(report: Report, sockets: bool = True) -> dict[str, Any]:
     """The report as plain data; `sockets=False` leaves the (big) socket list empty."""
     km = report.kernel_memory
     return {
         "schema": report.schema,
         "kit_version": report.kit_version,
-        "capture": report.capture,
-        "device": report.device,
+        "capture": capture_dict(report.capture),
+        "device": device_dict(report.device),
         "kernel_diag": kdiag.to_json(report.kernel_diag),
         "socket_source": report.socket_source,
         "summary": summary_dict(report),

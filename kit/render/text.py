@@ -9,37 +9,37 @@ text.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kit.records import SEVERITIES
 from kit.terminal_text import visible
 
 if TYPE_CHECKING:
-    from kit.report import Report
+    from kit.report import CaptureInfo, Report
 
 
 UNREAD_SHOWN = 3  # unread lines the summary quotes (the HTML and JSON list them all)
 
 
-def origin(cap: dict[str, Any]) -> str | None:
+def origin(cap: CaptureInfo) -> str | None:
     """Where the report's text came from, when it is not a capture written by kit collect."""
-    if cap.get("hand_run"):
+    if cap.hand_run:
         left = [
-            f"{cap[key]} line{'s' if cap[key] != 1 else ''} {where}"
-            for key, where in (("lines_before", "before it"), ("lines_after", "after it"))
-            if cap.get(key)
+            f"{count} line{'s' if count != 1 else ''} {where}"
+            for count, where in ((cap.lines_before, "before it"), (cap.lines_after, "after it"))
+            if count
         ]
-        return f"the output of a hand-run probe (kit probe {visible(cap.get('kit_version') or '?', 20)})" + (
+        return f"the output of a hand-run probe (kit probe {visible(cap.kit_version or '?', 20)})" + (
             f"; left out {' and '.join(left)} (echoed command line, prompt, other text)" if left else ""
         )
-    if cap.get("raw_paste"):
-        return f"a pasted {visible(cap.get('detected') or 'text', 30)} listing"
+    if cap.raw_paste:
+        return f"a pasted {visible(cap.detected or 'text', 30)} listing"
     return None
 
 
-def undone(cap: dict[str, Any]) -> list[str]:
+def undone(cap: CaptureInfo) -> list[str]:
     """What was undone to read the text (kit.unmangle), one sentence each."""
-    return [describe_undone(u["kind"], u["lines"], u["detail"]) for u in cap.get("unmangled") or ()]
+    return [describe_undone(u.kind, u.lines, u.detail) for u in cap.unmangled]
 
 
 def describe_undone(kind: str, lines: int, detail: str) -> str:
@@ -92,9 +92,9 @@ def render(report: Report, report_path: str | None = None, top: int = 5) -> str:
     diag = report.kernel_diag
     t = report.totals
     lines: list[str] = []
-    who = visible(dev.get("hostname") or cap.get("target") or "?", 80)
-    kernel = " ".join(visible(x, 60) for x in (dev.get("kernel_release"), dev.get("machine")) if x)
-    when = visible(cap.get("started") or "", 40)
+    who = visible(dev.hostname or cap.target or "?", 80)
+    kernel = " ".join(visible(x, 60) for x in (dev.kernel_release, dev.machine) if x)
+    when = visible(cap.started or "", 40)
     lines.append(
         f"kit {report.kit_version}: {who}"
         + (f", kernel {kernel}" if kernel else "")
@@ -108,8 +108,8 @@ def render(report: Report, report_path: str | None = None, top: int = 5) -> str:
         lines.append(f"Read from {origin(cap)}")
     if undone(cap):
         lines.append("To read it, kit " + "; ".join(undone(cap)))
-    if cap.get("partial"):
-        lines.append("PARTIAL CAPTURE: " + visible(cap.get("error") or "the probe did not finish", 200))
+    if cap.partial:
+        lines.append("PARTIAL CAPTURE: " + visible(cap.error or "the probe did not finish", 200))
     lines.append(
         f"Kernel socket diag: {visible(diag.verdict).upper()}"
         + (f" — {visible(diag.summary, 200)}" if diag.summary else "")

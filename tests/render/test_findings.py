@@ -79,7 +79,7 @@ def test_only_the_made_troubles_are_found(situations):
 
 def test_non_root_capture(nonroot_cap):
     report = build(nonroot_cap)
-    assert report.device["root"] is False
+    assert report.device.root is False
     f = by_code(report)["non-root"]
     assert "uid=65534" in f.evidence[0]
     # ss -p as nobody shows no owner for root's sockets: the finding is why

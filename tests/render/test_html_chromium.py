@@ -110,7 +110,7 @@ def test_hostile_strings_stay_text_in_chromium(chromium, situations_cap, tmp_pat
     owners = {p.name for s in report.sockets for p in s.processes}
     # The capture really carries the hostile strings (as ss printed them).
     assert {"<b>x</b>\"'&", "<img src=x>", "<script>x"} <= owners, owners
-    assert report.device["hostname"] == HOSTILE_HOSTNAME
+    assert report.device.hostname == HOSTILE_HOSTNAME
     page = write_report(tmp_path, report)
     dom = cdp.dump_dom(chromium, cdp.file_url(page))
     found = census(dom)

@@ -7,6 +7,7 @@ JSON was before it was streamed, fed to the standard library's json.dumps.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 
@@ -75,8 +76,10 @@ def test_awkward_strings_and_missing_numbers_round_trip():
         )
         for n, name in enumerate(names)
     ]
-    report = report_mod.build(capture_mod.from_bytes(b"State Recv-Q Send-Q Local Address:Port Peer Address:Port\n"))
-    report.sockets = sockets
+    report = dataclasses.replace(
+        report_mod.build(capture_mod.from_bytes(b"State Recv-Q Send-Q Local Address:Port Peer Address:Port\n")),
+        sockets=sockets,
+    )
     assert json.loads(json_render.render(report))["sockets"] == [
         json_render.socket_dict(s, report.owner_context) for s in report.sockets
     ]

@@ -38,7 +38,7 @@ def test_redacted_html_and_json_leak_nothing(report):
     assert "127.0.0.1" in dumped and "127.0.0.1" in page  # loopback kept
     assert "0.0.0.0:2222" in dumped  # wildcard kept
     assert re.search(r"ip4-\d+:8080", page) and re.search(r"\[ip6-\d+\]:8443", dumped)
-    assert doc["device"]["kernel_release"] == report.device["kernel_release"]
+    assert doc["device"]["kernel_release"] == report.device.kernel_release
 
 
 def test_same_value_same_token_everywhere(report):
@@ -54,7 +54,7 @@ def test_same_value_same_token_everywhere(report):
     assert any(s.local == server["local"] for s in red.sockets)
     ss_raw = next(s for s in red.sections if s.name == "ss").text
     assert f"{token}:8080" in ss_raw and ADDRESSES[0] not in ss_raw
-    assert red.device["hostname"].startswith("host-")
+    assert red.device.hostname.startswith("host-")
 
 
 @pytest.mark.parametrize(
