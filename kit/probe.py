@@ -24,11 +24,24 @@ def _sh_quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
+# `cat FILE...` of plain paths: read without a shell per section (probes/probe.sh).
+_CAT = re.compile(r"cat((?: /[A-Za-z0-9_./+-]+)+)")
+# Small kernel text files (a few KB, made by the kernel on each read) are read
+# by the probe's shell itself, without any process: /proc files whose section
+# bounds them to at most this many bytes.
+KERNEL_FILE_MAX = 64 * 1024
+
+
 def _section_line(section: Section) -> str:
     # max_bytes + 1: the reader sees one byte more than allowed when output was cut.
-    return (
-        f"kit_section {_sh_quote(section.name)} {section.timeout} {section.max_bytes + 1} {_sh_quote(section.command)}"
-    )
+    name, limit = _sh_quote(section.name), section.max_bytes + 1
+    cat = _CAT.fullmatch(section.command)
+    if cat:
+        paths = cat.group(1).split()
+        if section.max_bytes <= KERNEL_FILE_MAX and all(p.startswith("/proc/") for p in paths):
+            return f"kit_kernel_file {name} {limit} {' '.join(paths)}"
+        return f"kit_file {name} {section.timeout} {limit} {' '.join(paths)}"
+    return f"kit_section {name} {section.timeout} {limit} {_sh_quote(section.command)}"
 
 
 def render_probe(token: str | None = None, sections: tuple[Section, ...] = SECTIONS) -> str:

@@ -120,7 +120,7 @@ SECTIONS: tuple[Section, ...] = (
     # uname -a for people; -r and -m on lines of their own because a node name
     # with spaces makes the words of `uname -a` ambiguous.
     Section("uname", "uname -a; uname -r; uname -m", parser="uname", why="kernel release and machine"),
-    Section("hostname", "cat /proc/sys/kernel/hostname", why="device name"),
+    Section("hostname", "cat /proc/sys/kernel/hostname", max_bytes=64 * KIB, why="device name"),
     Section("id", "id", why="who ran the probe: ss -p only shows other users' processes to root"),
     Section(
         "ancestry",
@@ -137,7 +137,13 @@ SECTIONS: tuple[Section, ...] = (
         why="firmware: OpenWrt or another distribution",
     ),
     Section("pagesize", _PAGESIZE, max_bytes=64, why="sockstat and tcp_mem count pages"),
-    Section("meminfo", "cat /proc/meminfo", parser="meminfo", why="MemTotal / MemAvailable, Slab / SUnreclaim"),
+    Section(
+        "meminfo",
+        "cat /proc/meminfo",
+        parser="meminfo",
+        max_bytes=64 * KIB,
+        why="MemTotal / MemAvailable, Slab / SUnreclaim",
+    ),
     Section(
         "slab_conntrack",
         _SLAB_CONNTRACK,
@@ -156,6 +162,7 @@ SECTIONS: tuple[Section, ...] = (
         "modules_before",
         "cat /proc/modules",
         parser="proc_modules",
+        max_bytes=64 * KIB,
         why="modules loaded before ss ran (ss can autoload inet_diag)",
     ),
     Section(
@@ -168,7 +175,13 @@ SECTIONS: tuple[Section, ...] = (
         why="every socket with owner and skmem memory",
     ),
     Section("ss_summary", "ss -s", parser="ss_summary", why="ss's own count of sockets per transport"),
-    Section("modules_after", "cat /proc/modules", parser="proc_modules", why="modules loaded after ss ran"),
+    Section(
+        "modules_after",
+        "cat /proc/modules",
+        parser="proc_modules",
+        max_bytes=64 * KIB,
+        why="modules loaded after ss ran",
+    ),
     # /proc/net tables, raw: queue bytes, states and inodes of every socket, with or without ss.
     # Parsed only when ss gave no socket list (kit.report.FALLBACK_SECTIONS).
     *(
@@ -204,20 +217,28 @@ SECTIONS: tuple[Section, ...] = (
         "sockstat",
         "cat /proc/net/sockstat",
         parser="sockstat",
+        max_bytes=64 * KIB,
         why="kernel-wide socket counts and TCP/UDP memory in pages",
     ),
-    Section("sockstat6", "cat /proc/net/sockstat6", parser="sockstat"),
-    Section("tcp_mem", "cat /proc/sys/net/ipv4/tcp_mem", why="TCP memory min/pressure/max in pages"),
-    Section("udp_mem", "cat /proc/sys/net/ipv4/udp_mem", why="UDP memory min/pressure/max in pages"),
-    Section("tcp_rmem", "cat /proc/sys/net/ipv4/tcp_rmem"),
-    Section("tcp_wmem", "cat /proc/sys/net/ipv4/tcp_wmem"),
+    Section("sockstat6", "cat /proc/net/sockstat6", parser="sockstat", max_bytes=64 * KIB),
+    Section(
+        "tcp_mem", "cat /proc/sys/net/ipv4/tcp_mem", max_bytes=64 * KIB, why="TCP memory min/pressure/max in pages"
+    ),
+    Section(
+        "udp_mem", "cat /proc/sys/net/ipv4/udp_mem", max_bytes=64 * KIB, why="UDP memory min/pressure/max in pages"
+    ),
+    Section("tcp_rmem", "cat /proc/sys/net/ipv4/tcp_rmem", max_bytes=64 * KIB),
+    Section("tcp_wmem", "cat /proc/sys/net/ipv4/tcp_wmem", max_bytes=64 * KIB),
     Section(
         "netstat_counters",
         "cat /proc/net/netstat",
         parser="proc_counters",
+        max_bytes=64 * KIB,
         why="TcpExt counters: memory pressure, prunes",
     ),
-    Section("snmp", "cat /proc/net/snmp", parser="proc_counters", why="Udp RcvbufErrors / SndbufErrors"),
+    Section(
+        "snmp", "cat /proc/net/snmp", parser="proc_counters", max_bytes=64 * KIB, why="Udp RcvbufErrors / SndbufErrors"
+    ),
     # Kernel diag evidence (kit.analyse.kdiag). Each is one bounded read; none loads a module.
     Section(
         "kdiag_config_files",

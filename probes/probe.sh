@@ -5,7 +5,7 @@
 # Streamed into `sh -s` over one SSH exec channel (or saved and run by hand on
 # a serial console: `sh probe.sh > capture.txt`). It writes nothing on the
 # device, not even in /tmp: every command's stdout goes straight to our stdout,
-# its stderr is held in a shell variable (bounded) and printed after it.
+# its stderr is held in a shell variable and printed after it (at most 64 KiB).
 #
 # Output framing. Every marker starts a line with the per-run token K, which
 # is random for each run, so nothing the device prints can forge a boundary:
@@ -17,82 +17,230 @@
 # reader recovers stdout byte for byte, with or without a final newline.
 # stdout is cut after max+1 bytes (the reader then knows it was cut), and a
 # command still running after its time limit gets SIGTERM (exit 143).
+#
+# Light on the device: a router in trouble should not pay hundreds of
+# processes for a diagnosis. One watchdog serves the whole run (not one per
+# section); small kernel files are read by the shell itself; a file is read
+# by one bounded `head -c`; a command costs its own processes plus three.
 
 K='@KIT_TOKEN@'
 PATH="$PATH:/usr/sbin:/sbin:/usr/bin:/bin:/usr/local/sbin:/usr/local/bin"
 LC_ALL=C
 export PATH LC_ALL
 exec 3>&1
+kit_nl='
+'
 
-# kit_bounded SECONDS COMMAND: run COMMAND in its own sh with stdin from
-# /dev/null and end it after SECONDS: SIGTERM to it and to its children (a
-# pipeline's members), found through /proc since busybox may lack pkill and
-# a script has no job control. The watchdog is an exec'd sh that polls once a
-# second and inherits none of the descriptors the shell saved around us, so
-# it never holds a pipe open and never delays the end of the probe: when the
-# command ends first, the watchdog is killed at once. A watchdog that fired
-# ignores that kill and exits 124, so a cut-off command always reports 143
-# and says so on stderr, even a pipeline whose last member exited 0 on EOF.
-kit_bounded() {
-	sh -c "$2" </dev/null &
-	kit_pid=$!
-	sh -c 'i=0
-		while [ "$i" -lt "$1" ]; do
-			sleep 1
-			kill -0 "$2" 2>/dev/null || exit 0
-			i=$((i + 1))
-		done
-		trap "" TERM
-		for s in /proc/[0-9]*/stat; do
-			l=$(cat "$s" 2>/dev/null) || continue
-			l=${l##*) }
-			# shellcheck disable=SC2086 # split the stat fields
-			set -- "$1" "$2" $l
-			p=${s#/proc/}
-			[ "$4" = "$2" ] && kill -TERM "${p%/stat}" 2>/dev/null
-		done
-		kill -TERM "$2" 2>/dev/null
-		exit 124' kit_watchdog "$1" "$kit_pid" </dev/null >/dev/null 2>&1 3>&- 4>&- 5>&- 6>&- &
-	kit_wd=$!
-	wait "$kit_pid"
-	kit_rc=$?
-	kill -TERM "$kit_wd" 2>/dev/null
-	wait "$kit_wd" 2>/dev/null
-	if [ "$?" -eq 124 ]; then
-		echo "kit: stopped after $1 s (time limit)" >&2
-		return 143
-	fi
-	return "$kit_rc"
-}
-
-# kit_cut BYTES: copy stdin to stdout, at most BYTES of it. dd with
-# iflag=count_bytes (busybox >= 1.2x, coreutils) writes each block as it
-# arrives; busybox `head -c` holds the last few KB in a stdio buffer until the
-# command ends, which a dropped link would lose. Old dd without count_bytes
-# fails the test below, and head -c does the job.
+# The stdout bound of a command: dd with iflag=count_bytes (busybox >= 1.2x,
+# coreutils) writes each block as it arrives; busybox `head -c` holds the
+# last few KB in a stdio buffer until the command ends, which a dropped link
+# would lose. Old dd without count_bytes fails the test below, and head -c
+# does the job. Called as `$kit_cut MAX` (no function: one process fewer).
 if [ "$(printf abc | dd bs=2 count=2 iflag=count_bytes 2>/dev/null)" = ab ]; then
-	kit_cut() { dd bs=65536 count="$1" iflag=count_bytes 2>/dev/null; }
+	kit_dd=1
 else
-	kit_cut() { head -c "$1"; }
+	kit_dd=
 fi
 
-# kit_section NAME SECONDS MAXBYTES+1 COMMAND
-kit_section() {
+# --- the watchdog ----------------------------------------------------------------
+#
+# The sections run in kit_main, the left side of a pipeline whose right side
+# is kit_watchdog; they write to it on fd 7: "s PID SECONDS" when a command
+# starts, "e" when its section ends. A ticker adds a "t" line every second.
+# When a command outlives its time limit, the watchdog sends SIGTERM to it
+# and to every process below it, found through /proc (busybox may lack
+# pkill and a script has no job control); the section then reports exit 143
+# and says so on stderr. Commands run with fd 7 closed, so a command left
+# running never keeps the watchdog (and the SSH channel) open.
+
+kit_watchdog() {
+	kit_pid='' kit_left=''
+	while read -r kit_what kit_a kit_b; do
+		case $kit_what in
+		s) kit_pid=$kit_a kit_left=$((kit_b + 1)) ;; # ticks are a second apart, the first comes early
+		e) kit_pid= ;;
+		t)
+			[ -n "$kit_pid" ] || continue
+			kit_left=$((kit_left - 1))
+			[ "$kit_left" -le 0 ] || continue
+			kit_reap "$kit_pid"
+			kit_pid=
+			;;
+		esac
+	done
+}
+
+# kit_reap PID: SIGTERM to PID and every process below it. /proc/PID/stat is
+# "pid (comm) state ppid ...", comm may hold spaces and parentheses.
+kit_reap() {
+	kit_tree=" $1 " kit_more=1
+	while [ -n "$kit_more" ]; do
+		kit_more=
+		for kit_s in /proc/[0-9]*/stat; do
+			{ read -r kit_l <"$kit_s"; } 2>/dev/null || continue
+			kit_p=${kit_l%% *}
+			kit_l=${kit_l##*) }
+			# shellcheck disable=SC2086 # split the stat fields: state ppid ...
+			set -- $kit_l
+			case $kit_tree in *" $kit_p "*) continue ;; esac
+			case $kit_tree in *" $2 "*)
+				kit_tree="$kit_tree$kit_p "
+				kit_more=1
+				;;
+			esac
+		done
+	done
+	# shellcheck disable=SC2086 # one word per pid
+	kill -TERM $kit_tree 2>/dev/null
+}
+
+# kit_tick PID: "t" on fd 7 every second while PID (kit_main) lives.
+kit_tick() {
+	while sleep 1 7>&-; do
+		kill -0 "$1" 2>/dev/null || exit 0
+		echo t >&7 || exit 0
+	done
+}
+
+# --- one section -------------------------------------------------------------------
+
+# kit_timed SECONDS RC: the exit status to report: 143, with a line on
+# stderr, when the command ran into its time limit (the watchdog's SIGTERM).
+kit_timed() {
+	[ "$2" -ne 0 ] || return 0
+	kit_t1=
+	{ read -r kit_t1 kit_l </proc/uptime; } 2>/dev/null
+	if [ -n "$kit_t1" ] && [ -n "$kit_t0" ]; then
+		[ $((${kit_t1%.*} - ${kit_t0%.*} + 1)) -ge "$1" ] || return "$2"
+	elif [ "$2" -ne 143 ]; then
+		return "$2"
+	fi
+	echo "kit: stopped after $1 s (time limit)"
+	return 143
+}
+
+# kit_orphan_exit: kit_main runs under the shell that reads this script; when
+# that shell is gone (killed), stop here as that shell would have, before
+# another marker.
+kit_orphan_exit() {
+	{ read -r kit_l </proc/self/stat; } 2>/dev/null || return 0
+	kit_l=${kit_l##*) }
+	# shellcheck disable=SC2086 # split the stat fields: state ppid ...
+	set -- $kit_l
+	[ "$2" = "$$" ] || exit 0
+}
+
+# kit_begin NAME: the BEGIN marker and the start time.
+kit_begin() {
+	kit_orphan_exit
+	kit_t0=''
+	{ read -r kit_t0 kit_l </proc/uptime; } 2>/dev/null
 	printf '\n%s BEGIN %s\n' "$K" "$1"
-	kit_err=$(
-		{
-			{
-				{
-					kit_bounded "$2" "$4" 2>&1 1>&4 4>&-
-					printf '\n%s RC %s\n' "$K" "$?" >&6
-				} | head -c 65536 >&5
-			} 4>&1 | kit_cut "$3" >&3
-		} 5>&1 6>&1
-	)
-	printf '\n%s STDERR %s\n%s' "$K" "$1" "$kit_err"
+}
+
+# kit_end NAME STDERR: the command's stderr (with its RC line), bounded, and END.
+kit_end() {
+	echo e >&7
+	kit_orphan_exit
+	printf '\n%s STDERR %s\n%.65536s' "$K" "$1" "$2"
 	printf '\n%s END %s\n' "$K" "$1"
 }
 
-printf '\n%s KIT-PROBE 1 @KIT_VERSION@\n' "$K"
+# kit_section NAME SECONDS MAXBYTES+1 COMMAND: COMMAND in its own sh, stdin
+# from /dev/null; its stdout through the bound, its stderr and status held.
+kit_section() {
+	kit_begin "$1"
+	if [ -n "$kit_dd" ]; then
+		kit_cut="dd bs=65536 iflag=count_bytes count=$3"
+	else
+		kit_cut="head -c $3"
+	fi
+	# shellcheck disable=SC2086 # $kit_cut: the bound's words
+	kit_err=$(
+		{
+			{
+				sh -c "$4" 2>&5 7>&- </dev/null &
+				echo "s $! $2" >&7
+				wait "$!"
+				kit_timed "$2" "$?" >&5
+				printf '\n%s RC %s\n' "$K" "$?" >&5
+			} | $kit_cut 2>/dev/null >&3 7>&-
+		} 5>&1
+	)
+	kit_end "$1" "$kit_err"
+}
+
+# kit_file NAME SECONDS MAXBYTES+1 FILE...: as `cat FILE...`, one `head -c`
+# per file (a FIFO in place of a file is ended by the watchdog).
+kit_file() {
+	kit_begin "$1"
+	kit_n=$1 kit_s=$2 kit_m=$3
+	shift 3
+	kit_err=$(
+		kit_r=0
+		for kit_f; do
+			head -c "$kit_m" "$kit_f" 2>&1 >&3 3>&- 7>&- </dev/null &
+			echo "s $! $kit_s" >&7
+			wait "$!"
+			kit_timed "$kit_s" "$?" || kit_r=$?
+		done
+		printf '\n%s RC %s\n' "$K" "$kit_r"
+	)
+	kit_end "$kit_n" "$kit_err"
+}
+
+# kit_kernel_file NAME MAXBYTES+1 FILE...: as `cat FILE...` for the small
+# text files the kernel makes on each read (/proc/meminfo, /proc/net/snmp
+# ...): such reads never block, so no watchdog. Read by the shell itself, no
+# process at all; the bound stops after the line that crosses it, kernel text
+# has no NUL bytes, a last line without a newline is kept as it is. Files
+# under /proc/sys answer only a read from their start (the shell's `read`
+# takes a byte at a time): one `head -c` each.
+kit_kernel_file() {
+	kit_begin "$1"
+	kit_n=$1 kit_m=$2 kit_r=0 kit_err='' kit_c=0
+	shift 2
+	for kit_f; do
+		if [ ! -e "$kit_f" ]; then
+			kit_err="${kit_err}cat: $kit_f: No such file or directory$kit_nl"
+			kit_r=1
+			continue
+		fi
+		case $kit_f in /proc/sys/*)
+			kit_e=$(exec head -c "$kit_m" "$kit_f" 2>&1 >&3 3>&- 7>&- </dev/null) || kit_r=1
+			kit_err="$kit_err$kit_e${kit_e:+$kit_nl}"
+			continue
+			;;
+		esac
+		{
+			while [ "$kit_c" -lt "$kit_m" ]; do
+				if IFS= read -r kit_l; then
+					printf '%s\n' "$kit_l"
+					kit_c=$((kit_c + ${#kit_l} + 1))
+				else
+					[ -z "$kit_l" ] || printf '%s' "$kit_l"
+					break
+				fi
+			done <"$kit_f" >&3
+		} 2>/dev/null || {
+			kit_err="${kit_err}cat: $kit_f: cannot read$kit_nl"
+			kit_r=1
+		}
+	done
+	kit_end "$kit_n" "$kit_err$kit_nl$K RC $kit_r"
+}
+
+# --- the run -----------------------------------------------------------------------
+
+kit_main() {
+	kit_me=$$
+	{ read -r kit_l </proc/self/stat; } 2>/dev/null && kit_me=${kit_l%% *}
+	kit_tick "$kit_me" </dev/null >/dev/null 2>&1 3>&- &
+	kit_ticker=$!
+	printf '\n%s KIT-PROBE 1 @KIT_VERSION@\n' "$K"
 @KIT_SECTIONS@
-printf '\n%s DONE\n' "$K"
+	kill "$kit_ticker" 2>/dev/null
+	printf '\n%s DONE\n' "$K"
+}
+
+kit_main 7>&1 >&3 | kit_watchdog >/dev/null 2>&1 3>&-
