@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from kit.numbers import to_int
 from kit.probe import PROBE_START
 from kit.sections import SECTIONS, Section
 from kit.unmangle import Undone, unmangle
@@ -168,24 +169,81 @@ def from_bytes(data: bytes, source: str = "") -> Capture:
     end = data.find(b"\n", len(MAGIC))
     if end < 0:
         raise CaptureFormatError("capture header is cut off")
-    try:
-        header = json.loads(data[len(MAGIC) : end])
-        body = data[end + 1 :]
-        n_out = int(header.get("stdout_bytes", len(body)))
-        n_err = int(header.get("stderr_bytes", 0))
-    except (ValueError, TypeError) as exc:
-        raise CaptureFormatError(f"capture header is not valid JSON ({exc})") from None
-    if not isinstance(header, dict):
-        raise CaptureFormatError("capture header is not a JSON object")
+    header, problems = read_header(data[len(MAGIC) : end])
+    body = data[end + 1 :]
+    n_out = header.get("stdout_bytes", len(body))
+    n_err = header.get("stderr_bytes", 0)
     stdout, stderr = body[:n_out], body[n_out : n_out + n_err]
-    capture = Capture(header=header, stdout=stdout, stderr=stderr)
+    capture = Capture(header=header, stdout=stdout, stderr=stderr, problems=problems)
     if len(body) < n_out + n_err:
         capture.cut_short = True
         capture.problems.append(f"capture file is shorter than its header says ({len(body)} of {n_out + n_err} bytes)")
-    token = str(header.get("token", ""))
+    token = header.get("token")
     if token:
         _split(capture, token)
     return capture
+
+
+# The header fields kit reads, and the JSON types each may have (None: null).
+# A field of another type is dropped with a problem: the body still renders.
+_HEADER_TYPES: dict[str, tuple[type, ...]] = {
+    "kit_version": (str,),
+    "target": (str,),
+    "started": (str,),
+    "finished": (str,),
+    "host_key": (str,),
+    "error": (str,),
+    "exit_status": (int,),
+    "partial": (bool,),
+    "stdout_bytes": (int,),
+    "stderr_bytes": (int,),
+    "token": (str,),
+}
+_TOKEN = re.compile(r"[A-Za-z0-9]{1,64}")
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def read_header(line: bytes) -> tuple[dict[str, Any], list[str]]:
+    """The capture header line as a dict whose known fields have their types; never raises but CaptureFormatError.
+
+    Not JSON, not an object, NaN/Infinity anywhere, or byte counts that are
+    not counts: CaptureFormatError (exit 2: the body cannot be cut). Another
+    known field of the wrong type is dropped and named in the problems.
+    """
+    try:
+        header = json.loads(line, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise CaptureFormatError(f"capture header is not valid JSON ({one_line_text(exc)})") from None
+    if not isinstance(header, dict):
+        raise CaptureFormatError(f"capture header is not a JSON object (it is {type(header).__name__})")
+    problems = []
+    for key, types in _HEADER_TYPES.items():
+        value = header.get(key)
+        # bool is an int in Python: exit_status true is not a status.
+        if value is None or (isinstance(value, types) and not (bool not in types and isinstance(value, bool))):
+            continue
+        if key in ("stdout_bytes", "stderr_bytes"):
+            raise CaptureFormatError(f"capture header: {key} is not a byte count")
+        problems.append(f"capture header: {key} is not a {types[0].__name__}; ignored")
+        del header[key]
+    for key in ("stdout_bytes", "stderr_bytes"):
+        if header.get(key, 0) is None:
+            del header[key]  # null: as if absent
+        elif header.get(key, 0) < 0:
+            raise CaptureFormatError(f"capture header: {key} is negative")
+    token = header.get("token")
+    if token is not None and not _TOKEN.fullmatch(token):
+        problems.append("capture header: the token is not a kit token; the sections cannot be found")
+        del header["token"]
+    return header, problems
+
+
+def one_line_text(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def _split(capture: Capture, token: str) -> None:
@@ -318,7 +376,7 @@ def split_sections(
         elif kind == "RC":
             # The exit status races the command's stderr into the same pipe:
             # what follows the RC line is more stderr.
-            rc = int(arg) if arg.isdigit() else None
+            rc = to_int(arg)
             err += rest
         elif kind == "END" and current is not None:
             finish(current, complete=True)

@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kit.numbers import is_digits
 from kit.parsers import kconfig as kconfig_parser
 from kit.parsers import os_release as os_release_parser
 from kit.parsers import proc_modules
@@ -346,7 +347,7 @@ def _gather_config(sections: Mapping[str, SectionOutput], ev: _Evidence) -> None
         hit = next((p for p in listed if p.startswith(path)), None)
         if hit is not None:
             fields = listed[hit]
-            size = fields[4] if len(fields) > 4 and fields[4].isdigit() else None
+            size = fields[4] if len(fields) > 4 and is_digits(fields[4]) else None
             if size == "0" and not hit.startswith("/proc/"):
                 reasons.append(f"{hit} is empty")
             elif re.search(re.escape(hit) + r".*(Permission denied|Operation not permitted)", err):

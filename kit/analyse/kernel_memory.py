@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kit.capture import SectionOutput
+from kit.numbers import is_digits
 from kit.parsers import meminfo, proc_counters
 from kit.records import Parsed
 
@@ -94,7 +95,7 @@ def _limits(section: SectionOutput | None) -> Limits | None:
     if section is None or not section.ok:
         return None
     words = section.text.split()
-    if len(words) != 3 or not all(w.isdigit() for w in words):
+    if len(words) != 3 or not all(is_digits(w) for w in words):
         return None
     return Limits(*(int(w) for w in words))
 
@@ -102,7 +103,7 @@ def _limits(section: SectionOutput | None) -> Limits | None:
 def analyse(sections: Mapping[str, SectionOutput], parsed: Mapping[str, Parsed[Any]]) -> KernelMemory:
     page = sections.get("pagesize")
     page_text = page.text.strip() if page and page.ok else ""
-    page_size = int(page_text) if page_text.isdigit() and int(page_text) > 0 else DEFAULT_PAGE_SIZE
+    page_size = int(page_text) if is_digits(page_text) and int(page_text) > 0 else DEFAULT_PAGE_SIZE
     counters: dict[str, dict[str, int]] = {}
     for name in ("netstat_counters", "snmp"):
         result = parsed.get(name)
@@ -113,7 +114,7 @@ def analyse(sections: Mapping[str, SectionOutput], parsed: Mapping[str, Parsed[A
     stat = {r.protocol: r.counters for r in parsed["sockstat"].records} if "sockstat" in parsed else {}
     return KernelMemory(
         page_size=page_size,
-        page_size_known=page_text.isdigit(),
+        page_size_known=is_digits(page_text),
         mem_total=mem.get("MemTotal"),
         mem_available=mem.get("MemAvailable"),
         tcp=ProtoMemory("TCP", stat.get("TCP", {}).get("mem"), _limits(sections.get("tcp_mem"))),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kit.numbers import is_digits
 from kit.records import Parsed, ParseProblem
 
 
@@ -31,7 +32,7 @@ def parse(text: str) -> Parsed[MemValue]:
             continue
         key, sep, rest = line.partition(":")
         fields = rest.split()
-        if not sep or not key.strip() or not fields or not fields[0].isdigit():
+        if not sep or not key.strip() or not fields or not is_digits(fields[0]):
             result.problems.append(ParseProblem(number, line[:300], "not 'Key: value [kB]'"))
             continue
         if len(fields) > 1 and fields[1] == "kB":

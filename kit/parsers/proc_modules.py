@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kit.numbers import is_digits, to_int
 from kit.records import Parsed, ParseProblem
 
 _STATES = ("Live", "Loading", "Unloading")
@@ -58,11 +59,11 @@ def _module(fields: list[str], number: int) -> tuple[Module | None, str]:
     if len(fields) < 5:
         return None, "fewer than 5 fields (name size refcount used-by state)"
     name, size, refcount, used_by, state = fields[:5]
-    if not size.isdigit():
+    if not is_digits(size):
         return None, f"size {size[:20]!r} is not a number"
     if refcount == "-":
         count = None
-    elif refcount.lstrip("-").isdigit():
+    elif to_int(refcount) is not None:
         count = int(refcount)
     else:
         return None, f"refcount {refcount[:20]!r} is not a number"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kit.numbers import is_digits
 from kit.records import Parsed, ParseProblem
 
 
@@ -36,7 +37,7 @@ def parse(text: str) -> Parsed[Owner]:
         pid, _, rest = line.partition(" ")
         name, _, tail = rest.rpartition(" ")
         name, _, inode = name.rpartition(" ")
-        if not (pid.isdigit() and inode.isdigit() and tail.isdigit()):
+        if not (is_digits(pid) and is_digits(inode) and is_digits(tail)):
             result.problems.append(ParseProblem(number, line[:300], "not '<pid> <comm> <inode> <fd>'"))
             continue
         result.records.append(Owner(int(pid), name, int(inode), int(tail), number))

@@ -13,6 +13,7 @@ is bytes. sockstat6 has the same shape with TCP6, UDP6, ... and no `mem`.
 
 from __future__ import annotations
 
+from kit.numbers import is_digits
 from kit.records import Parsed, ParseProblem, Sockstat
 
 
@@ -27,7 +28,7 @@ def parse(text: str) -> Parsed[Sockstat]:
             result.problems.append(ParseProblem(number, line[:300], "not 'PROTO: key value ...'"))
             continue
         pairs = dict(zip(fields[::2], fields[1::2], strict=False))
-        if not all(v.isdigit() for v in pairs.values()):
+        if not all(is_digits(v) for v in pairs.values()):
             result.problems.append(ParseProblem(number, line[:300], "a value is not a number"))
             continue
         result.records.append(Sockstat(proto.strip(), {k: int(v) for k, v in pairs.items()}, number))

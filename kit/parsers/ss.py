@@ -102,6 +102,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from kit.numbers import is_digits
 from kit.records import (
     OLD_MEM_KEYS,
     SKMEM_KEYS,
@@ -889,7 +890,7 @@ def _parse(text: str, fast_path: bool = True) -> Parsed[Socket]:
                         if netid and netid not in unix_netids:
                             break
                         local, peer, inode = ulocal, upeer, int(uino)
-                    elif netid in unix_netids or (not netid and peer.isdigit()):
+                    elif netid in unix_netids or (not netid and is_digits(peer)):
                         break  # a unix row cut short: the general reader decides
                     else:
                         inode = None

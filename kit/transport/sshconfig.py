@@ -33,6 +33,7 @@ from typing import Any
 import paramiko
 
 from kit.errors import UsageError
+from kit.numbers import is_digits
 
 DEFAULT_TIMEOUT = 15.0
 DEFAULT_KEY_NAMES = ("id_ed25519", "id_ecdsa", "id_rsa", "id_dsa")
@@ -121,7 +122,7 @@ def parse_hop(spec: str) -> tuple[str | None, str, int | None]:
     else:
         host, port_text = rest, None
     if port_text is not None:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        if not is_digits(port_text) or not 0 < int(port_text) < 65536:
             raise UsageError(f"bad port in jump host {spec!r}")
         port = int(port_text)
     if not host:
