@@ -422,9 +422,16 @@ def _place(
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    if len(args.capture) > 1:
+    if len(args.capture) > 1 or args.index:
         return _render_many(args)
     args.capture = args.capture[0]
+    if args.capture != "-":
+        from kit import failure_note
+
+        note = failure_note.read(Path(args.capture))
+        if note is not None:  # a device that was never reached: nothing to render
+            sys.stderr.write(f"kit render: {one_line(args.capture)}: {one_line(note.target)}: {one_line(note.error)}\n")
+            return note.exit
     path = Path("stdin" if args.capture == "-" else args.capture)
     rep = _read_report(args.capture)
     emit: Callable[[TextIO], object]  # writes the output: the JSON is streamed, never held whole
@@ -698,6 +705,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--redact", action="store_true", help="replace addresses and host names with tokens")
     p.add_argument("--reports", default="reports", metavar="DIR", help="where html goes without -o (default ./reports)")
+    p.add_argument(
+        "--index", action="store_true", help="also write the index of the inputs (implied by several inputs)"
+    )
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser(

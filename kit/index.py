@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kit import failure_note
 from kit.collect import Collected
 from kit.render.json import totals_dict
 from kit.report import Report
@@ -123,13 +124,16 @@ def render_one(arg: str, reports: Path, read: Callable[[str], tuple[Capture, str
     from kit.errors import KitError
     from kit.render import html
 
+    note = failure_note.read(Path(arg)) if arg != "-" else None
+    if note is not None:
+        return Collected(target=arg, exit_code=note.exit, error=f"{note.target}: {note.error}")
     try:
         cap, source = read(arg)
     except KitError as exc:
         return Collected(target=arg, exit_code=exc.exit_code, error=str(exc))
     rep = report_mod.build(cap, source=source)
     name = "stdin" if arg == "-" else Path(arg).stem
-    html_path = capture.write_new(reports, name, ".html", html.render(rep).encode("utf-8"), mode=0o644)
+    html_path = capture.write_new(reports, name, ".html", html.render(rep).encode("utf-8"))
     partial = rep.capture.partial
     return Collected(
         target=arg,
@@ -153,7 +157,7 @@ def write(entries: list[Collected], reports: Path, started: float, finished: flo
     data = to_dict(entries, started, finished, reports)
     name = f"index-{timestamp(started)}"
     text = json_safe(json.dumps(data, indent=1, ensure_ascii=False)) + "\n"
-    json_path = capture.write_new(reports, name, ".json", text.encode("utf-8"), mode=0o644)
+    json_path = capture.write_new(reports, name, ".json", text.encode("utf-8"))
     html = index_html.render(data, json_name=json_path.name)
-    html_path = capture.write_new(reports, json_path.stem, ".html", html.encode("utf-8"), mode=0o644)
+    html_path = capture.write_new(reports, json_path.stem, ".html", html.encode("utf-8"))
     return html_path, json_path

@@ -96,6 +96,23 @@ def device_pool(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def device_trio(tmp_path_factory):
+    """Three default devices at once, one per port (one root, so one host key), for fleet tests."""
+    workdir = tmp_path_factory.mktemp("trio")
+    started = []
+    try:
+        for _ in range(3):
+            started.append(devicelib.start_device(workdir))
+    except Exception as exc:  # anything: missing root, packages, timeout
+        for dev in started:
+            devicelib.stop_device(dev)
+        unavailable(f"three test devices unavailable: {exc}")
+    yield started
+    for dev in started:
+        devicelib.stop_device(dev)
+
+
+@pytest.fixture(scope="session")
 def device(device_pool):
     """Default device: ss present, /proc/config.gz readable."""
     return device_pool.get()

@@ -17,11 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-import devicelib
 import jsonschema
 import netproxy
 import pytest
-from support import unavailable
 
 from kit import capture as capture_mod
 
@@ -43,20 +41,8 @@ def closed_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def devices(tmp_path_factory):
-    """Three devices of one root (one host key), each on its own port."""
-    workdir = tmp_path_factory.mktemp("fleet-devices")
-    started = []
-    try:
-        for _ in range(3):
-            started.append(devicelib.start_device(workdir))
-    except Exception as exc:  # noqa: BLE001 - missing root, packages, timeout
-        for dev in started:
-            devicelib.stop_device(dev)
-        unavailable(f"fleet test devices unavailable: {exc}")
-    yield started
-    for dev in started:
-        devicelib.stop_device(dev)
+def devices(device_trio):
+    return device_trio
 
 
 def host_key(dev) -> str:

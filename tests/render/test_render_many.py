@@ -52,3 +52,23 @@ def test_several_inputs_are_html_only(idle_cap, capsys):
     for extra in (["--format", "json"], ["-o", "x.html"], ["--redact"]):
         assert main(["render", str(idle_cap), str(idle_cap), *extra]) == 2
         assert "one input at a time" in capsys.readouterr().err
+
+
+def test_failure_note_is_a_failed_row_and_alone_exits_with_its_code(idle_cap, tmp_path, capsys):
+    from kit import failure_note
+
+    note = tmp_path / "ap9.failed"
+    note.write_bytes(failure_note.encode(failure_note.FailureNote("ap9", 3, "ssh: connect to host ap9: No route")))
+    reports = tmp_path / "reports"
+    assert main(["render", str(note), str(idle_cap), "--reports", str(reports)]) == 3
+    index = json.loads(Path(capsys.readouterr().out.splitlines()[-1]).read_text())
+    failed = index["devices"][0]
+    assert (failed["exit"], failed["error"], failed["html"]) == (3, "ap9: ssh: connect to host ap9: No route", None)
+
+    assert main(["render", str(note)]) == 3
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "No route" in err
+
+    assert main(["render", "--index", str(idle_cap), "--reports", str(reports)]) in (0, 1)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and Path(lines[1]).name.startswith("index-")
