@@ -27,25 +27,12 @@ SCHEMA = "kit.fleet/1"
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 
 
-def share_of_memtotal(report: Report) -> float | None:
-    """Socket memory (r + max(t, w) over all sockets) as a share of MemTotal; None when either is unknown."""
-    total = report.kernel_memory.mem_total
-    if not total or not report.totals.with_skmem:
-        return None
-    return report.totals.memory / total
-
-
 def top_process(report: Report) -> dict[str, Any] | None:
-    """The process holding the most socket memory, or None when no process shown holds any."""
-    for group in report.processes:
-        if (group.pid is not None or group.name != "(no owner shown)") and group.totals.memory > 0:
-            return {
-                "name": group.name,
-                "pid": group.pid,
-                "bytes": group.totals.memory,
-                "sockets": group.totals.sockets,
-            }
-    return None
+    """The report summary's top holder of socket memory (this collect's own session left out), or None."""
+    holder = report.summary.top_holder
+    if holder is None:
+        return None
+    return {"name": holder.name, "pid": holder.pid, "bytes": holder.bytes, "sockets": holder.sockets}
 
 
 def worst_finding(report: Report) -> dict[str, str] | None:
@@ -67,7 +54,7 @@ def device_dict(entry: Collected, base: Path) -> dict[str, Any]:
         "hostname": rep.device.hostname if rep else None,
         "verdict": rep.kernel_diag.verdict if rep else None,
         "totals": totals_dict(rep.totals) if rep else None,
-        "share_of_memtotal": share_of_memtotal(rep) if rep else None,
+        "share_of_memtotal": rep.summary.share_of_memtotal if rep else None,
         "top_process": top_process(rep) if rep else None,
         "worst_finding": worst_finding(rep) if rep else None,
         "capture": _relative(entry.capture, base),

@@ -78,6 +78,13 @@ def ansible_run(device_trio, device, tmp_path_factory):
     return {"run": run, "work": work, "hosts": hosts, "devices": device_trio, "device": device}
 
 
+def test_probe_fits_in_one_dropbear_command():
+    # The playbook sends the probe as the SSH command: dropbear's MAX_CMD_LEN is 9000 bytes.
+    from kit.probe import render_probe
+
+    assert len(render_probe().encode()) < 9000
+
+
 def _index(work: Path) -> dict:
     (path,) = (work / "reports").glob("index-*.json")
     return json.loads(path.read_text())

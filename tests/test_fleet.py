@@ -121,6 +121,9 @@ def test_each_reached_device_is_exactly_a_single_collect(fleet_run, devices):
         assert d["hostname"] == report["device"]["hostname"] == devices[0].hostname
         assert d["verdict"] == report["kernel_diag"]["verdict"]
         assert d["totals"] == report["totals"]
+        assert d["share_of_memtotal"] == report["summary"]["share_of_memtotal"]
+        holder = report["summary"]["top_holder"]
+        assert d["top_process"] == (holder and {k: holder[k] for k in ("name", "pid", "bytes", "sockets")})
         worst = report["findings"] and min(
             report["findings"], key=lambda f: ("critical", "warning", "info").index(f["severity"])
         )
