@@ -284,7 +284,12 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def _collect_fleet(args: argparse.Namespace) -> int:
-    """kit collect -f FILE: every device of the file, then the index; stdout is the index's two paths."""
+    """kit collect -f FILE: every device of the file, then the index; stdout is the index's two paths.
+
+    With --every/--count every device runs a series over its own connection:
+    stdout is each capture as it is written, then the index (whose entries
+    link each device's trend).
+    """
     from kit import fleet
     from kit.index import exit_code
 
@@ -301,6 +306,20 @@ def _collect_fleet(args: argparse.Namespace) -> int:
         raise InputError(f"-f {args.file}: {exc.strerror or exc}") from None
     lines = fleet.parse_targets(text, source)
     targets = fleet.resolve_all(lines, _flags(args), source)
+    series = None
+    if args.count is not None:
+        # --every with -f: each device's captures printed as they are written (from any device, whole lines).
+        import threading
+
+        from kit import output_file
+
+        printing = threading.Lock()
+
+        def written(path: Path) -> None:
+            with printing:
+                output_file.to_stdout(lambda out: out.write(f"{path}\n"))
+
+        series = (args.every, args.count, written)
     results, html_path, json_path = fleet.collect_all(
         lines,
         targets,
@@ -313,6 +332,7 @@ def _collect_fleet(args: argparse.Namespace) -> int:
         internal_error=lambda exc: (
             f"internal error: {type(exc).__name__}: {exc} (traceback in {_write_crash_log(exc)})"
         ),
+        series=series,
     )
     print(html_path)
     print(json_path)

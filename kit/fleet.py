@@ -263,16 +263,35 @@ def collect_all(
     max_capture: int = capture_writer.DEFAULT_LIMIT,
     on_done: Callable[[int, Collected], None] = lambda _i, _c: None,
     internal_error: Callable[[BaseException], str] | None = None,
+    series: tuple[float, int, Callable[[Path], None]] | None = None,
 ) -> tuple[list[Collected], Path, Path]:
     """Collect every target (at most `jobs` at once, never prompting), then write the index.
 
     Returns the results in the file's order (each `target` the line as
-    written) and the index's HTML and JSON paths.
+    written) and the index's HTML and JSON paths. With `series` (every,
+    count, on_capture) each device runs kit.series over its one connection
+    and its index entry links its trend (and its last capture).
     """
     from kit.transport.ssh import SshTransport
 
     def work(i: int, progress: Callable[[str], None]) -> Collected:
         transport = SshTransport(targets[i], ask=None)
+        if series is not None:
+            from kit import series as series_mod
+
+            every, count, on_capture = series
+            done = series_mod.run(
+                transport, captures, reports, every, count, on_capture, probe_timeout, progress, max_capture
+            )
+            return Collected(
+                lines[i].text,
+                done.exit_code,
+                done.error,
+                done.captures[-1] if done.captures else None,
+                done.trend_html,
+                done.trend_json,
+                done.last_report,
+            )
         result = collect.run(transport, captures, reports, probe_timeout, progress, max_capture)
         return replace(result, target=lines[i].text)
 

@@ -31,6 +31,7 @@ from types import FrameType
 from kit import capture, capture_writer, collect
 from kit.analyse import trend as trend_mod
 from kit.errors import ExitStatus, KitError
+from kit.report import Report
 from kit.transport.base import Progress, Transport, no_progress
 
 
@@ -44,6 +45,7 @@ class SeriesResult:
     error: str | None = None  # why the series stopped early
     interrupted: bool = False
     trend: trend_mod.Trend | None = None
+    last_report: Report | None = None  # the last capture's, for a fleet's index entry
 
 
 class _Interrupt:
@@ -81,6 +83,19 @@ class _Interrupt:
             yield
         finally:
             signal.signal(signal.SIGINT, previous)
+
+
+def _wait(until: float, interrupt: _Interrupt, progress: Progress) -> bool:
+    """Sleep until `until` (time.monotonic()); True when Ctrl-C came meanwhile.
+
+    In short slices, each through `progress`: a fleet cancels its devices by
+    raising from their progress callback, so a waiting device stops at once too.
+    """
+    while (left := until - time.monotonic()) > 0:
+        if interrupt.event.wait(min(left, 0.5)):
+            return True
+        progress(f"next run in {max(0.0, until - time.monotonic()):.0f} s")
+    return interrupt.seen
 
 
 def write_trend(trend: trend_mod.Trend, reports: Path, name: str) -> tuple[Path, Path]:
@@ -124,20 +139,18 @@ def run(
                     result.captures.append(done.capture)
                     on_capture(done.capture)
                     samples.append(trend_mod.sample(done.report))
+                    result.last_report = done.report
                     result.exit_code = max(result.exit_code, done.exit_code)
                     if done.error is not None or interrupt.seen:
                         result.error = done.error
                         break
-                    if n + 1 < count:
-                        progress(f"next run in {every:.0f} s")
-                        interrupt.event.wait(max(0.0, every - (time.monotonic() - begun)))
-                        if interrupt.seen:
-                            break
+                    if n + 1 < count and _wait(begun + every, interrupt, progress):
+                        break
         except KeyboardInterrupt:
             interrupt.presses = max(interrupt.presses, 1)
     result.interrupted = interrupt.seen
     if result.interrupted:
-        result.exit_code = 130
+        result.exit_code = ExitStatus.INTERRUPTED
     if samples:
         result.trend = trend_mod.build(samples)
         stamp = dt.datetime.fromtimestamp(started, dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")

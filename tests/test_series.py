@@ -192,3 +192,36 @@ def test_every_and_count_go_together(capsys):
         with pytest.raises(SystemExit) as exc:
             main(["collect", "--local", *argv])
         assert exc.value.code == 2
+
+
+@pytest.mark.device
+def test_series_with_a_fleet_file_one_trend_per_device_and_the_index(device, tmp_path, capsys):
+    """-f with --every: every device runs its series over its own connection; each capture line as it is
+    written (whole lines, whichever device), then the index, whose entries link each device's trend."""
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host lab-ap\n  HostName {device.host}\n  Port {device.port}\n  User root\n")
+    (tmp_path / "devices.txt").write_text(f"ssh://root@{device.host}:{device.port}\nlab-ap\n")
+    with growing(device_pid_namespace(device)) as pids:
+        capsys.readouterr()
+        code = main(
+            ["collect", "-f", str(tmp_path / "devices.txt"), "-F", str(config), "-i", str(device.root_key),
+             "--known-hosts", str(device.known_hosts), "--captures", str(tmp_path / "c"),
+             "--reports", str(tmp_path / "r"), "--every", EVERY, "--count", COUNT]
+        )  # fmt: skip
+        out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert code in (0, 1), err
+    captures = [Path(p) for p in lines[:-2]]
+    assert len(captures) == 2 * int(COUNT) and all(p.suffix == ".cap" and p.exists() for p in captures)
+    assert len(set(captures)) == len(captures)
+    index = json.loads(Path(lines[-1]).read_text())
+    assert [d["target"] for d in index["devices"]] == [f"ssh://root@{device.host}:{device.port}", "lab-ap"]
+    seen: list[str] = []
+    for entry in index["devices"]:
+        assert entry["error"] is None and entry["html"].endswith(".html") and entry["json"].endswith(".json")
+        trend = json.loads((Path(lines[-1]).parent / entry["json"]).read_text())
+        assert trend["schema"] == "kit.trend/1" and len(trend["samples"]) == int(COUNT)
+        seen += [s["capture"] for s in trend["samples"]]
+        procs = {(p["name"], p["pid"]): p for p in trend["processes"]}
+        assert procs[("leak", pids["leak"])]["growing"]
+    assert sorted(seen) == sorted(str(p) for p in captures)
