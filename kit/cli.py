@@ -17,9 +17,10 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from kit import __version__
+from kit.diag_options import REQUIRED
 from kit.errors import ExitStatus, InputError, KitError, UsageError
 from kit.output_file import silence_stdout
 from kit.terminal_text import one_line, visible
@@ -140,14 +141,14 @@ the next prompt, a timestamp on every line), or pasted into a ticket with
 text around it. A run that was cut off renders as a partial report (exit 4).
 """
 
-EPILOG_KCONFIG = """\
+EPILOG_KCONFIG = f"""\
 examples:
   kit kconfig build/linux-5.15/.config             gate a kernel build (exit 1 when an option is missing)
   kit kconfig /proc/config.gz
   kit kconfig vmlinux   (or zImage, uImage)        the config embedded with CONFIG_IKCONFIG
   kit kconfig .config --require CONFIG_INET_DIAG,CONFIG_UNIX_DIAG --format json
 
-Default --require: CONFIG_INET_DIAG,CONFIG_INET_TCP_DIAG,CONFIG_INET_UDP_DIAG
+Default --require: {",".join(REQUIRED)}
 (without them `ss -m` shows no socket memory); =y and =m both satisfy it.
 Exit 0 all present, 1 one missing, 2 the file cannot be read as a config.
 """
@@ -156,7 +157,7 @@ Exit 0 all present, 1 one missing, 2 the file cannot be read as a config.
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (and still exit 2)."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(ExitStatus.USAGE, f"{self.prog}: {one_line(message)} (see {self.prog} --help)\n")
 
 
@@ -788,9 +789,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=raw,
     )
     p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument(
-        "--require", default="CONFIG_INET_DIAG,CONFIG_INET_TCP_DIAG,CONFIG_INET_UDP_DIAG", metavar="OPT[,OPT...]"
-    )
+    p.add_argument("--require", default=",".join(REQUIRED), metavar="OPT[,OPT...]")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_kconfig)
     return parser

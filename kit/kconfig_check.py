@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 from kit import kconfig_image
 from kit.analyse import kdiag
+from kit.diag_options import OPTIONS, REQUIRED
 from kit.errors import ExitStatus, InputError, UsageError
 from kit.parsers import kconfig as kconfig_parser
 from kit.records import KconfigOption, Parsed
@@ -106,7 +107,7 @@ def _normalise(require: list[str]) -> list[str]:
                 )
             if name not in names:
                 names.append(name)
-    return names or list(kdiag.REQUIRED)
+    return names or list(REQUIRED)
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,7 @@ def _text(results: list[_Result]) -> str:
         )
         lines.append(f"{r.loaded.path} ({kind}; {style}; {len(r.parsed.records)} options)")
         required = {c.name for c in r.checks}
-        width = max(len(n) for n in list(required) + list(kdiag.OPTIONS)) + 2
+        width = max(len(n) for n in list(required) + list(OPTIONS)) + 2
         for c in r.checks:
             mark = "ok  " if c.ok else "FAIL"
             lines.append(f"  [{mark}] {c.name:<{width}}{_value_text(c.value):<12}{_STATE_TEXT[c.state]}")

@@ -42,28 +42,43 @@ class ProcRef:
     fd: int | None
 
 
-# The skmem fields, in the order ss prints them, with the kernel's names
-# (include/uapi/linux/sock_diag.h SK_MEMINFO_*). ss key -> field:
-#   r  rmem_alloc   bytes in the receive queue (skb truesize, not payload)
-#   rb rcv_buf      receive buffer limit (SO_RCVBUF, doubled by the kernel)
-#   t  wmem_alloc   bytes of sent data not yet freed (in flight, tx queue)
-#   tb snd_buf      send buffer limit (SO_SNDBUF, doubled)
-#   f  fwd_alloc    memory reserved for the socket but not yet used
-#   w  wmem_queued  bytes queued for sending (TCP write queue, incl. unsent)
-#   o  opt_mem      option memory (socket filters, multicast lists)
-#   bl back_log     bytes in the backlog while the socket was locked
-#   d  sock_drop    packets dropped (a count, not bytes)
-SKMEM_KEYS = {
-    "r": "rmem_alloc",
-    "rb": "rcv_buf",
-    "t": "wmem_alloc",
-    "tb": "snd_buf",
-    "f": "fwd_alloc",
-    "w": "wmem_queued",
-    "o": "opt_mem",
-    "bl": "back_log",
-    "d": "sock_drop",
-}
+# The skmem fields, in the order ss prints them: ss key, the kernel's name
+# (include/uapi/linux/sock_diag.h SK_MEMINFO_*, also the JSON key), what it
+# means. The one copy: the parser's keys, the HTML glossary and the README's
+# table come from (or follow) this.
+SKMEM_GLOSSARY: tuple[tuple[str, str, str], ...] = (
+    (
+        "r",
+        "rmem_alloc",
+        "Bytes of received data waiting in the receive queue for the application to read, "
+        "counted as the kernel allocated them (skb truesize: payload plus buffer overhead).",
+    ),
+    (
+        "rb",
+        "rcv_buf",
+        "The receive buffer limit (SO_RCVBUF as doubled by the kernel, or as autotuned for TCP). "
+        "When r reaches rb, new data is dropped (UDP) or the window closes (TCP).",
+    ),
+    (
+        "t",
+        "wmem_alloc",
+        "Bytes of sent data the kernel still holds: handed to the device queue or, for TCP, "
+        "sent and not yet acknowledged. Unix stream sockets charge unread data to the sender, so a reader "
+        "that does not read shows up as its peer's t.",
+    ),
+    ("tb", "snd_buf", "The send buffer limit (SO_SNDBUF, doubled)."),
+    ("f", "fwd_alloc", "Memory reserved for the socket in advance (forward allocation), not yet used by data."),
+    ("w", "wmem_queued", "Bytes queued for sending: TCP's write queue, including data not yet sent."),
+    ("o", "opt_mem", "Option memory: socket filters, multicast lists and other per-socket options."),
+    ("bl", "back_log", "Bytes in the socket's backlog, received while the socket was locked by its owner."),
+    (
+        "d",
+        "sock_drop",
+        "Packets dropped on this socket (a count, not bytes): a full receive buffer, "
+        "a filter, or memory pressure. Older ss does not print it.",
+    ),
+)
+SKMEM_KEYS = {key: name for key, name, _meaning in SKMEM_GLOSSARY}
 # Older ss (iproute2 < 3.x era) printed mem:(r,w,f,t) from INET_DIAG_MEMINFO:
 # r = rmem_alloc, w = wmem_queued, f = fwd_alloc, t = wmem_alloc.
 OLD_MEM_KEYS = {"r": "rmem_alloc", "w": "wmem_queued", "f": "fwd_alloc", "t": "wmem_alloc"}

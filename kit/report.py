@@ -19,6 +19,7 @@ from kit.analyse.proc_sockets import join_owners
 from kit.analyse.totals import Group, Totals, per_key, per_process, totals
 from kit.capture import Capture, SectionOutput
 from kit.parsers import meminfo
+from kit.parsers import sockstat as sockstat_parser
 from kit.parsers.ancestry import Ancestor, PidTwo
 from kit.records import Finding, Parsed, ParseProblem, Socket
 from kit.sections import BY_NAME, SECTIONS
@@ -183,8 +184,8 @@ def build(capture: Capture, source: str = "") -> Report:
     diag = kdiag.diagnose_live(capture.sections, sockets if socket_source == "ss" else None)
     sockstat: dict[str, dict[str, int]] = {}
     for name in ("sockstat", "sockstat6"):
-        for rec in parsed[name].records if name in parsed else ():
-            sockstat[rec.protocol] = dict(rec.counters)
+        if name in parsed:
+            sockstat.update(sockstat_parser.as_dict(parsed[name]))
     kmem = kernel_memory.analyse(capture.sections, parsed)
     mem = meminfo.as_dict(parsed["meminfo"]) if "meminfo" in parsed else {}
     elsewhere = memory_elsewhere.analyse(capture.sections, parsed, mem, kmem.page_size)
@@ -248,7 +249,7 @@ def _device(capture: Capture, parsed: dict[str, Parsed[Any]]) -> DeviceInfo:
         kernel_version=uname.version if uname else None,
         machine=uname.machine if uname else None,
         os_release=os_name,
-        openwrt="DISTRIB_ID" in osr and "openwrt" in osr.get("DISTRIB_ID", "").lower(),
+        openwrt=os_release.openwrt_release(osr) is not None,
         user=who,
         root=who.startswith("uid=0(") if who else None,
     )

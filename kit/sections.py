@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kit.diag_options import kallsyms_symbols
+
 KIB = 1024
 MIB = 1024 * KIB
 
@@ -262,9 +264,7 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section(
         "kdiag_kallsyms",
-        "grep -E ' (inet_diag_register|tcp_diag_get_info|udp_diag_dump|raw_diag_dump|unix_diag_dump"
-        "|netlink_diag_dump|packet_diag_dump|ikconfig_read_current|kernel_config_data)([[:space:]]|$)' "
-        "/proc/kallsyms",
+        f"grep -E ' ({'|'.join(kallsyms_symbols())})([[:space:]]|$)' /proc/kallsyms",
         max_bytes=16 * KIB,
         why="diag code in the running kernel: built in, or [module]",
     ),

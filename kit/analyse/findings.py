@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from kit.analyse.memory_elsewhere import CONNTRACK_NEAR_FULL
+from kit.diag_options import REQUIRED
 from kit.records import SEVERITIES, Finding, Socket
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 EVIDENCE_SOCKETS = 5
 RCVBUF_FULL_SHARE = 0.75  # r >= 75% of rb counts as "near rcv_buf"
-DIAG_OPTIONS = ("CONFIG_INET_DIAG", "CONFIG_INET_TCP_DIAG", "CONFIG_INET_UDP_DIAG")
 
 
 def describe(sock: Socket) -> str:
@@ -113,14 +113,14 @@ def kernel_diag_not_ok(report: Analysis) -> Iterable[Finding]:
     diag = report.kernel_diag
     if diag.verdict == "ok":
         return
-    remedies = [f"{name}: {v.remedy}" for name, v in diag.options.items() if v.remedy and name in DIAG_OPTIONS]
+    remedies = [f"{name}: {v.remedy}" for name, v in diag.options.items() if v.remedy and name in REQUIRED]
     severity = "critical" if diag.verdict == "missing" else "warning"
     yield Finding(
         severity,
         f"Kernel socket diag: {diag.verdict} — {diag.summary}",
         tuple(
             f"{name}: {diag.options[name].state}: {e}"
-            for name in DIAG_OPTIONS
+            for name in REQUIRED
             if name in diag.options
             for e in diag.options[name].evidence[:3]
         ),

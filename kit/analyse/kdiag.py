@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kit.diag_options import EXTRA_SYMBOLS, OPTIONS, REQUIRED, SPECS, DiagOption
 from kit.numbers import is_digits
 from kit.parsers import kconfig as kconfig_parser
 from kit.parsers import os_release as os_release_parser
@@ -43,18 +44,6 @@ from kit.records import KconfigOption, Socket
 if TYPE_CHECKING:  # pragma: no cover
     from kit.capture import SectionOutput
 
-OPTIONS: tuple[str, ...] = (
-    "CONFIG_INET_DIAG",
-    "CONFIG_INET_TCP_DIAG",
-    "CONFIG_INET_UDP_DIAG",
-    "CONFIG_INET_RAW_DIAG",
-    "CONFIG_UNIX_DIAG",
-    "CONFIG_NETLINK_DIAG",
-    "CONFIG_PACKET_DIAG",
-    "CONFIG_IKCONFIG",
-    "CONFIG_IKCONFIG_PROC",
-)
-REQUIRED: tuple[str, ...] = ("CONFIG_INET_DIAG", "CONFIG_INET_TCP_DIAG", "CONFIG_INET_UDP_DIAG")
 STATES = ("builtin", "module", "loaded", "available", "absent", "unknown")
 VERDICTS = ("ok", "partial", "missing", "unknown")
 OK_STATES = ("builtin", "loaded")
@@ -78,122 +67,6 @@ class KernelDiag:
     notes: tuple[str, ...] = ()  # evidence about the evidence: which config was read, why not
 
 
-@dataclass(frozen=True)
-class _Spec:
-    """What kit knows about one option (from the kernel's Kconfig and Makefiles)."""
-
-    name: str
-    module: str | None  # the .ko it builds when =m (None: bool option)
-    symbol: str  # a /proc/kallsyms text symbol that exists only when the code is in
-    netids: tuple[str, ...]  # ss netids whose skmem proves it works
-    depends: tuple[str, ...]  # config options it depends on (for the remedy's config lines)
-    default: str  # Kconfig default: 'y', 'n', or '=NAME' (follows NAME)
-    openwrt: str | None  # the OpenWrt package that ships the module
-    label: str
-
-
-_SPECS: dict[str, _Spec] = {
-    s.name: s
-    for s in (
-        # net/ipv4/Kconfig: menuconfig INET_DIAG tristate, default y;
-        # INET_TCP_DIAG def_tristate INET_DIAG; UDP and RAW default n.
-        _Spec(
-            "CONFIG_INET_DIAG",
-            "inet_diag",
-            "inet_diag_register",
-            ("tcp", "udp", "raw"),
-            ("CONFIG_INET",),
-            "y",
-            "kmod-inet-diag",
-            "INET socket monitoring",
-        ),
-        _Spec(
-            "CONFIG_INET_TCP_DIAG",
-            "tcp_diag",
-            "tcp_diag_get_info",
-            ("tcp",),
-            ("CONFIG_INET_DIAG",),
-            "=CONFIG_INET_DIAG",
-            "kmod-inet-diag",
-            "TCP socket monitoring",
-        ),
-        _Spec(
-            "CONFIG_INET_UDP_DIAG",
-            "udp_diag",
-            "udp_diag_dump",
-            ("udp",),
-            ("CONFIG_INET_DIAG",),
-            "n",
-            "kmod-inet-diag",
-            "UDP socket monitoring",
-        ),
-        _Spec(
-            "CONFIG_INET_RAW_DIAG",
-            "raw_diag",
-            "raw_diag_dump",
-            ("raw",),
-            ("CONFIG_INET_DIAG",),
-            "n",
-            "kmod-inet-diag",
-            "RAW socket monitoring",
-        ),
-        # net/unix/Kconfig, net/netlink/Kconfig, net/packet/Kconfig: default n.
-        _Spec(
-            "CONFIG_UNIX_DIAG",
-            "unix_diag",
-            "unix_diag_dump",
-            ("u_str", "u_dgr", "u_seq"),
-            ("CONFIG_UNIX",),
-            "n",
-            None,
-            "UNIX socket monitoring",
-        ),
-        _Spec(
-            "CONFIG_NETLINK_DIAG",
-            "netlink_diag",
-            "netlink_diag_dump",
-            ("nl",),
-            ("CONFIG_NET",),
-            "n",
-            "kmod-netlink-diag",
-            "netlink socket monitoring",
-        ),
-        _Spec(
-            "CONFIG_PACKET_DIAG",
-            "af_packet_diag",
-            "packet_diag_dump",
-            ("p_raw", "p_dgr"),
-            ("CONFIG_PACKET",),
-            "n",
-            None,
-            "packet socket monitoring",
-        ),
-        # init/Kconfig: IKCONFIG tristate (=m builds configs.ko), default n;
-        # IKCONFIG_PROC bool, depends on IKCONFIG && PROC_FS, default y.
-        _Spec(
-            "CONFIG_IKCONFIG",
-            "configs",
-            "ikconfig_read_current",
-            (),
-            (),
-            "n",
-            None,
-            "kernel .config embedded in the kernel",
-        ),
-        _Spec(
-            "CONFIG_IKCONFIG_PROC",
-            None,
-            "ikconfig_read_current",
-            (),
-            ("CONFIG_IKCONFIG", "CONFIG_PROC_FS"),
-            "=CONFIG_IKCONFIG",
-            None,
-            "/proc/config.gz",
-        ),
-    )
-}
-# A second symbol proving IKCONFIG (data: only with CONFIG_KALLSYMS_ALL).
-_EXTRA_SYMBOLS = {"kernel_config_data": "CONFIG_IKCONFIG"}
 PROTOCOLS = (("TCP", "tcp", "CONFIG_INET_TCP_DIAG"), ("UDP", "udp", "CONFIG_INET_UDP_DIAG"))
 
 
@@ -286,8 +159,7 @@ def _gather(sections: Mapping[str, SectionOutput], sockets: Sequence[Socket] | N
     sec = sections.get("os_release")
     if sec is not None:
         values = os_release_parser.as_dict(os_release_parser.parse(sec.text))
-        if values.get("DISTRIB_ID", "").lower() == "openwrt" or values.get("ID", "").lower() == "openwrt":
-            ev.openwrt = values.get("DISTRIB_RELEASE") or values.get("VERSION_ID") or "?"
+        ev.openwrt = os_release_parser.openwrt_release(values) or ""
     sec = sections.get("ss")
     if sockets is None:
         if sec is None:
@@ -451,7 +323,7 @@ def _config_value(ev: _Evidence, name: str) -> str | None:
     return "n" if option.value is None else kconfig_parser.unquote(option.value)
 
 
-def _option_live(spec: _Spec, ev: _Evidence, verdicts: dict[str, OptionVerdict]) -> OptionVerdict:
+def _option_live(spec: DiagOption, ev: _Evidence, verdicts: dict[str, OptionVerdict]) -> OptionVerdict:
     evidence: list[str] = []
     name, mod = spec.name, spec.module
     # --- functional proof
@@ -502,7 +374,7 @@ def _option_live(spec: _Spec, ev: _Evidence, verdicts: dict[str, OptionVerdict])
         evidence.append(f"modules.builtin lists {mod}.ko")
     sym_module: str | None = None  # '' built in, name: module, None: not seen / not read
     if ev.kallsyms is not None:
-        symbols = [spec.symbol] + [s for s, o in _EXTRA_SYMBOLS.items() if o == name]
+        symbols = [spec.symbol] + [s for s, o in EXTRA_SYMBOLS.items() if o == name]
         for sym in symbols:
             if sym in ev.kallsyms:
                 sym_module = ev.kallsyms[sym]
@@ -584,7 +456,7 @@ def _option_live(spec: _Spec, ev: _Evidence, verdicts: dict[str, OptionVerdict])
     return OptionVerdict(state, tuple(evidence), remedy)
 
 
-def _remedy_live(spec: _Spec, state: str, ev: _Evidence, verdicts: dict[str, OptionVerdict]) -> str:
+def _remedy_live(spec: DiagOption, state: str, ev: _Evidence, verdicts: dict[str, OptionVerdict]) -> str:
     if state in ("available", "module"):
         return _load_command(spec, ev, verdicts)
     if state == "absent":
@@ -608,10 +480,10 @@ def _remedy_live(spec: _Spec, state: str, ev: _Evidence, verdicts: dict[str, Opt
     return _install_or_build(spec, ev, verdicts)
 
 
-def _load_command(spec: _Spec, ev: _Evidence, verdicts: dict[str, OptionVerdict]) -> str:
+def _load_command(spec: DiagOption, ev: _Evidence, verdicts: dict[str, OptionVerdict]) -> str:
     chain = []
     for dep in spec.depends:
-        dspec = _SPECS.get(dep)
+        dspec = SPECS.get(dep)
         if dspec and dspec.module and verdicts.get(dep) and verdicts[dep].state not in OK_STATES:
             chain.append(dspec)
     chain.append(spec)
@@ -628,7 +500,7 @@ def _load_command(spec: _Spec, ev: _Evidence, verdicts: dict[str, OptionVerdict]
     return f"modprobe {spec.module}  (or insmod the .ko file)"
 
 
-def _install_or_build(spec: _Spec, ev: _Evidence, verdicts: Mapping[str, OptionVerdict]) -> str:
+def _install_or_build(spec: DiagOption, ev: _Evidence, verdicts: Mapping[str, OptionVerdict]) -> str:
     def value_of(dep: str) -> str | None:
         if dep in verdicts:
             return {"absent": "n", "builtin": "y", "loaded": "y"}.get(verdicts[dep].state)
@@ -660,7 +532,7 @@ def _install_or_build(spec: _Spec, ev: _Evidence, verdicts: Mapping[str, OptionV
     return f"rebuild the kernel with: {lines}"
 
 
-def _config_lines(spec: _Spec, value_of: Callable[[str], str | None]) -> str:
+def _config_lines(spec: DiagOption, value_of: Callable[[str], str | None]) -> str:
     """The config lines to add: the option and any dependency the config does not have."""
     wanted = [f"{spec.name}=y"]
     for dep in spec.depends:
@@ -711,7 +583,7 @@ def _summary(
     no = [p for p, v in caps.items() if v is False]
     unk = [p for p, v in caps.items() if v is None]
     required = [(n, options[n]) for n in REQUIRED]
-    states = ", ".join(f"{_SPECS[n].module} {v.state}" for n, v in required)
+    states = ", ".join(f"{SPECS[n].module} {v.state}" for n, v in required)
     fix = _combined_fix([v for _, v in required])
     can = "this kernel can give" if offline else "ss can show"
     if verdict == "ok":
@@ -761,10 +633,10 @@ def diagnose_live(sections: Mapping[str, SectionOutput], sockets: Sequence[Socke
     ev = _gather(sections, sockets)
     options: dict[str, OptionVerdict] = {}
     for name in OPTIONS:  # in order: dependencies come before what needs them
-        options[name] = _option_live(_SPECS[name], ev, options)
+        options[name] = _option_live(SPECS[name], ev, options)
     # A dependency that is missing explains its dependants; say it on them.
     for name in OPTIONS:
-        spec = _SPECS[name]
+        spec = SPECS[name]
         for dep in spec.depends:
             if (
                 dep in options
@@ -782,7 +654,7 @@ def diagnose_live(sections: Mapping[str, SectionOutput], sockets: Sequence[Socke
 # --------------------------------------------------------------------- offline
 
 
-def _default(spec: _Spec, value_of: Callable[[str], str | None]) -> str:
+def _default(spec: DiagOption, value_of: Callable[[str], str | None]) -> str:
     if spec.default.startswith("="):
         return value_of(spec.default[1:]) or "n"
     if spec.default == "y" and any(value_of(d) not in ("y", "m") for d in spec.depends):
@@ -801,14 +673,14 @@ def diagnose_config(options: Mapping[str, KconfigOption | None], source: str, *,
         option = options.get(name)
         if option is None:
             if dialect == "defconfig":
-                spec = _SPECS.get(name)
+                spec = SPECS.get(name)
                 return _default(spec, value_of) if spec else None
             return "n"
         return "n" if option.value is None else kconfig_parser.unquote(option.value)
 
     result: dict[str, OptionVerdict] = {}
     for name in OPTIONS:
-        spec = _SPECS[name]
+        spec = SPECS[name]
         option = options.get(name)
         value = value_of(name)
         if option is not None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from kit.capture import SectionOutput
 from kit.numbers import is_digits
-from kit.parsers import meminfo, proc_counters
+from kit.parsers import meminfo, proc_counters, sockstat
 from kit.records import Parsed
 
 DEFAULT_PAGE_SIZE = 4096
@@ -111,7 +111,7 @@ def analyse(sections: Mapping[str, SectionOutput], parsed: Mapping[str, Parsed[A
             for group, values in proc_counters.as_dict(result).items():
                 counters.setdefault(group, values)
     mem = meminfo.as_dict(parsed["meminfo"]) if "meminfo" in parsed else {}
-    stat = {r.protocol: r.counters for r in parsed["sockstat"].records} if "sockstat" in parsed else {}
+    stat = sockstat.as_dict(parsed["sockstat"]) if "sockstat" in parsed else {}
     return KernelMemory(
         page_size=page_size,
         page_size_known=is_digits(page_text),

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from kit.analyse.kernel_memory import KernelMemory
 from kit.analyse.memory_elsewhere import MemoryElsewhere
 from kit.analyse.owners import WHY
-from kit.analyse.totals import Group, Totals
+from kit.analyse.totals import HELD_NOW, Group, Totals
 
 CAUSES = ("sockets", "not_sockets", "unknown")
 SOCKETS_OF_TOTAL = 0.10
@@ -40,7 +40,7 @@ LOW_MEMORY = 0.10  # MemAvailable below 10% of MemTotal: the device is short of 
 LARGE_SUNRECLAIM = 0.20  # SUnreclaim at least 20% of MemTotal: the kernel holds it
 
 GLOSSARY = (
-    "Socket memory held now is r + max(t, w) summed over the listed sockets with skmem, leaving out this "
+    f"Socket memory held now is {HELD_NOW} summed over the listed sockets with skmem, leaving out this "
     "collect's own sockets (its SSH session, ss's netlink socket); without skmem it is sockstat's TCP + UDP "
     "pages times the page size.",
     f"Socket buffers are called the likely cause when they hold at least {SOCKETS_OF_TOTAL:.0%} of MemTotal, "

@@ -29,6 +29,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from kit.analyse.totals import held_now
 from kit.parsers.ancestry import Ancestor
 from kit.records import Socket
 
@@ -90,7 +91,7 @@ def _memory(sock: Socket) -> int:
     m = sock.skmem
     if m is None:
         return 0
-    return (m.rmem_alloc or 0) + max(m.wmem_alloc or 0, m.wmem_queued or 0)
+    return held_now(m.rmem_alloc or 0, m.wmem_alloc or 0, m.wmem_queued or 0)
 
 
 def mark(

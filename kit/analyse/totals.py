@@ -27,7 +27,18 @@ from kit.analyse.owners import LABELS, OwnerContext, cause
 from kit.records import Socket
 
 THIS_COLLECT_LABEL = "(this collect, no owner)"
-MEMORY_FIELDS = ("rmem_alloc", "wmem_alloc", "wmem_queued", "fwd_alloc", "sock_drop")
+
+
+# What "socket memory held now" means everywhere (totals, summary, this
+# collect's share, the fleet index; the HTML says it as HELD_NOW): received
+# bytes plus the larger of sent-but-unfreed (t) and queued-to-send (w), since
+# TCP's queued bytes include the unacknowledged ones.
+HELD_NOW = "r + max(t, w)"
+
+
+def held_now(rmem_alloc: int, wmem_alloc: int, wmem_queued: int) -> int:
+    """Bytes held now: HELD_NOW."""
+    return rmem_alloc + max(wmem_alloc, wmem_queued)
 
 
 @dataclass(slots=True)
@@ -46,8 +57,8 @@ class Totals:
 
     @property
     def memory(self) -> int:
-        """Bytes the sockets hold now: received, sent-but-unacked and queued to send."""
-        return self.rmem_alloc + max(self.wmem_alloc, self.wmem_queued)
+        """Bytes the sockets hold now (held_now of the sums)."""
+        return held_now(self.rmem_alloc, self.wmem_alloc, self.wmem_queued)
 
 
 @dataclass(slots=True)

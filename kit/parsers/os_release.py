@@ -45,3 +45,13 @@ def parse(text: str) -> Parsed[Assignment]:
 
 def as_dict(parsed: Parsed[Assignment]) -> dict[str, str]:
     return {a.key: a.value for a in parsed.records}
+
+
+def openwrt_release(values: dict[str, str]) -> str | None:
+    """The OpenWrt release ("23.05.2", "?" when unsaid) when these files say OpenWrt, else None.
+
+    The one rule: /etc/openwrt_release's DISTRIB_ID or os-release's ID is "openwrt".
+    """
+    if values.get("DISTRIB_ID", "").lower() == "openwrt" or values.get("ID", "").lower() == "openwrt":
+        return values.get("DISTRIB_RELEASE") or values.get("VERSION_ID") or "?"
+    return None

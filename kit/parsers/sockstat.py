@@ -33,3 +33,8 @@ def parse(text: str) -> Parsed[Sockstat]:
             continue
         result.records.append(Sockstat(proto.strip(), {k: int(v) for k, v in pairs.items()}, number))
     return result
+
+
+def as_dict(parsed: Parsed[Sockstat]) -> dict[str, dict[str, int]]:
+    """{protocol: {counter: value}}; a protocol printed twice keeps its last line."""
+    return {rec.protocol: dict(rec.counters) for rec in parsed.records}

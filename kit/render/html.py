@@ -30,8 +30,9 @@ from kit.analyse import summary as summary_rules
 from kit.analyse.owners import LABELS as OWNER_LABELS
 from kit.analyse.owners import WHY as OWNER_WHY
 from kit.analyse.sockstat_vs_skmem import REASONS as ACCOUNTING_REASONS
-from kit.analyse.totals import Group, top_sockets
-from kit.records import SEVERITIES, Socket
+from kit.analyse.totals import HELD_NOW, Group, top_sockets
+from kit.diag_options import REQUIRED
+from kit.records import SEVERITIES, SKMEM_GLOSSARY, Socket
 from kit.render.text import human_bytes, origin, this_collect_line, undone
 from kit.terminal_text import CONTROL, CONTROL_EXCEPT_NEWLINE, escape_char
 
@@ -47,42 +48,6 @@ TOP_BY = 10  # the "top sockets by r" and "by t+w" tables
 RAW_SECTION_BYTES = 128 * 1024  # per raw section shown
 RAW_TOTAL_BYTES = 1024 * 1024  # all raw sections together
 CELL_CHARS = 120  # device strings in table cells
-DIAG_OPTIONS = ("CONFIG_INET_DIAG", "CONFIG_INET_TCP_DIAG", "CONFIG_INET_UDP_DIAG")
-
-# The skmem glossary: ss key, kernel name (SK_MEMINFO_*), what it means.
-GLOSSARY = (
-    (
-        "r",
-        "rmem_alloc",
-        "Bytes of received data waiting in the receive queue for the application to read, "
-        "counted as the kernel allocated them (skb truesize: payload plus buffer overhead).",
-    ),
-    (
-        "rb",
-        "rcv_buf",
-        "The receive buffer limit (SO_RCVBUF as doubled by the kernel, or as autotuned for TCP). "
-        "When r reaches rb, new data is dropped (UDP) or the window closes (TCP).",
-    ),
-    (
-        "t",
-        "wmem_alloc",
-        "Bytes of sent data the kernel still holds: handed to the device queue or, for TCP, "
-        "sent and not yet acknowledged. Unix stream sockets charge unread data to the sender, so a reader "
-        "that does not read shows up as its peer's t.",
-    ),
-    ("tb", "snd_buf", "The send buffer limit (SO_SNDBUF, doubled)."),
-    ("f", "fwd_alloc", "Memory reserved for the socket in advance (forward allocation), not yet used by data."),
-    ("w", "wmem_queued", "Bytes queued for sending: TCP's write queue, including data not yet sent."),
-    ("o", "opt_mem", "Option memory: socket filters, multicast lists and other per-socket options."),
-    ("bl", "back_log", "Bytes in the socket's backlog, received while the socket was locked by its owner."),
-    (
-        "d",
-        "sock_drop",
-        "Packets dropped on this socket (a count, not bytes): a full receive buffer, "
-        "a filter, or memory pressure. Older ss does not print it.",
-    ),
-)
-
 CAUSE_LABELS = {
     "sockets": "Sockets.",
     "not_sockets": "Not sockets.",
@@ -227,7 +192,7 @@ def _mem_charts(report: Report) -> list[TcpMemChart]:
 
 def _diag_rows(diag: KernelDiag) -> list[dict[str, Any]]:
     options = diag.options
-    names = [n for n in DIAG_OPTIONS if n in options] + sorted(n for n in options if n not in DIAG_OPTIONS)
+    names = [n for n in REQUIRED if n in options] + sorted(n for n in options if n not in REQUIRED)
     rows = []
     for name in names:
         opt = options[name]
@@ -237,7 +202,7 @@ def _diag_rows(diag: KernelDiag) -> list[dict[str, Any]]:
                 "state": opt.state,
                 "evidence": list(opt.evidence),
                 "remedy": opt.remedy,
-                "required": name in DIAG_OPTIONS,
+                "required": name in REQUIRED,
             }
         )
     return rows
@@ -303,7 +268,7 @@ def context(report: Report, redacted: bool = False) -> dict[str, Any]:
     t_ = report.totals
     findings = {s: [f for f in report.findings if f.severity == s] for s in SEVERITIES}
     mem_total = km.mem_total
-    skmem_bytes = t_.rmem_alloc + max(t_.wmem_alloc, t_.wmem_queued)
+    skmem_bytes = t_.memory
     return {
         "r": report,
         "dev": report.device,
@@ -339,7 +304,8 @@ def context(report: Report, redacted: bool = False) -> dict[str, Any]:
         "km": km,
         "counters": km.counters,
         "watched_counters": km.watched,
-        "glossary": GLOSSARY,
+        "glossary": SKMEM_GLOSSARY,
+        "held_now": HELD_NOW,
         "summary": report.summary,
         "cause_label": CAUSE_LABELS[report.summary.cause],
         "summary_rules": summary_rules.GLOSSARY,

@@ -13,6 +13,7 @@ import urllib.parse
 from collections import Counter
 from typing import Any
 
+from kit.analyse.totals import held_now
 from kit.index import rank
 from kit.render.html import environment
 
@@ -45,7 +46,7 @@ def context(data: dict[str, Any], json_name: str) -> dict[str, Any]:
         memory = None
         if d["totals"] is not None:
             t = d["totals"]
-            memory = t["rmem_alloc"] + max(t["wmem_alloc"], t["wmem_queued"]) if t["with_skmem"] else None
+            memory = held_now(t["rmem_alloc"], t["wmem_alloc"], t["wmem_queued"]) if t["with_skmem"] else None
         rows.append(
             {
                 "line": i + 1,

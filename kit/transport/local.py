@@ -92,7 +92,7 @@ def _pump(proc: subprocess.Popen[bytes], script: bytes, sink: Sink, deadline: fl
                         sel.unregister(proc.stdin)
                         proc.stdin.close()
                     continue
-                data = os.read(key.fileobj.fileno(), CHUNK)  # type: ignore[union-attr]
+                data = os.read(key.fd, CHUNK)
                 if not data:
                     sel.unregister(key.fileobj)
                     continue

@@ -17,6 +17,7 @@ from support import unavailable as _unavailable
 
 from kit.analyse import kdiag
 from kit.capture import from_bytes
+from kit.diag_options import OPTIONS
 from kit.parsers import proc_modules, ss
 
 RECORDED = FIXTURES / "kconfig-debian-12-malta-qemu"
@@ -33,7 +34,7 @@ def _diagnose(capture_bytes: bytes) -> kdiag.KernelDiag:
 
 def check(scenario: str, diag: kdiag.KernelDiag) -> None:
     states = {n: diag.options[n].state for n in REQUIRED}
-    ev = {n: " | ".join(diag.options[n].evidence) for n in kdiag.OPTIONS}
+    ev = {n: " | ".join(diag.options[n].evidence) for n in OPTIONS}
     json.dumps(kdiag.to_json(diag))
     if scenario != "stale":
         assert any("no kernel config read" in n for n in diag.notes)

@@ -8,6 +8,7 @@ import pytest
 from support import FIXTURES
 
 from kit.analyse import kdiag
+from kit.diag_options import OPTIONS
 from kit.parsers import kconfig
 
 FIRECRACKER = gzip.decompress((FIXTURES / "kconfig-firecracker-6.18" / "config.gz").read_bytes()).decode()
@@ -99,7 +100,7 @@ def test_defconfig_defaults_apply():
 def test_to_json_shape():
     doc = kdiag.to_json(_diag(FIRECRACKER))
     assert list(doc) == ["verdict", "summary", "options"]
-    assert list(doc["options"]) == list(kdiag.OPTIONS)
+    assert list(doc["options"]) == list(OPTIONS)
     assert doc["options"]["CONFIG_INET_RAW_DIAG"]["remedy"]
     assert "remedy" not in doc["options"]["CONFIG_INET_DIAG"]
     assert all(o["state"] in kdiag.STATES for o in doc["options"].values())

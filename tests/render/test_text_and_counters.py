@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from support import build_report as build
 
 from kit.parsers import proc_counters
+from kit.records import SKMEM_GLOSSARY
 from kit.render import html, text
 
 
@@ -45,7 +46,7 @@ def test_html_static_promises(situations_cap, idle_cap):
         assert 'http-equiv="Content-Security-Policy"' in page and "default-src 'none'" in page
         assert "@media print" in page and "@media (max-width" in page
         assert "awk -F &#39;[\\(|,]&#39;" in page  # the one-liner in the glossary
-        for key, name, _ in html.GLOSSARY:
+        for key, name, _ in SKMEM_GLOSSARY:
             assert f'<dt>{key}</dt><dd class="kname mono">{name}</dd>' in page
 
 
