@@ -33,3 +33,16 @@ def ikconfig_images(debian):
         return material.images()
     except material.Unavailable as exc:
         _unavailable(f"cannot build the IKCONFIG images: {exc}")
+
+
+@pytest.fixture(scope="session")
+def malta_router(tmp_path_factory):
+    """The qemu MIPS router as an SSH device (malta_ssh.py): booted once per session, ~20-60 s."""
+    import malta_ssh
+
+    try:
+        dev = malta_ssh.start(tmp_path_factory.mktemp("malta-ssh"))
+    except material.Unavailable as exc:
+        _unavailable(f"qemu MIPS SSH router unavailable: {exc}")
+    yield dev
+    malta_ssh.stop(dev)

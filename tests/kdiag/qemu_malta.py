@@ -171,7 +171,19 @@ def _find_lib(root: Path, name: str) -> Path | None:
     return None
 
 
-def initramfs(probe: str, boot_config: bytes | None = None) -> bytes:
+def initramfs(
+    probe: str,
+    boot_config: bytes | None = None,
+    extra: dict[str, tuple[bytes, int]] | None = None,
+    init: str = INIT,
+    applets: tuple[str, ...] = (),
+) -> bytes:
+    """The guest's root: busybox, ss, the diag modules, the probe and /init.
+
+    `extra` adds files (path -> (bytes, mode), parent directories made),
+    `init` replaces /init and `applets` adds busybox links (malta_ssh.py
+    makes the SSH router this way).
+    """
     if shutil.which("readelf") is None:
         raise material.Unavailable("readelf (binutils) is not installed")
     kernel = material.debian_kernel("mipsel")
@@ -215,6 +227,7 @@ def initramfs(probe: str, boot_config: bytes | None = None) -> bytes:
         "[",
         "syslogd",
         "logger",
+        *applets,
     ):
         cpio.symlink(f"bin/{applet}", "busybox")
     cpio.symlink("sbin/modprobe", "../bin/busybox")  # where the kernel's request_module looks
@@ -238,7 +251,7 @@ def initramfs(probe: str, boot_config: bytes | None = None) -> bytes:
     rel = next((kernel / "lib/modules").iterdir()).name
     base = f"lib/modules/{rel}"
     cpio.dir("lib/modules")
-    made = {"lib/modules"}
+    made = {"lib/modules", "bin", "sbin", "lib", "proc", "sys", "dev", "tmp", "etc", "usr", "usr/bin", "usr/sbin"}
     for ko in sorted((kernel / base).glob("kernel/net/*/*diag.ko")):
         rel_path = ko.relative_to(kernel).as_posix()
         parts = rel_path.split("/")
@@ -255,8 +268,16 @@ def initramfs(probe: str, boot_config: bytes | None = None) -> bytes:
     if boot_config is not None:
         cpio.dir("boot")
         cpio.file(f"boot/config-{rel}", boot_config)
+    for path, (data, mode) in sorted((extra or {}).items()):
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            d = "/".join(parts[:i])
+            if d not in made:
+                cpio.dir(d)
+                made.add(d)
+        cpio.file(path, data, mode)
     cpio.file("probe.sh", probe.encode(), 0o755)
-    cpio.file("init", INIT.encode(), 0o755)
+    cpio.file("init", init.encode(), 0o755)
     return gzip.compress(cpio.bytes(), 6, mtime=0)
 
 
