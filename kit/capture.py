@@ -272,7 +272,7 @@ def _hand_run(text: str, source: str) -> Capture | None:
         return None
     token, version = starts[-1].group("token"), starts[-1].group("version")
     markers = re.compile(re.escape(token) + r" (?:KIT-PROBE|BEGIN|STDERR|RC|END|DONE)\b")
-    clean = unmangle(text, anchor=markers)
+    clean = unmangle(text, anchor=markers, tabs=False)
     lines = clean.text.split("\n")
     for i, line in enumerate(lines):
         m = markers.search(line)

@@ -84,7 +84,9 @@ CAPTURE is a file written by `kit collect`, the output of `kit probe` however
 it was saved (ssh redirect, serial-console log with CR LF, echoed command and
 prompt, a timestamp on every line, text around it in a ticket), or a paste:
 `ss` of any version, busybox/net-tools `netstat`, /proc/net/{tcp,udp,raw,unix}
-or sockstat (kit detects which). `-` reads stdin.
+or sockstat (kit detects which), also when quoted in a mail (`> > `), with a
+timestamp or `#` on every line, in quoted-printable, with CR LF or tabs, or
+wrapped at a fixed width: the report says what kit undid. `-` reads stdin.
 
 With several inputs each HTML path is printed, then the index HTML and index
 JSON (docs/fleet.md); the exit code is the largest any input gave.

@@ -30,7 +30,10 @@ line or stderr above the output do not matter:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
+from kit.records import Parsed
 from kit.unmangle import DATA_LINE, SS_ROW
 
 _SCAN_LINES = 200
@@ -78,7 +81,13 @@ def has_socket_data(text: str) -> bool:
 
 
 def _proc_table(header: list[str], following: list[str], text: str) -> str:
-    if header[-1] == "drops":
+    # The header's last word, or on the next lines when a terminal or mail client wrapped it there.
+    end = "".join(header[-2:])
+    for line in following[:3]:
+        if _PROC_ROW.match(line):
+            break
+        end += "".join(line.split())
+    if "drops" in end:
         name = "proc_net_raw" if "/proc/net/raw" in text else "proc_net_udp"
     else:
         name = "proc_net_tcp"
@@ -87,3 +96,115 @@ def _proc_table(header: list[str], following: list[str], text: str) -> str:
         if m:
             return name + "6" if len(m.group(1)) == 32 else name
     return name
+
+
+def rejoin_wrapped(text: str, parse: Callable[[str], Parsed[Any]], parsed: Parsed[Any]) -> tuple[str, int]:
+    """Join the lines a terminal or a mail client wrapped, for a parser that does not (netstat, /proc/net).
+
+    Only lines the parser could not read are glued on: a line that does not
+    read, followed by lines that do not read either, becomes one line (with no
+    blank where it was cut inside a word, as `fold -w` and terminals cut, with
+    one where it was cut at a blank, as `fold -s` and mail clients do) when
+    that reads as one clean row under the same header. A header that was wrapped takes its unread rest first
+    (netstat -W: `PID/Program name` on a line of its own), since the rows are
+    read by it. Glued lines become blank, so line numbers keep pointing into
+    the paste. Returns the text and how many lines were glued on.
+    """
+    if not parsed.problems:
+        return text, 0
+    lines = text.split("\n")
+    width = max(len(line) for line in lines)
+    joined = _headers(lines, parse, parsed, width)
+    if joined:
+        parsed = parse("\n".join(lines))
+    joined += _rows(lines, parse, parsed, width)
+    return ("\n".join(lines), joined) if joined else (text, 0)
+
+
+_MAX_PIECES = 4  # a line wrapped into more pieces than this is left as it is
+_DIGIT = re.compile(r"\d")
+
+
+def _headers(lines: list[str], parse: Callable[[str], Parsed[Any]], parsed: Parsed[Any], width: int) -> int:
+    """A header read clean, then unread lines without a digit (`PID/Program name`, `d  timeout inode`): its rest."""
+    bad = {p.line for p in parsed.problems}
+    rows = {getattr(r, "line", 0) for r in parsed.records}
+    joined = 0
+    for i, line in enumerate(lines):
+        if not line.strip() or i + 1 in bad or i + 1 in rows:
+            continue
+        j = i + 1
+        while j < len(lines) and j - i <= _MAX_PIECES and j + 1 in bad and not _DIGIT.search(lines[j]):
+            j += 1
+        for end in range(j - 1, i, -1):  # the most pieces that still read as a header
+            cand = line
+            for k in range(i + 1, end + 1):
+                cand = _join(cand, lines[k], width)
+            result = parse(cand)
+            if not result.problems and not result.records:
+                lines[i] = cand
+                for k in range(i + 1, end + 1):
+                    lines[k] = ""
+                joined += end - i
+                break
+    return joined
+
+
+def _rows(lines: list[str], parse: Callable[[str], Parsed[Any]], parsed: Parsed[Any], width: int) -> int:
+    """A line cut short and the unread lines below it, glued while the result reads as one clean row.
+
+    A row read clean may still be cut (a proc row without the end of its
+    inode, a netstat row without its state or program), so a read row takes
+    unread lines too, but only where the wrap shows: the line is as long as
+    the longest (a hard wrap), or the next word would not have fitted on it
+    (a wrap at a blank). A prompt after the last row is left alone.
+    """
+    bad = {p.line for p in parsed.problems}
+    rows = {getattr(r, "line", 0) for r in parsed.records}
+    joined = 0
+    header = ""
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if i + 1 not in bad and not (i + 1 in rows and i + 2 in bad):
+            if line.strip() and i + 1 not in rows:
+                header = line
+            i += 1
+            continue
+        best, cur, j = None, line, i + 1
+        # (the wrap shows on the last physical line: a glued line is longer than any)
+        while j < len(lines) and j - i <= _MAX_PIECES and j + 1 in bad and _cut(lines[j - 1], lines[j], width):
+            glued = _glue(cur, lines[j], header, parse, width)
+            if glued is not None:
+                best = (glued, j)
+            cur = glued if glued is not None else _join(cur, lines[j], width)
+            j += 1
+        if best is not None:
+            lines[i] = best[0]
+            for k in range(i + 1, best[1] + 1):
+                lines[k] = ""
+            joined += best[1] - i
+            i = best[1]
+        i += 1
+    return joined
+
+
+def _cut(above: str, below: str, width: int) -> bool:
+    """Was `above` broken before `below` by a wrap at `width` (inside a word, or at a blank)?"""
+    word = below.split(None, 1)[0] if below.strip() else ""
+    # fold -s keeps the blanks before the break, a mail client may drop them
+    return len(above) >= width or max(len(above), len(above.rstrip(" \t")) + 1) + len(word) >= width
+
+
+def _join(above: str, below: str, width: int) -> str:
+    return above + below if len(above) >= width or above.endswith((" ", "\t")) else above + " " + below.lstrip()
+
+
+def _glue(above: str, below: str, header: str, parse: Callable[[str], Parsed[Any]], width: int) -> str | None:
+    """`above` and `below` as one line, if that reads as one clean row under `header`; else None."""
+    tries = (above + below, above.rstrip() + " " + below.lstrip())
+    for line in tries if len(above) >= width or above.endswith((" ", "\t")) else tries[::-1]:
+        result = parse(header + "\n" + line if header else line)
+        if not result.problems and len(result.records) == 1:
+            return line
+    return None

@@ -31,6 +31,7 @@ class Parsed(Generic[T]):
 
     records: list[T] = field(default_factory=list)
     problems: list[ParseProblem] = field(default_factory=list)
+    joined: int = 0  # lines glued onto the line above (wrapped by a terminal or a mail client)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from kit.parsers import sockstat as sockstat_parser
 from kit.parsers.ancestry import Ancestor, PidTwo
 from kit.records import Finding, Parsed, ParseProblem, Socket
 from kit.sections import BY_NAME, SECTIONS
-from kit.unmangle import Undone
+from kit.unmangle import WRAPPED, Undone
 
 SCHEMA = "kit.report/1"
 
@@ -120,6 +120,22 @@ def parse_section(section: SectionOutput, parser: str | None = None) -> Parsed[A
     return result
 
 
+def _reread_wrapped(section: SectionOutput, parser: str, result: Parsed[Any], wrapped: list[int]) -> Parsed[Any]:
+    """A paste's wrapped rows: the ss parser joins its own; for the others kit.paste glues them and parses again."""
+    if result.joined or not result.problems or parser.startswith(("ss", "sockstat")):
+        wrapped.append(result.joined)
+        return result
+    from kit.paste import rejoin_wrapped
+
+    module_name, _, function = parser.partition(":")
+    parse = getattr(importlib.import_module(f"kit.parsers.{module_name}"), function or "parse")
+    text, joined = rejoin_wrapped(section.text, parse, result)
+    if not joined:
+        return result
+    wrapped.append(joined)
+    return parse(text)
+
+
 def _first(parsed: Parsed[Any] | None) -> Any:
     return parsed.records[0] if parsed and parsed.records else None
 
@@ -162,6 +178,7 @@ def _sockets(parsed: dict[str, Parsed[Any]]) -> tuple[str, list[Socket]]:
 def build(capture: Capture, source: str = "") -> Report:
     parsed: dict[str, Parsed[Any]] = {}
     problems: list[SectionProblem] = []
+    wrapped: list[int] = []  # lines of a paste glued back onto the line a terminal or mail client broke
     skip = _not_needed(capture)
     for name, section in capture.sections.items():
         if name in skip:
@@ -171,6 +188,8 @@ def build(capture: Capture, source: str = "") -> Report:
         if not parser or not section.stdout:
             continue
         result = parse_section(section, parser)
+        if capture.raw_paste:
+            result = _reread_wrapped(section, parser, result, wrapped)
         parsed[name] = result
         problems.extend(SectionProblem(name, p) for p in result.problems)
 
@@ -201,7 +220,7 @@ def build(capture: Capture, source: str = "") -> Report:
         answer = summary.summarise(all_totals, processes, kmem, elsewhere)
 
     analysis = Analysis(
-        capture=_capture_info(capture, source),
+        capture=_capture_info(capture, source, wrapped=sum(wrapped)),
         device=device,
         kernel_diag=diag,
         sockets=sockets,
@@ -255,7 +274,8 @@ def _device(capture: Capture, parsed: dict[str, Parsed[Any]]) -> DeviceInfo:
     )
 
 
-def _capture_info(capture: Capture, source: str) -> CaptureInfo:
+def _capture_info(capture: Capture, source: str, wrapped: int = 0) -> CaptureInfo:
+    """`wrapped`: lines the parsers glued back onto the line a terminal or mail client broke."""
     h = capture.header
     return CaptureInfo(
         file=source or None,
@@ -272,5 +292,5 @@ def _capture_info(capture: Capture, source: str) -> CaptureInfo:
         hand_run=bool(h.get("hand_run")),
         lines_before=h.get("lines_before"),
         lines_after=h.get("lines_after"),
-        unmangled=capture.undone,
+        unmangled=capture.undone + ((Undone(WRAPPED, wrapped),) if wrapped else ()),
     )

@@ -12,7 +12,8 @@ in the order it was done to the text (the last mangling first):
   quoted-printable`): soft line breaks (`=` at the end of a line) and `=XX`
   escapes (`=3D` for `=`). Judged strictly, since ss output is full of `=`
   (`pid=12,fd=3`): only when every `=` is an escape or a soft break, and at
-  least one `=3D` or soft break is there.
+  least one `=3D`, soft break or `=20` at a line end (a kept blank) is there.
+- Tabs between columns (`unexpand -a`, a chat window): read as blanks.
 - A prefix that every data line shares: mail quoting at any depth (`> `,
   `> > `, `>>`), a logger's or terminal program's timestamp (`Dec  4
   21:00:52 host sh[42]: `, `[  12.345678] `, `2026-12-04T21:00:52+00:00 `,
@@ -41,6 +42,7 @@ from dataclasses import dataclass
 # Kinds of Undone, in the order unmangle() undoes them.
 LINE_ENDS = "line_ends"
 QUOTED_PRINTABLE = "quoted_printable"
+TABS = "tabs"
 PREFIX = "prefix"
 WRAPPED = "wrapped"
 
@@ -53,7 +55,7 @@ _MAX_SAMPLES = 2000  # data lines looked at for the prefix: enough for any paste
 class Undone:
     """One kind of mangling undone: which, on how many lines, and what it was."""
 
-    kind: str  # LINE_ENDS | QUOTED_PRINTABLE | PREFIX | WRAPPED
+    kind: str  # LINE_ENDS | QUOTED_PRINTABLE | TABS | PREFIX | WRAPPED
     lines: int
     detail: str = ""  # PREFIX: the prefix as found on the first data line; LINE_ENDS: "CR LF" / "CR"
 
@@ -82,9 +84,10 @@ DATA_LINE = re.compile(
             r"Active (?:Internet|UNIX domain) ",
             r"(?:tcp|udp|raw)6? +\d+ +\d+ +\S+:\S+ ",  # netstat inet row
             r"unix +\d+ +\[",  # netstat unix row
-            r"sl +local_address ",  # /proc/net/{tcp,udp,raw}[6]
+            # /proc/net/{tcp,udp,raw}[6], with the kernel's own right-aligning blanks
+            r" *sl +local_address ",
+            r" *\d+: [0-9A-Fa-f]{8}(?:[0-9A-Fa-f]{24})?:[0-9A-Fa-f]{4} ",
             r"Num +RefCount +Protocol ",  # /proc/net/unix
-            r"\d+: [0-9A-Fa-f]{8}(?:[0-9A-Fa-f]{24})?:[0-9A-Fa-f]{4} ",
             r"[0-9a-f]{8,16}: [0-9A-F]{8} [0-9A-F]{8} ",
             r"(?:sockets|TCP6?|UDP6?|UDPLITE6?|RAW6?|FRAG6?): (?:used|inuse) \d+",
             r"Total: \d+",  # ss -s
@@ -93,11 +96,17 @@ DATA_LINE = re.compile(
 )
 
 
-def unmangle(text: str, anchor: re.Pattern[str] = DATA_LINE) -> Unmangled:
-    """The text as the command printed it (as far as can be told), and what was undone."""
+def unmangle(text: str, anchor: re.Pattern[str] = DATA_LINE, tabs: bool = True) -> Unmangled:
+    """The text as the command printed it (as far as can be told), and what was undone.
+
+    `tabs=False` keeps tabs as they are: the probe's own output holds files
+    with tabs after text (/proc/modules, kallsyms), which are data.
+    """
     undone: list[Undone] = []
     text = _line_ends(text, undone)
     text = _quoted_printable(text, undone)
+    if tabs:
+        text = _tabs(text, undone)
     text = _prefix(text, anchor, undone)
     return Unmangled(text, tuple(undone))
 
@@ -127,7 +136,7 @@ def _line_ends(text: str, undone: list[Undone]) -> str:
 # --- quoted-printable ------------------------------------------------------------
 
 _QP_EQUALS = re.compile(r"=(?:[0-9A-F]{2}|[ \t]*(?:\n|\Z))")
-_QP_EVIDENCE = re.compile(r"=3D|=[ \t]*\n")
+_QP_EVIDENCE = re.compile(r"=3D|=[ \t]*\n|=(?:20|09)$", re.MULTILINE)  # `=`, a soft break, a blank kept at a line end
 
 
 def _quoted_printable(text: str, undone: list[Undone]) -> str:
@@ -138,6 +147,32 @@ def _quoted_printable(text: str, undone: list[Undone]) -> str:
     decoded = quopri.decodestring(text.encode("utf-8")).decode("utf-8", errors="replace")
     undone.append(Undone(QUOTED_PRINTABLE, soft, "soft line breaks and =XX escapes"))
     return decoded
+
+
+# --- tabs between columns ---------------------------------------------------------
+
+_TAB_AFTER_TEXT = re.compile(r"\S\t")
+_INNER = re.compile(r"(?<=\S)[ \t]*\t[ \t]*")
+
+
+def _tabs(text: str, undone: list[Undone]) -> str:
+    """Columns joined by tabs (`unexpand -a`, a chat or spreadsheet) -> blanks.
+
+    The tools kit reads never print a tab right after text (ss's own tabs
+    open a continuation line, or follow padding), so only then are the
+    tabs inside lines read as blanks; leading ones stay, they mark ss's
+    continuation lines.
+    """
+    if not _TAB_AFTER_TEXT.search(text):
+        return text
+    lines = text.split("\n")
+    n = 0
+    for i, line in enumerate(lines):
+        if "\t" in line.lstrip(" \t"):
+            lines[i] = _INNER.sub(" ", line)
+            n += 1
+    undone.append(Undone(TABS, n, "tabs between columns"))
+    return "\n".join(lines)
 
 
 # --- a prefix on every line ------------------------------------------------------
@@ -159,21 +194,43 @@ def _shape(core: str) -> str:
     return "".join(out)
 
 
-def prefix_pattern(samples: list[str]) -> re.Pattern[str] | None:
-    """One pattern for the prefixes seen before the data on data lines, or None when there is none.
+@dataclass(frozen=True, slots=True)
+class Prefix:
+    """The prefix of a paste's data lines: a pattern for the text, and the blanks that follow it."""
 
-    The blanks that end every sample are part of the prefix (kept exactly);
-    those that only some samples have belong to the data (proc tables
-    right-align their row numbers).
+    core: re.Pattern[str]  # matches the prefix without its trailing blanks, then (?P<ws>) the blanks
+    sep: str  # the blanks every data line has after the core: part of the prefix
+
+    def strip(self, line: str) -> str | None:
+        """The line without the prefix, or None when it does not start with it."""
+        m = self.core.match(line)
+        if m is None:
+            return None
+        ws = m.group("ws")
+        n = 0
+        while n < len(ws) and n < len(self.sep) and ws[n] == self.sep[n]:
+            n += 1  # the blanks of the prefix; more are the data's own (an ss continuation's tab)
+        if m.start("ws") + n == 0:
+            return None
+        return line[m.start("ws") + n :]
+
+
+def prefix_of(samples: list[str]) -> Prefix | None:
+    """The prefix seen before the data on data lines, or None when there is none.
+
+    The blanks that end every sample are part of the prefix; those that only
+    some samples have belong to the data (proc tables right-align their row
+    numbers). A line with fewer blanks after the prefix (a mail client's
+    wrapped rest, `> 00000000 ...`) loses what it has of them.
     """
+    if not samples:
+        return None
     cores: Counter[str] = Counter()
     tails = []
     for sample in samples:
         core = sample.rstrip(" \t")
         tails.append(sample[len(core) :])
         cores[_shape(core)] += 1
-    if not samples:
-        return None
     sep = tails[0]
     for tail in tails[1:]:
         while not tail.startswith(sep):
@@ -185,7 +242,7 @@ def prefix_pattern(samples: list[str]) -> re.Pattern[str] | None:
     shapes = [shape for shape, n in common if n >= _MIN_SHARE * len(samples)]
     # Longest first, so a nested quote is not read as a shallower one.
     alternatives = "|".join(sorted(shapes, key=len, reverse=True))
-    return re.compile(f"(?:{alternatives})(?P<sep>{re.escape(sep)})?")
+    return Prefix(re.compile(f"(?:{alternatives})(?P<ws>[ \t]*)"), sep)
 
 
 def _prefix(text: str, anchor: re.Pattern[str], undone: list[Undone]) -> str:
@@ -197,22 +254,19 @@ def _prefix(text: str, anchor: re.Pattern[str], undone: list[Undone]) -> str:
             samples.append(line[: m.start()])
             if len(samples) == _MAX_SAMPLES:
                 break
-    pattern = prefix_pattern(samples)
-    if pattern is None:
+    prefix = prefix_of(samples)
+    if prefix is None:
         return text
     n = 0
     first = None
     for i, line in enumerate(lines):
         if not line.strip():
             continue
-        m = pattern.match(line)
-        if m is None or m.end() == 0:
+        rest = prefix.strip(line)
+        if rest is None:
             continue
-        rest = line[m.end() :]
-        if m.group("sep") is None and rest.strip():
-            continue  # the core without the blanks after it: not this prefix
         if first is None and rest.strip():
-            first = line[: m.end()]
+            first = line[: len(line) - len(rest)]
         lines[i] = rest if rest.strip() else ""
         n += 1
     if not n:

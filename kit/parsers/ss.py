@@ -168,6 +168,7 @@ STATES = frozenset(
         "ACK_SENT",
     }
 )
+_KNOWN_FIRST = NETIDS | STATES
 _NETID_LIKE = re.compile(r"[a-z][a-z0-9_]{0,7}\Z")  # an unknown future netid
 _STATE_LIKE = re.compile(r"[A-Z][A-Z0-9_-]{1,19}\Z")  # an unknown future state
 
@@ -579,6 +580,11 @@ _HEADER_WORDS = frozenset(
 )
 
 
+def _header_piece(word: str) -> bool:
+    """The end of a header word that a hard wrap cut (`Proce` / `ss`, `Po` / `rt`)."""
+    return any(h.endswith(word) for h in _HEADER_WORDS)
+
+
 def _first_key(stripped: str) -> str:
     word = stripped.split(None, 1)[0]
     cut = len(word)
@@ -690,6 +696,7 @@ class _Reader:
         self.gprobs: list[ParseProblem] = []
         self.broken = False
         self.after_header = False
+        self.out = out
 
     def finish(self) -> None:
         if self.group is None:
@@ -711,14 +718,24 @@ class _Reader:
         group, layout = self.group, self.layout
         if group is None or layout is None:  # no socket being read
             return False
-        if need_field and (len(group) > 1 or not (_has_field(line) or _starts_with_keyword(line.strip()))):
-            return False
         last_n, last = group[-1]
+        if (
+            need_field
+            and (
+                len(group) > 1
+                # a field, or a field's name cut in two (`user` / `s:((...`)
+                or not (_has_field(line) or _starts_with_keyword(line.strip()) or _has_field(last[-8:] + line.strip()))
+            )
+        ):
+            return False
         for sep in ("", " "):
             trial = group[:-1] + [[last_n, last.rstrip("\r") + sep + line.strip()]]
             row, probs, broken = _build(trial, layout, self.cache)
-            if row is not None and not probs:
+            # Clean, or still cut inside a field (`fold -w` broke the line
+            # twice): then the next line is glued on too.
+            if row is not None and (not probs or (broken and all(p.reason in CUT for p in probs))):
                 self.group, self.row, self.gprobs, self.broken = trial, row, probs, broken
+                self.out.joined += 1
                 return True
         return False
 
@@ -750,8 +767,8 @@ class _Reader:
             self.layout = _layout_from_header(stripped.split())
             self.after_header = True
             return
-        if self.after_header and all(w in _HEADER_WORDS for w in stripped.split()):
-            return  # the header's tail, wrapped by a narrow terminal
+        if self.after_header and all(w in _HEADER_WORDS or _header_piece(w) for w in stripped.split()):
+            return  # the header's tail, wrapped by a narrow terminal (inside a word by `fold -w`)
         self.after_header = False
         if self.layout is None:
             self.layout = _guess_layout(stripped.split())
@@ -763,8 +780,11 @@ class _Reader:
             starts_row = _row_start(stripped.split(), self.layout)
             if self.group is not None:
                 # a line that starts like a row is a row, if a bad one, never
-                # the wrapped rest of the socket above (unless that was cut)
-                if (self.broken or not starts_row) and self._glue(
+                # the wrapped rest of the socket above (unless that was cut,
+                # or its first word is no Netid or state ss knows: `cho` of
+                # a service name `e` / `cho` cut by `fold -w`)
+                known = stripped.split(None, 1)[0] in _KNOWN_FIRST
+                if (self.broken or not starts_row or not known) and self._glue(
                     line, need_field=not self.broken and self.row is not None
                 ):
                     return

@@ -49,6 +49,8 @@ def describe_undone(kind: str, lines: int, detail: str) -> str:
         return f"read {visible(detail)} line ends as LF ({lines} line{s})"
     if kind == "quoted_printable":
         return f"decoded quoted-printable ({lines} soft line break{s} joined, =XX escapes decoded)"
+    if kind == "tabs":
+        return f"read tabs between columns as blanks ({lines} line{s})"
     if kind == "prefix":
         core = detail.strip()
         if core and set(core) <= set("> \t"):
