@@ -159,8 +159,16 @@ def save(directory: Path, stem: str, header: dict[str, Any], stdout: bytes, stde
 # --- reading -----------------------------------------------------------------
 
 
-def load(path: Path) -> Capture:
-    return from_bytes(Path(path).read_bytes(), source=str(path))
+# The most `kit render` reads from one input: the largest capture `kit collect`
+# writes (--max-capture, 512 MiB by default) with room to spare.
+MAX_INPUT = 640 * 1024 * 1024
+
+
+def load(path: Path, limit: int = MAX_INPUT) -> Capture:
+    """Read a capture or paste from `path` (bounded: kit.bounded_read) and make a Capture of it."""
+    from kit.bounded_read import read_file
+
+    return from_bytes(read_file(path, limit, "capture"), source=str(path))
 
 
 def from_bytes(data: bytes, source: str = "") -> Capture:

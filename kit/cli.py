@@ -405,7 +405,10 @@ def read_input(arg: str) -> tuple[Capture, str]:
         return load(Path(arg)), arg
     # A paste on stdin (`xclip -o | kit render -`, or pasted into the terminal, then Ctrl-D).
     try:
-        return capture.from_bytes(sys.stdin.buffer.read(), source="stdin"), "-"
+        from kit.bounded_read import read_stream
+
+        data = read_stream(sys.stdin.buffer, capture.MAX_INPUT, "stdin", "capture")
+        return capture.from_bytes(data, source="stdin"), "-"
     except capture.CaptureFormatError as exc:
         raise InputError(f"stdin: damaged capture: {exc}") from None
     except capture.NoSocketData as exc:

@@ -15,7 +15,6 @@ kit.analyse.kdiag.diagnose_config; this module only loads and reports.
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 import zlib
@@ -25,6 +24,7 @@ from typing import Any, TextIO
 
 from kit import kconfig_image
 from kit.analyse import kdiag
+from kit.bounded_read import read_file
 from kit.diag_options import OPTIONS, REQUIRED
 from kit.errors import ExitStatus, InputError, UsageError
 from kit.parsers import kconfig as kconfig_parser
@@ -48,6 +48,14 @@ class Loaded:
     text: str
 
 
+MIB = 1024 * 1024
+# Limits on what `kit kconfig` reads (docs/safety.md): a kernel image with its
+# config is 2-80 MiB (a vmlinux with debug info a few hundred); a .config is
+# about 300 KiB, so a config.gz unpacking past 64 MiB is a bomb, not a config.
+MAX_INPUT = 1024 * MIB
+MAX_CONFIG = 64 * MIB
+
+
 def _looks_like_config(data: bytes) -> bool:
     head = data[:65536]
     return b"\x00" not in head[:4096] and _CONFIG_LINE.search(head) is not None
@@ -55,21 +63,20 @@ def _looks_like_config(data: bytes) -> bool:
 
 def load(path: str) -> Loaded:
     """Read one PATH into config text; InputError when it cannot be done."""
-    try:
-        data = Path(path).read_bytes()
-    except IsADirectoryError:
-        raise InputError(
-            f"{path} is a directory, not a kernel config or image", "pass the .config inside a build tree"
-        ) from None
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if Path(path).is_dir():
+        raise InputError(f"{path} is a directory, not a kernel config or image", "pass the .config inside a build tree")
+    data = read_file(path, MAX_INPUT, "kernel config or image")
     if not data.strip():
         raise InputError(f"{path} is empty", "pass a kernel .config, config.gz or kernel image")
     if _looks_like_config(data):
         return Loaded(path, "config", "", data.decode("utf-8", errors="replace"))
     if data[:2] == b"\x1f\x8b":
         try:
-            inner = gzip.decompress(data)
+            inner = kconfig_image.gunzip(data, MAX_CONFIG)
+        except kconfig_image.TooLarge:
+            raise InputError(
+                f"{path}: gzip data that unpacks to more than {MAX_CONFIG // MIB} MiB: not a kernel config"
+            ) from None
         except (OSError, EOFError, zlib.error):
             inner = b""
         if _looks_like_config(inner):

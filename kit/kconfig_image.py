@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 START = b"IKCFG_ST"
 END = b"IKCFG_ED"
-MAX_OUTPUT = 512 * 1024 * 1024  # a decompressed kernel is 5-80 MiB; stop well past that
+MAX_OUTPUT = 256 * 1024 * 1024  # a decompressed kernel is 5-80 MiB; stop well past that (a bomb stops here)
 MAX_TRIES = 64  # candidate streams tried per format per level (false signature hits are cheap)
 EXTRAS = {"zstd": ("zstandard", "kit[zstd]"), "lz4": ("lz4", "kit[lz4]"), "lzo": ("python-lzo", "kit[lzo]")}
 
@@ -116,6 +116,19 @@ def _bounded(
         out.append(more)
         total += len(more)
     return b"".join(out)
+
+
+class TooLarge(ValueError):
+    """A stream decompresses to more than the caller allows."""
+
+
+def gunzip(data: bytes, limit: int) -> bytes:
+    """gzip data decompressed, at most `limit` bytes; TooLarge past that (a gzip bomb stops early)."""
+    d = zlib.decompressobj(31)
+    out = d.decompress(data, limit + 1)
+    if len(out) > limit:
+        raise TooLarge(limit)
+    return out
 
 
 def _gzip(data: bytes) -> bytes:
