@@ -292,3 +292,38 @@ def test_ctrl_c_ends_running_devices_keeps_partials_and_writes_the_index(devices
         assert cap.partial and len(cap.stdout) > 0
     assert third["exit"] == 130 and third["error"].startswith("not started") and third["capture"] is None
     assert gauge.total == 2
+
+
+def test_progress_on_a_terminal_one_line_per_device(devices, tmp_path):
+    import pty
+
+    key = host_key(devices[0])
+    known = tmp_path / "known_hosts"
+    known.write_text("".join(f"[127.0.0.1]:{d.port} {key}\n" for d in devices))
+    lines = [f"ssh://root@127.0.0.1:{d.port}" for d in devices] + [f"ssh://root@127.0.0.1:{closed_port()}"]
+    (tmp_path / "devices.txt").write_text("\n".join(lines) + "\n")
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [KIT, "collect", "-f", "devices.txt", "-F", "none", "-i", str(devices[0].root_key), "--known-hosts", str(known)],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        os.close(slave)
+        out = proc.communicate(timeout=120)[0].decode()
+        err = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the writer closed the terminal
+                break
+            if not chunk:
+                break
+            err += chunk
+    finally:
+        os.close(master)
+    assert len(out.splitlines()) == 2  # stdout stays the index's two paths
+    shown = [line for line in err.decode().splitlines() if line.strip()]
+    assert len(shown) == 4, shown
+    assert sorted(line.split("]", 1)[0] for line in shown) == [f"kit: [{n}/4" for n in range(1, 5)]
+    assert sum("connection refused" in line for line in shown) == 1
+    assert sum(line.split(": ", 2)[-1].startswith(("ok", "partial", "missing", "unknown")) for line in shown) == 3
