@@ -322,7 +322,8 @@ def _raw_paste(data: bytes, source: str) -> Capture:
     header = {"target": source or "paste", "raw_paste": True, "detected": name}
     # The section holds the unmangled text: what the parser reads, and what
     # its line numbers (and the report's unread lines) refer to.
-    section = SectionOutput(name=name, stdout=clean.text.encode("utf-8"), stderr="", rc=0)
+    body = clean.text.encode("utf-8") if clean.undone else data
+    section = SectionOutput(name=name, stdout=body, stderr="", rc=0)
     return Capture(
         header=header, stdout=data, stderr=b"", sections={name: section}, raw_paste=True, undone=clean.undone
     )

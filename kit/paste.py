@@ -77,7 +77,7 @@ def has_socket_data(text: str) -> bool:
     Text without one (a binary, a text about something else, nothing) is not
     a paste kit can read: rendering it would show a healthy router with 0 sockets.
     """
-    return any(DATA_LINE.search(line) for line in text.split("\n"))
+    return DATA_LINE.search(text) is not None  # no pattern spans a newline: one scan, stops at the first
 
 
 def _proc_table(header: list[str], following: list[str], text: str) -> str:

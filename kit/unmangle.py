@@ -48,7 +48,10 @@ WRAPPED = "wrapped"
 
 _MAX_SHAPES = 16  # distinct prefix patterns kept (a month change, a few hostnames)
 _MIN_SHARE = 0.02  # of the data lines a prefix shape must be seen on
-_MAX_SAMPLES = 2000  # data lines looked at for the prefix: enough for any paste, cheap at 100k sockets
+_MAX_SAMPLES = 500
+_SAMPLE_CHARS = (
+    1 << 18
+)  # QP, tabs and the prefix are judged on the text's first 256 KiB (100k sockets: 20 MiB)  # data lines looked at for the prefix: enough for any paste, cheap at 100k sockets
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +143,10 @@ _QP_EVIDENCE = re.compile(r"=3D|=[ \t]*\n|=(?:20|09)$", re.MULTILINE)  # `=`, a 
 
 
 def _quoted_printable(text: str, undone: list[Undone]) -> str:
-    equals = text.count("=")
-    if not equals or not _QP_EVIDENCE.search(text) or len(_QP_EQUALS.findall(text)) != equals:
+    # An encoding covers the whole text: judged on its head (a 100k-socket ss paste is 20 MB of `pid=`).
+    if not _QP_EVIDENCE.search(text[:_SAMPLE_CHARS]):
+        return text
+    if len(_QP_EQUALS.findall(text)) != text.count("="):
         return text
     soft = len(re.findall(r"=[ \t]*\n", text))
     decoded = quopri.decodestring(text.encode("utf-8")).decode("utf-8", errors="replace")
@@ -163,8 +168,8 @@ def _tabs(text: str, undone: list[Undone]) -> str:
     tabs inside lines read as blanks; leading ones stay, they mark ss's
     continuation lines.
     """
-    if not _TAB_AFTER_TEXT.search(text):
-        return text
+    if not _TAB_AFTER_TEXT.search(text[:_SAMPLE_CHARS]):
+        return text  # judged on the head, as the prefix is: a tool that tabbed the columns tabbed them all
     lines = text.split("\n")
     n = 0
     for i, line in enumerate(lines):
@@ -246,9 +251,8 @@ def prefix_of(samples: list[str]) -> Prefix | None:
 
 
 def _prefix(text: str, anchor: re.Pattern[str], undone: list[Undone]) -> str:
-    lines = text.split("\n")
     samples = []
-    for line in lines:
+    for line in text[:_SAMPLE_CHARS].split("\n"):
         m = anchor.search(line)
         if m:
             samples.append(line[: m.start()])
@@ -257,6 +261,7 @@ def _prefix(text: str, anchor: re.Pattern[str], undone: list[Undone]) -> str:
     prefix = prefix_of(samples)
     if prefix is None:
         return text
+    lines = text.split("\n")
     n = 0
     first = None
     for i, line in enumerate(lines):
