@@ -40,6 +40,9 @@ def encode(note: FailureNote) -> bytes:
 
 def read(path: Path) -> FailureNote | None:
     """The note in `path`, or None when the file is not one (or cannot be read: the caller reports that)."""
+    # Only a regular file can be a note: peeking at a FIFO or stdin would eat what the renderer reads.
+    if not path.is_file():
+        return None
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_BYTES + 1)
