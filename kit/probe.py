@@ -7,7 +7,7 @@ import secrets
 from importlib import resources
 
 from kit import __version__
-from kit.sections import SECTIONS, Section
+from kit.sections import SECTIONS, UNLESS_SS, Section
 
 TOKEN_PREFIX = "KIT"
 # The probe's first line, `\n<token> KIT-PROBE 1 <version>` (probes/probe.sh):
@@ -26,10 +26,9 @@ def _sh_quote(text: str) -> str:
 
 # `cat FILE...` of plain paths: read without a shell per section (probes/probe.sh).
 _CAT = re.compile(r"cat((?: /[A-Za-z0-9_./+-]+)+)")
-# Small kernel text files (a few KB, made by the kernel on each read) are read
-# by the probe's shell itself, without any process: /proc files whose section
-# bounds them to at most this many bytes.
-KERNEL_FILE_MAX = 64 * 1024
+# /proc files are read without a watchdog (the kernel answers at once), the
+# small ones by the shell itself. A fallback for devices without ss is
+# skipped by the probe's shell when the ss section worked.
 
 
 def _section_line(section: Section) -> str:
@@ -38,9 +37,12 @@ def _section_line(section: Section) -> str:
     cat = _CAT.fullmatch(section.command)
     if cat:
         paths = cat.group(1).split()
-        if section.max_bytes <= KERNEL_FILE_MAX and all(p.startswith("/proc/") for p in paths):
+        if all(p.startswith("/proc/") for p in paths):
             return f"kit_kernel_file {name} {limit} {' '.join(paths)}"
         return f"kit_file {name} {section.timeout} {limit} {' '.join(paths)}"
+    if section.command.startswith(UNLESS_SS):
+        command = section.command[len(UNLESS_SS) :]
+        return f"kit_unless_ss {name} {section.timeout} {limit} {_sh_quote(command)}"
     return f"kit_section {name} {section.timeout} {limit} {_sh_quote(section.command)}"
 
 

@@ -57,15 +57,18 @@ _PAGESIZE = (
     "&& echo '# kit: source /proc/self/auxv' >&2 && exit 0; done; exit 1; fi"
 )
 
-# A section that only matters without ss checks first whether ss runs at all
-# (`ss -V`: present, executable, its libraries load) and says when it skips.
-_UNLESS_SS = "if ss -V >/dev/null 2>&1; then echo '# kit: skipped: ss works' >&2; exit 0; fi; "
+# A section that only matters without ss starts with this check: whether ss
+# runs at all (`ss -V`: present, executable, its libraries load), saying so
+# when it skips. The probe (kit.probe) runs such a section without the check,
+# and only when its own ss section did not exit 0; else its shell reports
+# the same skip without starting a process.
+UNLESS_SS = "if ss -V >/dev/null 2>&1; then echo '# kit: skipped: ss works' >&2; exit 0; fi; "
 
 # Socket owners with shell and one `ls -l` for all processes (no fork per fd).
 # Output lines: "<pid> <comm> <inode> <fd>"; comm may hold spaces, so read the
 # pid from the first field and inode, fd from the last two. A non-root user
 # sees only its own processes' fds (the rest is "Permission denied", dropped).
-_SOCKET_OWNERS = _UNLESS_SS + (
+_SOCKET_OWNERS = UNLESS_SS + (
     "ls -l /proc/[0-9]*/fd 2>/dev/null | while IFS= read -r l; do case $l in "
     '/proc/*/fd:) p=${l#/proc/}; p=${p%/fd:}; c=; { IFS= read -r c < "/proc/$p/comm"; } 2>/dev/null;; '
     "*' -> socket:['*']') i=${l##*socket:[}; f=${l% -> *}; echo \"$p $c ${i%]} ${f##* }\";; "
@@ -113,7 +116,7 @@ _SS = 'ss -napm & echo "# kit: pid $!" >&2; wait "$!"'
 
 # busybox netstat: -p needs FEATURE_NETSTAT_PRG (Debian's busybox-static has
 # none), so fall back to -ane (user and inode), then -an.
-_NETSTAT = _UNLESS_SS + (
+_NETSTAT = UNLESS_SS + (
     "command -v netstat >/dev/null 2>&1 || { echo 'netstat: not found' >&2; exit 127; }; "
     "netstat -anpe 2>/dev/null || netstat -ane 2>/dev/null || netstat -an"
 )

@@ -36,7 +36,7 @@ kit_nl='
 # last few KB in a stdio buffer until the command ends, which a dropped link
 # would lose. Old dd without count_bytes fails the test below, and head -c
 # does the job. Called as `$kit_cut MAX` (no function: one process fewer).
-if [ "$(printf abc | dd bs=2 count=2 iflag=count_bytes 2>/dev/null)" = ab ]; then
+if dd if=/dev/null of=/dev/null count=0 iflag=count_bytes 2>/dev/null; then
 	kit_dd=1
 else
 	kit_dd=
@@ -167,7 +167,23 @@ kit_section() {
 			} | $kit_cut 2>/dev/null >&3 7>&-
 		} 5>&1
 	)
+	# The socket list came from ss: the fallback sections need not run.
+	if [ "$1" = ss ]; then
+		case $kit_err in *"$K RC 0" | *"$K RC 0$kit_nl"*) kit_ss_ok=1 ;; esac
+	fi
 	kit_end "$1" "$kit_err"
+}
+
+# kit_unless_ss NAME SECONDS MAXBYTES+1 COMMAND: a fallback for a device
+# without a working ss: skipped, without a process, when the ss section ran
+# and exited 0; else as kit_section.
+kit_unless_ss() {
+	if [ -n "$kit_ss_ok" ]; then
+		kit_begin "$1"
+		kit_end "$1" "# kit: skipped: ss works$kit_nl$K RC 0"
+	else
+		kit_section "$@"
+	fi
 }
 
 # kit_file NAME SECONDS MAXBYTES+1 FILE...: as `cat FILE...`, one `head -c`
@@ -189,13 +205,14 @@ kit_file() {
 	kit_end "$kit_n" "$kit_err"
 }
 
-# kit_kernel_file NAME MAXBYTES+1 FILE...: as `cat FILE...` for the small
-# text files the kernel makes on each read (/proc/meminfo, /proc/net/snmp
-# ...): such reads never block, so no watchdog. Read by the shell itself, no
-# process at all; the bound stops after the line that crosses it, kernel text
-# has no NUL bytes, a last line without a newline is kept as it is. Files
-# under /proc/sys answer only a read from their start (the shell's `read`
-# takes a byte at a time): one `head -c` each.
+# kit_kernel_file NAME MAXBYTES+1 FILE...: as `cat FILE...` for the text
+# files the kernel makes on each read (/proc): such reads never block, so no
+# watchdog. Small ones (a bound of 64 KiB) are read by the shell itself, no
+# process at all; the bound stops after the line that crosses it, kernel
+# text has no NUL bytes, a last line without a newline is kept as it is.
+# Files under /proc/sys answer only a read from their start (the shell's
+# `read` takes a byte at a time) and big tables would take a read(2) per
+# byte: one `head -c` each.
 kit_kernel_file() {
 	kit_begin "$1"
 	kit_n=$1 kit_m=$2 kit_r=0 kit_err='' kit_c=0
@@ -206,8 +223,11 @@ kit_kernel_file() {
 			kit_r=1
 			continue
 		fi
-		case $kit_f in /proc/sys/*)
-			kit_e=$(exec head -c "$kit_m" "$kit_f" 2>&1 >&3 3>&- 7>&- </dev/null) || kit_r=1
+		if [ "$kit_m" -gt 65537 ]; then
+			kit_f="big:$kit_f"
+		fi
+		case $kit_f in /proc/sys/* | big:*)
+			kit_e=$(exec head -c "$kit_m" "${kit_f#big:}" 2>&1 >&3 3>&- 7>&- </dev/null) || kit_r=1
 			kit_err="$kit_err$kit_e${kit_e:+$kit_nl}"
 			continue
 			;;

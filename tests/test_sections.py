@@ -92,3 +92,22 @@ def test_output_is_bounded_and_slow_commands_are_killed(shell):
     assert sections["flood"].truncated and len(sections["flood"].stdout) == 1000
     assert sections["stuck"].rc == 143  # SIGTERM from the watchdog
     assert sections["after"].text == "ok\n"
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_fallback_sections_run_only_when_ss_did_not_work(shell):
+    """A section behind UNLESS_SS is skipped by the probe's shell after an ss section that exited 0."""
+    from kit.sections import UNLESS_SS
+
+    fallback = Section("netstat", UNLESS_SS + "echo fallback-ran")
+    for ss_command, expect_run in (("echo sockets", False), ("echo half; exit 3", True)):
+        token = new_token()
+        table = (Section("ss", ss_command), fallback)
+        sections, problems = split_sections(_run(shell, render_probe(token, table)), token, table)
+        assert problems == []
+        got = sections["netstat"]
+        assert got.complete and got.rc == 0
+        if expect_run:
+            assert got.stdout == b"fallback-ran\n"
+        else:
+            assert got.stdout == b"" and got.stderr == "# kit: skipped: ss works"
