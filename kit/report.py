@@ -21,6 +21,7 @@ from kit.capture import Capture, SectionOutput
 from kit.parsers import meminfo
 from kit.parsers import sockstat as sockstat_parser
 from kit.parsers.ancestry import Ancestor, PidTwo
+from kit.parsers.user_id import Identity
 from kit.records import Finding, Parsed, ParseProblem, Socket
 from kit.sections import BY_NAME, SECTIONS
 from kit.unmangle import WRAPPED, Undone
@@ -185,7 +186,7 @@ def build(capture: Capture, source: str = "") -> Report:
             continue
         spec = BY_NAME.get(name)
         parser = spec.parser if spec else (name if capture.raw_paste else None)
-        if not parser or not section.stdout:
+        if not parser or not section.stdout or (spec is not None and spec.only_if_ok and not section.ok):
             continue
         result = parse_section(section, parser)
         if capture.raw_paste:
@@ -205,7 +206,7 @@ def build(capture: Capture, source: str = "") -> Report:
     for name in ("sockstat", "sockstat6"):
         if name in parsed:
             sockstat.update(sockstat_parser.as_dict(parsed[name]))
-    kmem = kernel_memory.analyse(capture.sections, parsed)
+    kmem = kernel_memory.analyse(parsed)
     mem = meminfo.as_dict(parsed["meminfo"]) if "meminfo" in parsed else {}
     elsewhere = memory_elsewhere.analyse(capture.sections, parsed, mem, kmem.page_size)
     owner_ctx = OwnerContext(root=device.root, child_pid_namespace=_child_pid_namespace(lineage))
@@ -256,12 +257,10 @@ def _device(capture: Capture, parsed: dict[str, Parsed[Any]]) -> DeviceInfo:
     from kit.parsers import os_release
 
     uname = _first(parsed.get("uname"))
-    hostname_section = capture.sections.get("hostname")
-    hostname = hostname_section.text.strip()[:253] if hostname_section and hostname_section.ok else None
+    hostname: str | None = _first(parsed.get("hostname"))
     osr = os_release.as_dict(parsed["os_release"]) if "os_release" in parsed else {}
     os_name = osr.get("DISTRIB_DESCRIPTION") or osr.get("PRETTY_NAME") or None
-    id_section = capture.sections.get("id")
-    who = id_section.text.strip()[:300] if id_section and id_section.ok else None
+    who: Identity | None = _first(parsed.get("id"))
     return DeviceInfo(
         hostname=hostname or (uname.nodename if uname else None),
         kernel_release=uname.release if uname else None,
@@ -269,8 +268,8 @@ def _device(capture: Capture, parsed: dict[str, Parsed[Any]]) -> DeviceInfo:
         machine=uname.machine if uname else None,
         os_release=os_name,
         openwrt=os_release.openwrt_release(osr) is not None,
-        user=who,
-        root=who.startswith("uid=0(") if who else None,
+        user=who.text if who else None,
+        root=who.root if who else None,
     )
 
 

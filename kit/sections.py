@@ -32,15 +32,27 @@ class Section:
     changes_kernel: bool = False  # e.g. ss may autoload inet_diag modules
     timeout: int = 15  # seconds
     max_bytes: int = 1 * MIB
+    # Parse only a section that finished with exit 0: its output is one value
+    # that a failed or cut-off command would leave wrong (a page size of "40").
+    only_if_ok: bool = False
 
+
+# Lines a section's shell writes on its stderr for kit to read back. They are
+# written by the probe itself (never by the device's commands) and read by
+# kit.analyse.kdiag (SOURCE_MARKER in kconfig), kit.analyse.this_collect
+# (PID_MARKER in ss) and shown as they are in the report's raw sections.
+MARKER = "# kit: "  # every such line starts so; kit skips them when quoting a command's stderr
+SOURCE_MARKER = MARKER + "source "  # kconfig, pagesize: the file or tool the output came from
+SKIPPED_MARKER = MARKER + "skipped: "  # socket_owners, netstat: not run, and why
+PID_MARKER = MARKER + "pid "  # ss: the pid of ss itself (its own sock_diag socket is this collect's)
 
 # Kernel config: the first of these that reads is the one the report trusts.
 # Busybox `[ -r ]` is true for root even where the read then fails, so each
 # candidate is judged by the exit status of the read itself.
 _KCONFIG = (
-    'if zcat /proc/config.gz 2>/dev/null; then echo "# kit: source /proc/config.gz" >&2; '
-    'elif cat "/boot/config-$(uname -r)"; then echo "# kit: source /boot/config-$(uname -r)" >&2; '
-    'elif cat "/lib/modules/$(uname -r)/config"; then echo "# kit: source /lib/modules/$(uname -r)/config" >&2; '
+    f'if zcat /proc/config.gz 2>/dev/null; then echo "{SOURCE_MARKER}/proc/config.gz" >&2; '
+    f'elif cat "/boot/config-$(uname -r)"; then echo "{SOURCE_MARKER}/boot/config-$(uname -r)" >&2; '
+    f'elif cat "/lib/modules/$(uname -r)/config"; then echo "{SOURCE_MARKER}/lib/modules/$(uname -r)/config" >&2; '
     "else exit 1; fi"
 )
 
@@ -48,13 +60,13 @@ _KCONFIG = (
 # (KernelPageSize, in kB) or in the aux vector (AT_PAGESZ = 6), read with od
 # as 64-bit words first, then 32-bit ones. Prints bytes; the source on stderr.
 _PAGESIZE = (
-    "if getconf PAGESIZE 2>/dev/null; then echo '# kit: source getconf' >&2; "
+    f"if getconf PAGESIZE 2>/dev/null; then echo '{SOURCE_MARKER}getconf' >&2; "
     "elif awk '/^KernelPageSize:/ { print $2 * 1024; f = 1; exit } END { exit !f }' /proc/self/smaps 2>/dev/null; "
-    "then echo '# kit: source /proc/self/smaps' >&2; "
+    f"then echo '{SOURCE_MARKER}/proc/self/smaps' >&2; "
     "else for w in 8 4; do od -An -v -tu$w /proc/self/auxv 2>/dev/null | "
     "awk '{ for (i = 1; i <= NF; i++) v[n++] = $i } END { for (i = 0; i < n; i += 2) "
     "if (v[i] == 6 && v[i+1] >= 1024 && v[i+1] <= 1048576) { print v[i+1]; exit 0 } exit 1 }' "
-    "&& echo '# kit: source /proc/self/auxv' >&2 && exit 0; done; exit 1; fi"
+    f"&& echo '{SOURCE_MARKER}/proc/self/auxv' >&2 && exit 0; done; exit 1; fi"
 )
 
 # A section that only matters without ss starts with this check: whether ss
@@ -62,7 +74,7 @@ _PAGESIZE = (
 # when it skips. The probe (kit.probe) runs such a section without the check,
 # and only when its own ss section did not exit 0; else its shell reports
 # the same skip without starting a process.
-UNLESS_SS = "if ss -V >/dev/null 2>&1; then echo '# kit: skipped: ss works' >&2; exit 0; fi; "
+UNLESS_SS = f"if ss -V >/dev/null 2>&1; then echo '{SKIPPED_MARKER}ss works' >&2; exit 0; fi; "
 
 # Socket owners with shell and one `ls -l` for all processes (no fork per fd).
 # Output lines: "<pid> <comm> <inode> <fd>"; comm may hold spaces, so read the
@@ -112,7 +124,7 @@ _SLAB_CONNTRACK = (
 # ss in the background so the probe can name its pid ($!): ss's own sock_diag
 # netlink socket (nl "4:PID", holding the dump it is reading) is this
 # collect's, not the device's.
-_SS = 'ss -napm & echo "# kit: pid $!" >&2; wait "$!"'
+_SS = f'ss -napm & echo "{PID_MARKER}$!" >&2; wait "$!"'
 
 # busybox netstat: -p needs FEATURE_NETSTAT_PRG (Debian's busybox-static has
 # none), so fall back to -ane (user and inode), then -an.
@@ -125,8 +137,21 @@ SECTIONS: tuple[Section, ...] = (
     # uname -a for people; -r and -m on lines of their own because a node name
     # with spaces makes the words of `uname -a` ambiguous.
     Section("uname", "uname -a; uname -r; uname -m", parser="uname", why="kernel release and machine"),
-    Section("hostname", "cat /proc/sys/kernel/hostname", max_bytes=64 * KIB, why="device name"),
-    Section("id", "id", why="who ran the probe: ss -p only shows other users' processes to root"),
+    Section(
+        "hostname",
+        "cat /proc/sys/kernel/hostname",
+        parser="hostname",
+        only_if_ok=True,
+        max_bytes=64 * KIB,
+        why="device name",
+    ),
+    Section(
+        "id",
+        "id",
+        parser="user_id",
+        only_if_ok=True,
+        why="who ran the probe: ss -p only shows other users' processes to root",
+    ),
     Section(
         "ancestry",
         _ANCESTRY,
@@ -141,7 +166,9 @@ SECTIONS: tuple[Section, ...] = (
         parser="os_release",
         why="firmware: OpenWrt or another distribution",
     ),
-    Section("pagesize", _PAGESIZE, max_bytes=64, why="sockstat and tcp_mem count pages"),
+    Section(
+        "pagesize", _PAGESIZE, parser="pagesize", only_if_ok=True, max_bytes=64, why="sockstat and tcp_mem count pages"
+    ),
     Section(
         "meminfo",
         "cat /proc/meminfo",
@@ -227,13 +254,27 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section("sockstat6", "cat /proc/net/sockstat6", parser="sockstat", max_bytes=64 * KIB),
     Section(
-        "tcp_mem", "cat /proc/sys/net/ipv4/tcp_mem", max_bytes=64 * KIB, why="TCP memory min/pressure/max in pages"
+        "tcp_mem",
+        "cat /proc/sys/net/ipv4/tcp_mem",
+        parser="sysctl_numbers",
+        only_if_ok=True,
+        max_bytes=64 * KIB,
+        why="TCP memory min/pressure/max in pages",
     ),
     Section(
-        "udp_mem", "cat /proc/sys/net/ipv4/udp_mem", max_bytes=64 * KIB, why="UDP memory min/pressure/max in pages"
+        "udp_mem",
+        "cat /proc/sys/net/ipv4/udp_mem",
+        parser="sysctl_numbers",
+        only_if_ok=True,
+        max_bytes=64 * KIB,
+        why="UDP memory min/pressure/max in pages",
     ),
-    Section("tcp_rmem", "cat /proc/sys/net/ipv4/tcp_rmem", max_bytes=64 * KIB),
-    Section("tcp_wmem", "cat /proc/sys/net/ipv4/tcp_wmem", max_bytes=64 * KIB),
+    Section(
+        "tcp_rmem", "cat /proc/sys/net/ipv4/tcp_rmem", parser="sysctl_numbers", only_if_ok=True, max_bytes=64 * KIB
+    ),
+    Section(
+        "tcp_wmem", "cat /proc/sys/net/ipv4/tcp_wmem", parser="sysctl_numbers", only_if_ok=True, max_bytes=64 * KIB
+    ),
     Section(
         "netstat_counters",
         "cat /proc/net/netstat",

@@ -40,6 +40,7 @@ from kit.parsers import kconfig as kconfig_parser
 from kit.parsers import os_release as os_release_parser
 from kit.parsers import proc_modules
 from kit.records import KconfigOption, Socket
+from kit.sections import MARKER, SOURCE_MARKER
 
 if TYPE_CHECKING:  # pragma: no cover
     from kit.capture import SectionOutput
@@ -98,7 +99,7 @@ class _Evidence:
     notes: list[str] = field(default_factory=list)
 
 
-_SOURCE = re.compile(r"^# kit: source (.+)$", re.M)
+_SOURCE = re.compile("^" + re.escape(SOURCE_MARKER) + "(.+)$", re.M)
 
 
 def _modname(name: str) -> str:
@@ -173,7 +174,7 @@ def _gather(sections: Mapping[str, SectionOutput], sockets: Sequence[Socket] | N
 
 def _first_line(text: str, limit: int = 120) -> str:
     for ln in (text or "").splitlines():
-        if ln.strip() and not ln.startswith("# kit:"):
+        if ln.strip() and not ln.startswith(MARKER.rstrip()):
             return ln.strip()[:limit]
     return ""
 

@@ -18,8 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kit.capture import SectionOutput
-from kit.numbers import is_digits
 from kit.parsers import meminfo, proc_counters, sockstat
 from kit.records import Parsed
 
@@ -91,19 +89,16 @@ class KernelMemory:
         return [(g, n, self.counters[g][n], meaning) for g, n, meaning in WATCHED if n in self.counters.get(g, {})]
 
 
-def _limits(section: SectionOutput | None) -> Limits | None:
-    if section is None or not section.ok:
+def _limits(parsed: Parsed[tuple[int, ...]] | None) -> Limits | None:
+    """min, pressure, max from the tcp_mem / udp_mem parser (kit.parsers.sysctl_numbers)."""
+    if parsed is None or len(parsed.records) != 1 or len(parsed.records[0]) != 3:
         return None
-    words = section.text.split()
-    if len(words) != 3 or not all(is_digits(w) for w in words):
-        return None
-    return Limits(*(int(w) for w in words))
+    return Limits(*parsed.records[0])
 
 
-def analyse(sections: Mapping[str, SectionOutput], parsed: Mapping[str, Parsed[Any]]) -> KernelMemory:
-    page = sections.get("pagesize")
-    page_text = page.text.strip() if page and page.ok else ""
-    page_size = int(page_text) if is_digits(page_text) and int(page_text) > 0 else DEFAULT_PAGE_SIZE
+def analyse(parsed: Mapping[str, Parsed[Any]]) -> KernelMemory:
+    page = parsed.get("pagesize")
+    page_size: int = page.records[0] if page is not None and page.records else DEFAULT_PAGE_SIZE
     counters: dict[str, dict[str, int]] = {}
     for name in ("netstat_counters", "snmp"):
         result = parsed.get(name)
@@ -114,10 +109,10 @@ def analyse(sections: Mapping[str, SectionOutput], parsed: Mapping[str, Parsed[A
     stat = sockstat.as_dict(parsed["sockstat"]) if "sockstat" in parsed else {}
     return KernelMemory(
         page_size=page_size,
-        page_size_known=is_digits(page_text),
+        page_size_known=page is not None and bool(page.records),
         mem_total=mem.get("MemTotal"),
         mem_available=mem.get("MemAvailable"),
-        tcp=ProtoMemory("TCP", stat.get("TCP", {}).get("mem"), _limits(sections.get("tcp_mem"))),
-        udp=ProtoMemory("UDP", stat.get("UDP", {}).get("mem"), _limits(sections.get("udp_mem"))),
+        tcp=ProtoMemory("TCP", stat.get("TCP", {}).get("mem"), _limits(parsed.get("tcp_mem"))),
+        udp=ProtoMemory("UDP", stat.get("UDP", {}).get("mem"), _limits(parsed.get("udp_mem"))),
         counters=counters,
     )

@@ -32,11 +32,12 @@ from dataclasses import dataclass
 from kit.analyse.totals import held_now
 from kit.parsers.ancestry import Ancestor
 from kit.records import Socket
+from kit.sections import PID_MARKER
 
 SHELLS = frozenset({"sh", "ash", "dash", "bash", "busybox", "ksh", "mksh", "zsh", "hush"})
 SSH_SERVERS = ("dropbear", "sshd")  # comm prefixes: sshd, sshd-session, sshd-auth
 SOCK_DIAG = "4"  # NETLINK_SOCK_DIAG, the netlink protocol ss dumps through
-_SS_PID = re.compile(r"^# kit: pid (\d+)$", re.M)
+_SS_PID = re.compile("^" + re.escape(PID_MARKER) + r"(\d+)$", re.M)
 
 
 @dataclass(frozen=True, slots=True)
