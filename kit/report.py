@@ -7,7 +7,7 @@ comes out; no files, no network. Renderers (kit.render.*) only read Reports.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -129,7 +129,9 @@ def _reread_wrapped(section: SectionOutput, parser: str, result: Parsed[Any], wr
     from kit.paste import rejoin_wrapped
 
     module_name, _, function = parser.partition(":")
-    parse = getattr(importlib.import_module(f"kit.parsers.{module_name}"), function or "parse")
+    parse: Callable[[str], Parsed[Any]] = getattr(
+        importlib.import_module(f"kit.parsers.{module_name}"), function or "parse"
+    )
     text, joined = rejoin_wrapped(section.text, parse, result)
     if not joined:
         return result
