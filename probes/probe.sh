@@ -42,6 +42,15 @@ else
 	kit_dd=
 fi
 
+# With `set -o pipefail` (busybox ash has it, dash does not) a section's
+# exit status comes through the pipe into its bound: one process fewer.
+# shellcheck disable=SC3040 # tried, and used only where the shell has it
+if (set -o pipefail) 2>/dev/null; then
+	kit_pipefail=1
+else
+	kit_pipefail=
+fi
+
 # --- the watchdog ----------------------------------------------------------------
 #
 # The sections run in kit_main, the left side of a pipeline whose right side
@@ -57,22 +66,24 @@ kit_watchdog() {
 	kit_pid='' kit_left=''
 	while read -r kit_what kit_a kit_b; do
 		case $kit_what in
-		s) kit_pid=$kit_a kit_left=$((kit_b + 1)) ;; # ticks are a second apart, the first comes early
+		s | b) kit_how=$kit_what kit_pid=$kit_a kit_left=$((kit_b + 1)) ;; # ticks come a second apart, the first early
 		e) kit_pid= ;;
 		t)
 			[ -n "$kit_pid" ] || continue
 			kit_left=$((kit_left - 1))
 			[ "$kit_left" -le 0 ] || continue
-			kit_reap "$kit_pid"
+			kit_reap "$kit_pid" "$kit_how"
 			kit_pid=
 			;;
 		esac
 	done
 }
 
-# kit_reap PID: SIGTERM to PID and every process below it. /proc/PID/stat is
-# "pid (comm) state ppid ...", comm may hold spaces and parentheses.
+# kit_reap PID HOW: SIGTERM to every process below PID, and to PID itself
+# unless HOW is b. /proc/PID/stat is "pid (comm) state ppid ...", comm may
+# hold spaces and parentheses.
 kit_reap() {
+	kit_root=$1 kit_how=$2
 	kit_tree=" $1 " kit_more=1
 	while [ -n "$kit_more" ]; do
 		kit_more=
@@ -90,6 +101,7 @@ kit_reap() {
 			esac
 		done
 	done
+	[ "$kit_how" != b ] || kit_tree=${kit_tree#" $kit_root "}
 	# shellcheck disable=SC2086 # one word per pid
 	kill -TERM $kit_tree 2>/dev/null
 }
@@ -155,18 +167,31 @@ kit_section() {
 	else
 		kit_cut="head -c $3"
 	fi
-	# shellcheck disable=SC2086 # $kit_cut: the bound's words
-	kit_err=$(
-		{
+	if [ -n "$kit_pipefail" ]; then
+		# The watchdog ends what runs below this $( ) shell ("b"), which then
+		# reports the status.
+		# shellcheck disable=SC2086,SC3040 # $kit_cut: the bound's words; pipefail: checked above
+		kit_err=$(
+			set -o pipefail
+			{ read -r kit_l </proc/self/stat; } 2>/dev/null && echo "b ${kit_l%% *} $2" >&7
+			{ sh -c "$4" 2>&5 7>&- </dev/null | $kit_cut 2>/dev/null >&3 7>&-; } 5>&1
+			kit_timed "$2" "$?"
+			printf '\n%s RC %s\n' "$K" "$?"
+		)
+	else
+		# shellcheck disable=SC2086 # $kit_cut: the bound's words
+		kit_err=$(
 			{
-				sh -c "$4" 2>&5 7>&- </dev/null &
-				echo "s $! $2" >&7
-				wait "$!"
-				kit_timed "$2" "$?" >&5
-				printf '\n%s RC %s\n' "$K" "$?" >&5
-			} | $kit_cut 2>/dev/null >&3 7>&-
-		} 5>&1
-	)
+				{
+					sh -c "$4" 2>&5 7>&- </dev/null &
+					echo "s $! $2" >&7
+					wait "$!"
+					kit_timed "$2" "$?" >&5
+					printf '\n%s RC %s\n' "$K" "$?" >&5
+				} | $kit_cut 2>/dev/null >&3 7>&-
+			} 5>&1
+		)
+	fi
 	# The socket list came from ss: the fallback sections need not run.
 	if [ "$1" = ss ]; then
 		case $kit_err in *"$K RC 0" | *"$K RC 0$kit_nl"*) kit_ss_ok=1 ;; esac
