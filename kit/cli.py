@@ -485,7 +485,8 @@ def cmd_render(args: argparse.Namespace) -> int:
             rep = redact(rep)
         output = visible(text.render(rep), keep_newlines=True)
         emit = lambda out: out.write(output)  # noqa: E731
-    stem = path.stem + ("-redacted" if args.redact else "")
+    # A redacted report's name must not repeat the capture's (it names the host and the user).
+    stem = "redacted" if args.redact else path.stem
     _place(emit, args.format, args.output, args.reports, stem, [args.capture])
     if rep.capture.partial:
         # Rendered all the same; the exit says what a collect cut short says (docs/design.md: exit 4).
@@ -540,7 +541,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         output = diff_render.render_json(result)
     else:
         output = diff_render.render_text(result)
-    stem = f"diff-{Path(args.old).stem[:30]}-{Path(args.new).stem[:30]}" + ("-redacted" if args.redact else "")
+    stem = "diff-redacted" if args.redact else f"diff-{Path(args.old).stem[:30]}-{Path(args.new).stem[:30]}"
     _place(lambda out: out.write(output), args.format, args.output, args.reports, stem, [args.old, args.new])
     return ExitStatus.OK
 

@@ -14,7 +14,19 @@ section alike). What is replaced:
   -> the token of the address they encode, port kept
 - MAC addresses (`aa:bb:cc:dd:ee:ff`, also with `-`) -> `mac-N`
 - the device's host names (hostname, uname nodename, the SSH target's host)
-  -> `host-N`, matched as whole words
+  and their parts (`acme-gw7.branch42.example.net`: also `acme-gw7`,
+  `branch42`, `example`, `acme`) -> `host-N`, wherever they appear: inside
+  paths, process names and file names too
+- user names: the SSH target's user, the names in `id` output
+  (`uid=1000(jdoe)`), any `uid=N(name)` and `/home/name` -> `user-N`;
+  system accounts (root, nobody, daemon, ...) are kept
+- host key fingerprints (`SHA256:...`, MD5 `aa:bb:...`) -> `hostkey-N`
+- the capture's file name (the footer, JSON `capture.file`): withheld
+
+Addresses are found inside paths and names too (`/tmp/ctrl-10.1.2.3.sock`,
+`hostapd-aa:bb:cc:dd:ee:ff`), and an IPv6 address printed without brackets
+before its port (busybox netstat, old ss: `2001:db8::5:51000`) is read as
+address plus port.
 
 Kept, because they say something and identify nothing: loopback (127.0.0.0/8,
 ::1), wildcard (0.0.0.0, ::, `*`), the broadcast address, the all-zero and
@@ -23,9 +35,9 @@ target of `kit collect --local`).
 The running kernel's release string is protected, so a four-part release
 such as `2.6.36.4` is not mistaken for an address.
 
-What is not touched: ports, unix socket paths (they name programs, not
-hosts), process names, numbers. Tokens are stable within one report only;
-two reports of the same device get independent tokens.
+What is not touched: ports, numbers, and paths and process names beyond the
+identifiers above. Tokens are stable within one report only; two reports of
+the same device get independent tokens.
 """
 
 from __future__ import annotations
@@ -40,9 +52,16 @@ if TYPE_CHECKING:
     from kit.report import Report
 
 # IPv4: four decimal octets not glued to other digits or dots.
-_IPV4 = r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\d)"
+# Glued to letters or '_' is still an address (`ctrl-10.1.2.3.sock`, `host_10.1.2.3-x`);
+# glued to more dotted digits is a version number, not one.
+_IPV4 = r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)"
 # MAC: six hex pairs joined by ':' or '-'.
-_MAC = r"(?<![\w:.-])[0-9A-Fa-f]{2}(?P<sep>[:-])(?:[0-9A-Fa-f]{2}(?P=sep)){4}[0-9A-Fa-f]{2}(?![\w:-])"
+_MAC = (
+    r"(?<![0-9A-Fa-f:])[0-9A-Fa-f]{2}(?P<sep>[:-])(?:[0-9A-Fa-f]{2}(?P=sep)){4}[0-9A-Fa-f]{2}"
+    r"(?![0-9A-Fa-f])(?![:-][0-9A-Fa-f])"
+)
+# Host key fingerprints as ssh-keygen -l prints them (and kit's header keeps them).
+_FINGERPRINT = r"SHA256:[A-Za-z0-9+/]{40,44}=?|MD5:(?:[0-9a-f]{2}:){15}[0-9a-f]{2}"
 # IPv6 candidates: hex groups with at least two colons, either ending in a dotted IPv4
 # (::ffff:10.0.0.1) or not followed by more address characters; then maybe a %scope.
 # A candidate that ipaddress does not accept (a time like 05:35:39) is left alone.
@@ -53,7 +72,18 @@ _IPV6 = (
 # /proc/net/{tcp,udp,raw}[6]: ADDR:PORT in hex, little-endian words.
 _PROC_HEX = r"(?<![0-9A-Fa-f:])(?P<hex>[0-9A-Fa-f]{32}|[0-9A-Fa-f]{8}):(?P<port>[0-9A-Fa-f]{4})(?![0-9A-Fa-f:])"
 
-_PATTERN = re.compile(f"(?P<proc>{_PROC_HEX})|(?P<mac>{_MAC})|(?P<v4>{_IPV4})|(?P<v6>{_IPV6})")
+_PATTERN = re.compile(f"(?P<fp>{_FINGERPRINT})|(?P<proc>{_PROC_HEX})|(?P<mac>{_MAC})|(?P<v4>{_IPV4})|(?P<v6>{_IPV6})")
+# User names where they show: id's uid=N(name) (also gid=, groups=), home directories.
+_USER = re.compile(r"(?P<pre>(?:uid|gid|groups)=\d+\(|,\d+\(|/home/)(?P<name>[^()/\s,:]+)")
+SYSTEM_USERS = frozenset(
+    {"root", "daemon", "bin", "sys", "adm", "nobody", "nogroup", "wheel", "network", "dnsmasq", "ftp", "www-data",
+     "sshd", "messagebus", "systemd-network", "systemd-resolve", "users", "staff", "tty", "disk", "shadow", "utmp"}
+)  # fmt: skip
+# Host name parts that say nothing about whose device it is.
+GENERIC_PARTS = frozenset(
+    {"router", "gateway", "openwrt", "localdomain", "local", "lan", "wan", "home", "host", "device", "test", "com",
+     "net", "org", "www", "example", "internal", "corp", "intra"}
+)  # fmt: skip
 
 KEPT_NAMES = frozenset({"localhost", "openwrt", "(none)", "localhost.localdomain", "local"})
 KEPT_MACS = frozenset({"00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"})
@@ -65,20 +95,28 @@ _FIELDS: dict[type, tuple[str, ...]] = {}
 class Redactor:
     """Replaces addresses, MACs and the given host names with consistent tokens."""
 
-    def __init__(self, hostnames: tuple[str, ...] = (), keep: tuple[str, ...] = ()):
+    def __init__(self, hostnames: tuple[str, ...] = (), keep: tuple[str, ...] = (), users: tuple[str, ...] = ()):
         self._tokens: dict[tuple[str, str], str] = {}
         self._counts: dict[str, int] = {}
         self._cache: dict[str, str] = {}
         names = sorted(
-            {h for h in hostnames if h and len(h) >= 2 and h.lower() not in KEPT_NAMES and not _is_address(h)},
+            {h for h in _with_parts(hostnames) if h.lower() not in KEPT_NAMES and not _is_address(h)},
             key=len,
             reverse=True,
         )
         for name in names:
             self._token("host", name.lower())
+        people = sorted({u for u in users if len(u) >= 2 and u.lower() not in SYSTEM_USERS}, key=len, reverse=True)
+        # Host names and user names are replaced wherever they appear (inside paths,
+        # process names, file names); a very short one only as a whole word.
+        words = [("host", n) for n in names] + [("user", u) for u in people]
+        self._kind = {w.lower(): kind for kind, w in words}
         self._names = (
-            re.compile("|".join(rf"(?<![\w.-]){re.escape(n)}(?![\w-])" for n in names), re.IGNORECASE)
-            if names
+            re.compile(
+                "|".join(re.escape(w) if len(w) >= 4 else rf"(?<![\w.-]){re.escape(w)}(?![\w-])" for _, w in words),
+                re.IGNORECASE,
+            )
+            if words
             else None
         )
         kept = sorted({k for k in keep if k}, key=len, reverse=True)
@@ -113,6 +151,11 @@ class Redactor:
         try:
             addr = ipaddress.IPv6Address(bare)
         except ValueError:
+            # No brackets before a port (busybox netstat, old ss): 2001:db8::5:51000.
+            head, _, port = text.rpartition(":")
+            if head.count(":") >= 2 and port.isascii() and port.isdigit() and head != text:
+                redacted = self._v6(head)
+                return text if redacted == head else f"{redacted}:{port}"
             return text
         if addr.is_loopback or addr.is_unspecified:
             return text
@@ -137,6 +180,8 @@ class Redactor:
 
     def _match(self, m: re.Match[str]) -> str:
         text = m.group()
+        if m.group("fp"):
+            return self._token("hostkey", text)
         if m.group("proc"):
             return self._proc(m.group("hex"), m.group("port"))
         if m.group("mac"):
@@ -149,11 +194,19 @@ class Redactor:
     # --- text ---
 
     def _plain(self, text: str) -> str:
-        if "." in text or ":" in text:  # every address form has one; most socket strings do not
+        if "." in text or ":" in text:  # every address and fingerprint form has one; most socket strings do not
             text = _PATTERN.sub(self._match, text)
+        if "(" in text or "/home/" in text:
+            text = _USER.sub(self._user, text)
         if self._names is not None:
-            text = self._names.sub(lambda m: self._token("host", m.group().lower()), text)
+            text = self._names.sub(lambda m: self._token(self._kind[m.group().lower()], m.group().lower()), text)
         return text
+
+    def _user(self, m: re.Match[str]) -> str:
+        name = m.group("name")
+        if name.lower() in SYSTEM_USERS or name.startswith(("user-", "host-")):
+            return m.group()
+        return m.group("pre") + self._token("user", name.lower())
 
     def text(self, text: str) -> str:
         cached = self._cache.get(text)
@@ -209,6 +262,23 @@ def _is_address(text: str) -> bool:
         return False
 
 
+def _with_parts(hostnames: Iterable[str]) -> set[str]:
+    """The names and their identifying parts: dot labels (but the last), and '-'/'_' pieces of 4+ characters."""
+    out: set[str] = set()
+    for name in hostnames:
+        if not name or len(name) < 2 or _is_address(name):
+            continue
+        out.add(name)
+        labels = name.split(".")
+        for label in labels[:-1] if len(labels) > 1 else labels:
+            if len(label) >= 3 and label.lower() not in GENERIC_PARTS:
+                out.add(label)
+            for piece in re.split(r"[-_]", label):
+                if len(piece) >= 4 and not piece.isdigit() and piece.lower() not in GENERIC_PARTS:
+                    out.add(piece)
+    return out
+
+
 def _target_host(target: str | None) -> str | None:
     if not target:
         return None
@@ -218,37 +288,55 @@ def _target_host(target: str | None) -> str | None:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+def _users(target: str | None, id_output: str | None) -> tuple[str, ...]:
+    """User names kit knows of: the SSH target's user and every name in `id` output."""
+    names = []
+    if target and "@" in target:
+        names.append(target.rpartition("@")[0])
+    names += re.findall(r"\d+\(([^()]+)\)", id_output or "")
+    return tuple(n for n in names if n)
+
+
 def _names(
     hostname: str | None, target: str | None, kernel_release: str | None
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    hostnames = []
-    for value in (hostname, _target_host(target)):
-        if value:
-            hostnames.append(str(value))
-            if "." in str(value) and not _is_address(str(value)):
-                hostnames.append(str(value).split(".")[0])  # the short name too
+    hostnames = [str(v) for v in (hostname, _target_host(target)) if v]
     keep = tuple(str(v) for v in (kernel_release,) if v)
     return tuple(hostnames), keep
 
 
-def redactor_for(hostname: str | None, target: str | None, kernel_release: str | None) -> Redactor:
-    """A Redactor for one device: its host name and the target's host become tokens, its kernel release stays."""
+def redactor_for(
+    hostname: str | None, target: str | None, kernel_release: str | None, id_output: str | None = None
+) -> Redactor:
+    """A Redactor for one device: its host names and users become tokens, its kernel release stays."""
     hostnames, keep = _names(hostname, target, kernel_release)
-    return Redactor(hostnames, keep)
+    return Redactor(hostnames, keep, _users(target, id_output))
+
+
+# What the footer and JSON say instead of the capture's file name (it names the host, the user, the date).
+WITHHELD = "(file name withheld)"
 
 
 def redact(report: Report) -> Report:
-    """A copy of the Report with every address, MAC and host name replaced by a token."""
-    redactor = redactor_for(report.device.hostname, report.capture.target, report.device.kernel_release)
+    """A copy of the Report with every address, MAC, host name, user and fingerprint replaced by a token."""
+    redactor = redactor_for(
+        report.device.hostname, report.capture.target, report.device.kernel_release, report.device.user
+    )
     redacted: Report = redactor.value(report)
+    if redacted.capture.file:
+        redacted = dataclasses.replace(redacted, capture=dataclasses.replace(redacted.capture, file=WITHHELD))
     return redacted
 
 
 def redact_json(data: dict[str, Any]) -> dict[str, Any]:
     """The same on the JSON form (kit.render.json.to_dict output)."""
     device, capture = data.get("device") or {}, data.get("capture") or {}
-    redactor = redactor_for(device.get("hostname"), capture.get("target"), device.get("kernel_release"))
+    redactor = redactor_for(
+        device.get("hostname"), capture.get("target"), device.get("kernel_release"), device.get("user")
+    )
     redacted: dict[str, Any] = redactor.value(data)
+    if isinstance(redacted.get("capture"), dict) and redacted["capture"].get("file"):
+        redacted["capture"]["file"] = WITHHELD
     return redacted
 
 
@@ -256,8 +344,10 @@ def redactor_for_reports(reports: Iterable[Report]) -> Redactor:
     """One Redactor for several reports (kit diff, kit trend): the same value gets the same token in all."""
     hostnames: list[str] = []
     keep: list[str] = []
+    users: list[str] = []
     for rep in reports:
         names, kept = _names(rep.device.hostname, rep.capture.target, rep.device.kernel_release)
         hostnames += names
         keep += kept
-    return Redactor(tuple(hostnames), tuple(keep))
+        users += _users(rep.capture.target, rep.device.user)
+    return Redactor(tuple(hostnames), tuple(keep), tuple(users))
