@@ -139,7 +139,7 @@ def _headers(lines: list[str], parse: Callable[[str], Parsed[Any]], parsed: Pars
         for end in range(j - 1, i, -1):  # the most pieces that still read as a header
             cand = line
             for k in range(i + 1, end + 1):
-                cand = _join(cand, lines[k], width)
+                cand = _join(cand, lines[k], len(lines[k - 1]) >= width)
             result = parse(cand)
             if not result.problems and not result.records:
                 lines[i] = cand
@@ -174,10 +174,11 @@ def _rows(lines: list[str], parse: Callable[[str], Parsed[Any]], parsed: Parsed[
         best, cur, j = None, line, i + 1
         # (the wrap shows on the last physical line: a glued line is longer than any)
         while j < len(lines) and j - i <= _MAX_PIECES and j + 1 in bad and _cut(lines[j - 1], lines[j], width):
-            glued = _glue(cur, lines[j], header, parse, width)
+            hard = len(lines[j - 1]) >= width  # the last piece, not the glued line, shows how it broke
+            glued = _glue(cur, lines[j], header, parse, hard)
             if glued is not None:
                 best = (glued, j)
-            cur = glued if glued is not None else _join(cur, lines[j], width)
+            cur = glued if glued is not None else _join(cur, lines[j], hard)
             j += 1
         if best is not None:
             lines[i] = best[0]
@@ -196,14 +197,15 @@ def _cut(above: str, below: str, width: int) -> bool:
     return len(above) >= width or max(len(above), len(above.rstrip(" \t")) + 1) + len(word) >= width
 
 
-def _join(above: str, below: str, width: int) -> str:
-    return above + below if len(above) >= width or above.endswith((" ", "\t")) else above + " " + below.lstrip()
+def _join(above: str, below: str, hard: bool) -> str:
+    """A hard wrap (the line above as wide as the widest) cut inside a word: nothing between; else one blank."""
+    return above + below if hard else above.rstrip(" \t") + " " + below.lstrip(" \t")
 
 
-def _glue(above: str, below: str, header: str, parse: Callable[[str], Parsed[Any]], width: int) -> str | None:
+def _glue(above: str, below: str, header: str, parse: Callable[[str], Parsed[Any]], hard: bool) -> str | None:
     """`above` and `below` as one line, if that reads as one clean row under `header`; else None."""
-    tries = (above + below, above.rstrip() + " " + below.lstrip())
-    for line in tries if len(above) >= width or above.endswith((" ", "\t")) else tries[::-1]:
+    tries = (_join(above, below, hard), _join(above, below, not hard))
+    for line in tries:
         result = parse(header + "\n" + line if header else line)
         if not result.problems and len(result.records) == 1:
             return line

@@ -468,6 +468,11 @@ _FIRST_COLUMN = {
     False: r"[A-Z][A-Z0-9_-]{1,19}",  # State first
     None: r"[0-9]+",  # neither
 }
+_KNOWN_COLUMN = {
+    True: "|".join(re.escape(n) for n in sorted(NETIDS, key=len, reverse=True)),
+    False: "|".join(re.escape(n) for n in sorted(STATES, key=len, reverse=True)),
+    None: r"[0-9]+",
+}
 _FIRST_WORD = {k: re.compile(f"(?:{v})\\Z") for k, v in _FIRST_COLUMN.items()}
 
 
@@ -665,7 +670,10 @@ def _fast_record(layout: tuple[bool, bool]) -> re.Pattern[str]:
             # the continuation line; only its newline is captured (1 char: cheap)
             + r"(?:(\n)\t[ \t\r]*+(?:skmem:\(([a-z0-9,]*+)\)[ \t\r]*+)?)?"
             + r"(?:\n|\Z)"
-            + f"(?=(?:{_FIRST_COLUMN[_first_column(layout)]})(?:[ \\t\\r\\n]|\\Z)|\\Z)"
+            # ... a row ss prints (a known Netid or state): an unknown word may be
+            # the wrapped rest of this row (`10.9.0.2:e` / `cho users:((...`),
+            # which only the general reader can glue
+            + f"(?=(?:{_KNOWN_COLUMN[_first_column(layout)]})(?:[ \\t\\r\\n]|\\Z)|\\Z)"
         )
         _FAST[layout] = pat
     return pat
@@ -719,16 +727,19 @@ class _Reader:
         if group is None or layout is None:  # no socket being read
             return False
         last_n, last = group[-1]
-        if (
-            need_field
-            and (
-                len(group) > 1
-                # a field, or a field's name cut in two (`user` / `s:((...`)
-                or not (_has_field(line) or _starts_with_keyword(line.strip()) or _has_field(last[-8:] + line.strip()))
-            )
-        ):
-            return False
-        for sep in ("", " "):
+        seps: tuple[str, ...] = ("", " ")
+        if need_field:
+            rest = line.strip()
+            if len(group) > 1:
+                return False
+            # a field, or a field's name cut in two (`user` / `s:((...`)
+            if not (_has_field(line) or _starts_with_keyword(rest) or _has_field(last[-8:] + rest)):
+                if not rest or " " in rest or last[-1:].isspace():
+                    return False
+                # one word: the end of a word a hard wrap cut (`127.0.0.1:4` / `3964`), glued
+                # without a blank only, so a prompt below the last row stays a prompt
+                seps = ("",)
+        for sep in seps:
             trial = group[:-1] + [[last_n, last.rstrip("\r") + sep + line.strip()]]
             row, probs, broken = _build(trial, layout, self.cache)
             # Clean, or still cut inside a field (`fold -w` broke the line
