@@ -16,10 +16,14 @@ import email.policy
 import json
 import shutil
 import subprocess
+import sys
 from email.message import EmailMessage
+from pathlib import Path
 
 import devicelib
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from support import unavailable
 
 from kit import capture
@@ -198,3 +202,46 @@ def test_probe_run_by_hand_over_openssh_on_the_test_device(device, tmp_path, kit
     assert hand["sections"] == collected["sections"]
     # And through a serial console's habits.
     assert _summary(MANGLED["console-timestamp-crlf"](out.read_bytes())) == hand
+
+
+def test_hand_run_through_the_installed_console_script(local_output, tmp_path):
+    """`kit probe | sh > out.txt`, then `kit render - < out.txt`, as separate processes."""
+    kit = Path(sys.executable).with_name("kit")
+    probe = subprocess.run([kit, "probe"], capture_output=True, check=True, timeout=60).stdout
+    out = subprocess.run(["sh", "-s"], input=probe, capture_output=True, timeout=120).stdout
+    crlf = out.replace(b"\n", b"\r\n")
+    done = subprocess.run(
+        [kit, "render", "-", "--format", "json"], input=crlf, capture_output=True, timeout=120, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    d = json.loads(done.stdout)
+    assert d["capture"]["hand_run"] and not d["capture"]["partial"] and d["totals"]["sockets"] > 0
+    cut = subprocess.run(
+        [kit, "render", "-", "--format", "text"], input=crlf[: len(crlf) // 2], capture_output=True, timeout=120
+    )
+    assert cut.returncode == 4 and b"PARTIAL" in cut.stdout and cut.stderr.count(b"\n") == 1
+
+
+# --- fuzz: no hand-run text makes kit raise ------------------------------------------------
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(
+    cuts=st.lists(st.floats(0, 1), min_size=0, max_size=3),
+    noise=st.lists(st.sampled_from(["\r", "\n", "> ", "KIT", " END ", "\x00", "é", "\t", "="]), max_size=6),
+    prefix=st.sampled_from(["", "> ", "[12:00:01] ", "#"]),
+)
+def test_no_hand_run_text_makes_kit_raise(local_output, cuts, noise, prefix):
+    text = local_output.decode("utf-8", "replace")
+    for i, (at, bit) in enumerate(zip(sorted(cuts), noise, strict=False)):
+        pos = int(at * len(text))
+        text = text[:pos] + bit + text[pos + (i % 3) * 100 :]  # insert, or replace a stretch
+    text = "".join(prefix + line for line in text.splitlines(keepends=True))
+    try:
+        cap = capture.from_bytes(text.encode("utf-8", "surrogatepass"), source="fuzz")
+    except capture.NoSocketData:
+        return
+    rep = report_mod.build(cap)
+    json_render.render(rep)
