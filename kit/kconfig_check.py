@@ -132,7 +132,7 @@ def _required(name: str, options: dict[str, KconfigOption], diag: kdiag.KernelDi
     if name in diag.options:
         ov = diag.options[name]
         ok = ov.state in ("builtin", "module", "loaded")
-        return _Check(name, value, ov.state, ok, None if ok else ov.remedy)
+        return _Check(name, value, ov.state, ok, None if ok or ov.remedy is None else kdiag.describe_remedy(ov.remedy))
     if option is None and dialect == "defconfig":
         return _Check(
             name,

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from kit.analyse.kdiag import describe_remedy
 from kit.analyse.memory_elsewhere import CONNTRACK_NEAR_FULL
 from kit.diag_options import REQUIRED
 from kit.records import SEVERITIES, Finding, Socket
@@ -113,7 +114,9 @@ def kernel_diag_not_ok(report: Analysis) -> Iterable[Finding]:
     diag = report.kernel_diag
     if diag.verdict == "ok":
         return
-    remedies = [f"{name}: {v.remedy}" for name, v in diag.options.items() if v.remedy and name in REQUIRED]
+    remedies = [
+        f"{name}: {describe_remedy(v.remedy)}" for name, v in diag.options.items() if v.remedy and name in REQUIRED
+    ]
     severity = "critical" if diag.verdict == "missing" else "warning"
     yield Finding(
         severity,

@@ -53,11 +53,37 @@ OK_STATES = ("builtin", "loaded")
 NO_MEMORY_STATES = frozenset({"TIME-WAIT", "SYN-RECV"})
 
 
+@dataclass(frozen=True, slots=True)
+class Remedy:
+    """What to do about one option, as data; describe_remedy() is the one place it becomes words.
+
+    kind: "modprobe" (modules), "insmod" (paths, in dependency order),
+    "modprobe_or_insmod" (modules), "install" (package with package_manager, on
+    OpenWrt release `source`), "modules_missing" (the config at `source` says
+    option=m but `modules` are not under `where`; package: the OpenWrt one,
+    config_lines: the rebuild instead), "rebuild", "openwrt_rebuild" and
+    "config_rebuild" (config_lines), "probe_first" (modprobe modules; if there
+    is none, `then`), "recollect" (the config in the capture was cut short),
+    "no_evidence" (nothing says: make the config readable).
+    """
+
+    kind: str
+    modules: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
+    config_lines: tuple[str, ...] = ()
+    package: str = ""
+    package_manager: str = ""
+    source: str = ""
+    where: str = ""
+    option: str = ""
+    then: Remedy | None = None
+
+
 @dataclass(frozen=True)
 class OptionVerdict:
     state: str
     evidence: tuple[str, ...]
-    remedy: str | None
+    remedy: Remedy | None
 
 
 @dataclass(frozen=True)
@@ -457,51 +483,42 @@ def _option_live(spec: DiagOption, ev: _Evidence, verdicts: dict[str, OptionVerd
     return OptionVerdict(state, tuple(evidence), remedy)
 
 
-def _remedy_live(spec: DiagOption, state: str, ev: _Evidence, verdicts: dict[str, OptionVerdict]) -> str:
+def _remedy_live(spec: DiagOption, state: str, ev: _Evidence, verdicts: dict[str, OptionVerdict]) -> Remedy:
     if state in ("available", "module"):
         return _load_command(spec, ev, verdicts)
     if state == "absent":
         fix = _install_or_build(spec, ev, verdicts)
         if spec.module and ev.files is None and not ev.no_module_support and ev.before is None and ev.after is None:
             # Only ss spoke: a module may yet be there, unloaded.
-            return f"modprobe {spec.module}; if there is no such module: {fix}"
+            return Remedy("probe_first", modules=(spec.module,), then=fix)
         return fix
     # unknown
     if ev.config_cut:
-        return (
-            "the kernel config in the capture stops before this option: run kit collect again "
-            "(a complete capture decides), or check the build's .config with `kit kconfig`"
-        )
+        return Remedy("recollect")
     if ev.config is None:
-        return (
-            "no evidence either way: make the kernel's config readable (CONFIG_IKCONFIG=y and "
-            "CONFIG_IKCONFIG_PROC=y give /proc/config.gz), or check the build's .config with "
-            "`kit kconfig` (OpenWrt: build_dir/target-*/linux-*/linux-*/.config)"
-        )
+        return Remedy("no_evidence")
     return _install_or_build(spec, ev, verdicts)
 
 
-def _load_command(spec: DiagOption, ev: _Evidence, verdicts: dict[str, OptionVerdict]) -> str:
+def _load_command(spec: DiagOption, ev: _Evidence, verdicts: dict[str, OptionVerdict]) -> Remedy:
     chain = []
     for dep in spec.depends:
         dspec = SPECS.get(dep)
         if dspec and dspec.module and verdicts.get(dep) and verdicts[dep].state not in OK_STATES:
             chain.append(dspec)
     chain.append(spec)
+    modules = (spec.module,) if spec.module else ()
     if ev.tools is None or "modprobe" in ev.tools:
-        return f"modprobe {spec.module}"  # modprobe loads the dependencies itself
+        return Remedy("modprobe", modules=modules)  # modprobe loads the dependencies itself
     if "insmod" in ev.tools and ev.files is not None:
         files = ev.files
-        paths = [files[s.module] for s in chain if s.module and s.module in files]
+        paths = tuple(files[s.module] for s in chain if s.module and s.module in files)
         if len(paths) == len(chain):
-            cmds = " && ".join(f"insmod {p}" for p in paths)
-            if any(p.endswith((".xz", ".gz", ".zst")) for p in paths):
-                cmds += "  (compressed: needs an insmod that reads them, e.g. kmod's)"
-            return cmds
-    return f"modprobe {spec.module}  (or insmod the .ko file)"
+            return Remedy("insmod", modules=modules, paths=paths)
+    return Remedy("modprobe_or_insmod", modules=modules)
 
 
-def _install_or_build(spec: DiagOption, ev: _Evidence, verdicts: Mapping[str, OptionVerdict]) -> str:
+def _install_or_build(spec: DiagOption, ev: _Evidence, verdicts: Mapping[str, OptionVerdict]) -> Remedy:
     def value_of(dep: str) -> str | None:
         if dep in verdicts:
             return {"absent": "n", "builtin": "y", "loaded": "y"}.get(verdicts[dep].state)
@@ -509,14 +526,14 @@ def _install_or_build(spec: DiagOption, ev: _Evidence, verdicts: Mapping[str, Op
 
     lines = _config_lines(spec, value_of)
     if _config_value(ev, spec.name) == "m" and spec.module and ev.files is not None:
-        where = ev.modules_dir or "/lib/modules/$(uname -r)"
-        return (
-            f"{ev.config_source} says {spec.name}=m but there is no {spec.module}.ko under {where}: "
-            f"install the modules that belong to this kernel (OpenWrt: opkg install {spec.openwrt}; "
-            f"Debian: the linux-image package of $(uname -r)), or rebuild with: {lines}"
-            if ev.openwrt and spec.openwrt
-            else f"{ev.config_source} says {spec.name}=m but there is no {spec.module}.ko under {where}: "
-            f"install the modules that belong to this kernel, or rebuild with: {lines}"
+        return Remedy(
+            "modules_missing",
+            modules=(spec.module,),
+            config_lines=lines,
+            package=spec.openwrt if ev.openwrt and spec.openwrt else "",
+            source=ev.config_source,
+            where=ev.modules_dir or "/lib/modules/$(uname -r)",
+            option=spec.name,
         )
     if ev.openwrt and spec.openwrt:
         pm = (
@@ -524,22 +541,68 @@ def _install_or_build(spec: DiagOption, ev: _Evidence, verdicts: Mapping[str, Op
             if ev.tools is not None and "apk" in ev.tools and "opkg" not in ev.tools
             else "opkg update && opkg install"
         )
-        return (
-            f"{pm} {spec.openwrt}  (OpenWrt {ev.openwrt}; a custom build: enable {spec.openwrt} "
-            f"under Kernel modules > Network Support)"
-        )
+        return Remedy("install", package=spec.openwrt, package_manager=pm, source=ev.openwrt)
     if ev.openwrt:
-        return f"no OpenWrt package known to kit ships it: add to the target's kernel config and rebuild: {lines}"
-    return f"rebuild the kernel with: {lines}"
+        return Remedy("openwrt_rebuild", config_lines=lines)
+    return Remedy("rebuild", config_lines=lines)
 
 
-def _config_lines(spec: DiagOption, value_of: Callable[[str], str | None]) -> str:
+def _config_lines(spec: DiagOption, value_of: Callable[[str], str | None]) -> tuple[str, ...]:
     """The config lines to add: the option and any dependency the config does not have."""
     wanted = [f"{spec.name}=y"]
     for dep in spec.depends:
         if value_of(dep) == "n":  # known to be off (None: nobody says; leave it out)
             wanted.insert(0, f"{dep}=y")
-    return " ".join(wanted)
+    return tuple(wanted)
+
+
+def describe_remedy(remedy: Remedy) -> str:
+    """The remedy in words, as the report, the JSON `remedy` and `kit kconfig` say it."""
+    lines = " ".join(remedy.config_lines)
+    module = remedy.modules[0] if remedy.modules else ""
+    if remedy.kind == "modprobe":
+        return ("modprobe -a " if len(remedy.modules) > 1 else "modprobe ") + " ".join(remedy.modules)
+    if remedy.kind == "insmod":
+        cmds = " && ".join(f"insmod {p}" for p in remedy.paths)
+        if any(p.endswith((".xz", ".gz", ".zst")) for p in remedy.paths):
+            cmds += "  (compressed: needs an insmod that reads them, e.g. kmod's)"
+        return cmds
+    if remedy.kind == "modprobe_or_insmod":
+        return f"modprobe {module}  (or insmod the .ko file)"
+    if remedy.kind == "probe_first" and remedy.then is not None:
+        return f"modprobe {module}; if there is no such module: {describe_remedy(remedy.then)}"
+    if remedy.kind == "modules_missing":
+        where = (
+            f"install the modules that belong to this kernel (OpenWrt: opkg install {remedy.package}; "
+            "Debian: the linux-image package of $(uname -r))"
+            if remedy.package
+            else "install the modules that belong to this kernel"
+        )
+        return (
+            f"{remedy.source} says {remedy.option}=m but there is no {module}.ko under {remedy.where}: "
+            f"{where}, or rebuild with: {lines}"
+        )
+    if remedy.kind == "install":
+        return (
+            f"{remedy.package_manager} {remedy.package}  (OpenWrt {remedy.source}; a custom build: enable "
+            f"{remedy.package} under Kernel modules > Network Support)"
+        )
+    if remedy.kind == "openwrt_rebuild":
+        return f"no OpenWrt package known to kit ships it: add to the target's kernel config and rebuild: {lines}"
+    if remedy.kind == "rebuild":
+        return f"rebuild the kernel with: {lines}"
+    if remedy.kind == "config_rebuild":
+        return f"add to the config and rebuild: {lines}"
+    if remedy.kind == "recollect":
+        return (
+            "the kernel config in the capture stops before this option: run kit collect again "
+            "(a complete capture decides), or check the build's .config with `kit kconfig`"
+        )
+    return (
+        "no evidence either way: make the kernel's config readable (CONFIG_IKCONFIG=y and "
+        "CONFIG_IKCONFIG_PROC=y give /proc/config.gz), or check the build's .config with "
+        "`kit kconfig` (OpenWrt: build_dir/target-*/linux-*/linux-*/.config)"
+    )
 
 
 def _protocol_capability(
@@ -585,7 +648,8 @@ def _summary(
     unk = [p for p, v in caps.items() if v is None]
     required = [(n, options[n]) for n in REQUIRED]
     states = ", ".join(f"{SPECS[n].module} {v.state}" for n, v in required)
-    fix = _combined_fix([v for _, v in required])
+    combined = _combined_fix([v for _, v in required])
+    fix = describe_remedy(combined) if combined is not None else None
     can = "this kernel can give" if offline else "ss can show"
     if verdict == "ok":
         return f"{can} socket memory for TCP and UDP ({states})"
@@ -613,19 +677,17 @@ def _summary(
     return text
 
 
-def _combined_fix(verdicts: list[OptionVerdict]) -> str | None:
+def _combined_fix(verdicts: list[OptionVerdict]) -> Remedy | None:
     """One remedy for the summary line, merging the required options' own remedies."""
     remedies = list(dict.fromkeys(v.remedy for v in verdicts if v.remedy and v.state != "unknown"))
     remedies = remedies or list(dict.fromkeys(v.remedy for v in verdicts if v.remedy))
     if not remedies:
         return None
-    modules = [r.split()[1] for r in remedies if re.fullmatch(r"modprobe \S+", r)]
-    if len(modules) == len(remedies) and len(modules) > 1:
-        return "modprobe -a " + " ".join(modules)
-    for prefix in ("rebuild the kernel with: ", "add to the config and rebuild: "):
-        if all(r.startswith(prefix) for r in remedies):
-            lines = dict.fromkeys(w for r in remedies for w in r[len(prefix) :].split())
-            return prefix + " ".join(lines)
+    if len(remedies) > 1 and all(r.kind == "modprobe" and len(r.modules) == 1 for r in remedies):
+        return Remedy("modprobe", modules=tuple(r.modules[0] for r in remedies))
+    for kind in ("rebuild", "config_rebuild"):
+        if all(r.kind == kind for r in remedies):
+            return Remedy(kind, config_lines=tuple(dict.fromkeys(w for r in remedies for w in r.config_lines)))
     return remedies[0]
 
 
@@ -706,7 +768,7 @@ def diagnose_config(options: Mapping[str, KconfigOption | None], source: str, *,
                 evidence.append(f"needs {dep}, which is not set either")
         remedy = None
         if state in ("absent", "unknown"):
-            remedy = "add to the config and rebuild: " + _config_lines(spec, value_of)
+            remedy = Remedy("config_rebuild", config_lines=_config_lines(spec, value_of))
         result[name] = OptionVerdict(state, tuple(evidence), remedy)
     verdict, caps = _verdict(result, None, offline=True)
     return KernelDiag(verdict, result, _summary(verdict, caps, result, None, offline=True))
@@ -720,7 +782,7 @@ def to_json(diag: KernelDiag) -> dict[str, Any]:
     for name, ov in diag.options.items():
         entry: dict[str, Any] = {"state": ov.state, "evidence": list(ov.evidence)}
         if ov.remedy:
-            entry["remedy"] = ov.remedy
+            entry["remedy"] = describe_remedy(ov.remedy)
         options[name] = entry
     out: dict[str, Any] = {"verdict": diag.verdict, "summary": diag.summary, "options": options}
     if diag.notes:

@@ -27,6 +27,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from kit.analyse import summary as summary_rules
+from kit.analyse.kdiag import describe_remedy
 from kit.analyse.owners import LABELS as OWNER_LABELS
 from kit.analyse.owners import WHY as OWNER_WHY
 from kit.analyse.sockstat_vs_skmem import REASONS as ACCOUNTING_REASONS
@@ -201,7 +202,7 @@ def _diag_rows(diag: KernelDiag) -> list[dict[str, Any]]:
                 "name": name,
                 "state": opt.state,
                 "evidence": list(opt.evidence),
-                "remedy": opt.remedy,
+                "remedy": describe_remedy(opt.remedy) if opt.remedy else None,
                 "required": name in REQUIRED,
             }
         )

@@ -57,8 +57,8 @@ def check(scenario: str, diag: kdiag.KernelDiag) -> None:
         assert set(states.values()) == {"available"}
         assert "ss printed no skmem for 2 tcp sockets (ESTAB): it fell back to /proc" in ev["CONFIG_INET_TCP_DIAG"]
         assert "module file /lib/modules/6.1.0-" in ev["CONFIG_INET_UDP_DIAG"]
-        assert diag.options["CONFIG_INET_UDP_DIAG"].remedy == "modprobe udp_diag"
-        assert diag.options["CONFIG_PACKET_DIAG"].remedy == "modprobe af_packet_diag"
+        assert kdiag.describe_remedy(diag.options["CONFIG_INET_UDP_DIAG"].remedy) == "modprobe udp_diag"
+        assert kdiag.describe_remedy(diag.options["CONFIG_PACKET_DIAG"].remedy) == "modprobe af_packet_diag"
         assert diag.summary.endswith("fix: modprobe -a inet_diag tcp_diag udp_diag")
     elif scenario == "stale":
         # /boot/config says =m, the module files are gone: ss and the files win, and it is said.
@@ -69,13 +69,15 @@ def check(scenario: str, diag: kdiag.KernelDiag) -> None:
         )
         assert "the config disagrees with what ss showed: trust ss" in ev["CONFIG_INET_TCP_DIAG"]
         assert any("may belong to another build" in n for n in diag.notes)
-        assert "says CONFIG_INET_UDP_DIAG=m but there is no udp_diag.ko" in diag.options["CONFIG_INET_UDP_DIAG"].remedy
+        assert "says CONFIG_INET_UDP_DIAG=m but there is no udp_diag.ko" in kdiag.describe_remedy(
+            diag.options["CONFIG_INET_UDP_DIAG"].remedy
+        )
     elif scenario == "absent":
         assert diag.verdict == "missing"
         assert set(states.values()) == {"absent"}
         assert "/proc/kallsyms has no tcp_diag_get_info" in ev["CONFIG_INET_TCP_DIAG"]
         assert (
-            diag.options["CONFIG_INET_TCP_DIAG"].remedy
+            kdiag.describe_remedy(diag.options["CONFIG_INET_TCP_DIAG"].remedy)
             == "rebuild the kernel with: CONFIG_INET_DIAG=y CONFIG_INET_TCP_DIAG=y"
         )
         assert "ss fell back to /proc" in diag.summary
@@ -129,7 +131,9 @@ def test_paste_of_ss_alone():
             assert "built in, or a loaded module" in tcp.evidence[-1]
         else:
             assert tcp.state == "absent"
-            assert tcp.remedy.startswith("modprobe tcp_diag; if there is no such module: rebuild the kernel")
+            assert kdiag.describe_remedy(tcp.remedy).startswith(
+                "modprobe tcp_diag; if there is no such module: rebuild the kernel"
+            )
 
 
 def test_openwrt_remedies():
@@ -141,13 +145,17 @@ def test_openwrt_remedies():
     sections["os_release"] = SectionOutput("os_release", b"DISTRIB_ID='OpenWrt'\nDISTRIB_RELEASE='23.05.3'\n", "", 0)
     sections["kdiag_tools"] = SectionOutput("kdiag_tools", b"/sbin/modprobe\n/sbin/insmod\n/bin/opkg\n", "", 0)
     diag = kdiag.diagnose_live(sections, ss.parse(sections["ss"].text).records)
-    assert diag.options["CONFIG_INET_UDP_DIAG"].remedy.startswith("opkg update && opkg install kmod-inet-diag")
-    assert diag.options["CONFIG_NETLINK_DIAG"].remedy.startswith("opkg update && opkg install kmod-netlink-diag")
+    assert kdiag.describe_remedy(diag.options["CONFIG_INET_UDP_DIAG"].remedy).startswith(
+        "opkg update && opkg install kmod-inet-diag"
+    )
+    assert kdiag.describe_remedy(diag.options["CONFIG_NETLINK_DIAG"].remedy).startswith(
+        "opkg update && opkg install kmod-netlink-diag"
+    )
     assert "fix: opkg update && opkg install kmod-inet-diag" in diag.summary
     sections["kdiag_tools"] = SectionOutput("kdiag_tools", b"/sbin/insmod\n", "", 0)
     available = dict(from_bytes((RECORDED / "probe-available.cap").read_bytes()).sections)
     available["kdiag_tools"] = sections["kdiag_tools"]
     diag = kdiag.diagnose_live(available, ss.parse(available["ss"].text).records)
-    remedy = diag.options["CONFIG_INET_UDP_DIAG"].remedy
+    remedy = kdiag.describe_remedy(diag.options["CONFIG_INET_UDP_DIAG"].remedy)
     assert remedy.startswith("insmod /lib/modules/6.1.0-") and remedy.count("insmod ") == 2  # inet_diag first
     assert remedy.index("inet_diag.ko") < remedy.index("udp_diag.ko")

@@ -41,9 +41,11 @@ def test_debian_modules(debian, arch):
     }
     assert diag.options["CONFIG_INET_DIAG"].evidence[0] == "config-debian: CONFIG_INET_DIAG=m"
     assert diag.options["CONFIG_INET_DIAG"].remedy is None
-    assert "CONFIG_IKCONFIG=y" in diag.options["CONFIG_IKCONFIG"].remedy
+    assert "CONFIG_IKCONFIG=y" in kdiag.describe_remedy(diag.options["CONFIG_IKCONFIG"].remedy)
     # IKCONFIG_PROC depends on IKCONFIG, also not set: both lines are in the remedy
-    assert diag.options["CONFIG_IKCONFIG_PROC"].remedy.endswith("CONFIG_IKCONFIG=y CONFIG_IKCONFIG_PROC=y")
+    assert kdiag.describe_remedy(diag.options["CONFIG_IKCONFIG_PROC"].remedy).endswith(
+        "CONFIG_IKCONFIG=y CONFIG_IKCONFIG_PROC=y"
+    )
 
 
 def test_builtin_kernel():
@@ -72,7 +74,11 @@ def test_without_inet_diag_everything_inet_is_missing():
     assert udp.state == "absent"
     assert "not in the config (its dependencies are not met)" in udp.evidence[0]
     assert "needs CONFIG_INET_DIAG, which is not set either" in udp.evidence
-    assert udp.remedy == "add to the config and rebuild: CONFIG_INET_DIAG=y CONFIG_INET_UDP_DIAG=y"
+    # The remedy is data (the config lines to add); the sentence is made from it.
+    assert udp.remedy == kdiag.Remedy("config_rebuild", config_lines=("CONFIG_INET_DIAG=y", "CONFIG_INET_UDP_DIAG=y"))
+    assert (
+        kdiag.describe_remedy(udp.remedy) == "add to the config and rebuild: CONFIG_INET_DIAG=y CONFIG_INET_UDP_DIAG=y"
+    )
     assert "no memory for TCP and UDP" in diag.summary
 
 
@@ -81,7 +87,10 @@ def test_udp_only_missing_is_partial():
     diag = _diag(text)
     assert diag.verdict == "partial"
     assert "memory for TCP only" in diag.summary and "no memory for UDP" in diag.summary
-    assert diag.options["CONFIG_INET_UDP_DIAG"].remedy == "add to the config and rebuild: CONFIG_INET_UDP_DIAG=y"
+    assert (
+        kdiag.describe_remedy(diag.options["CONFIG_INET_UDP_DIAG"].remedy)
+        == "add to the config and rebuild: CONFIG_INET_UDP_DIAG=y"
+    )
 
 
 def test_defconfig_defaults_apply():
