@@ -61,8 +61,6 @@ class SocketSeen:
 
     memory: int
     tcp: bool
-    label: str  # findings.describe() of the socket
-    owners: tuple[tuple[str, int | None], ...]
     socket: Socket
 
 
@@ -112,8 +110,7 @@ def sample(report: Report) -> Sample:
         if weight > 0:
             key = socket_key(sock)
             if key not in sockets:
-                owners = tuple((p.name, p.pid) for p in sock.processes)
-                sockets[key] = SocketSeen(weight, sock.netid == "tcp", describe(sock), owners, sock)
+                sockets[key] = SocketSeen(weight, sock.netid == "tcp", sock)
     km = report.kernel_memory
     from kit.analyse.totals import totals as sum_totals
 
@@ -205,11 +202,15 @@ class Series:
 @dataclass(slots=True)
 class SocketSeries:
     key: SocketKey
-    label: str  # as the last sample that has it describes it
     socket: Socket  # as the last sample that has it shows it
     values: list[int | None]
     tcp: bool
     growth: Growth | None = None
+
+    @property
+    def label(self) -> str:
+        """findings.describe() of the socket (only growing sockets are ever described)."""
+        return describe(self.socket)
 
 
 @dataclass(slots=True)
@@ -264,7 +265,7 @@ def _socket_series(samples: list[Sample]) -> list[SocketSeries]:
     for key, seen in keys.items():
         # A socket holding no memory in a sample is not listed there: 0 if it existed then, as far as we know.
         values: list[int | None] = [s.sockets[key].memory if key in s.sockets else 0 for s in samples]
-        out.append(SocketSeries(key, seen.label, seen.socket, values, seen.tcp))
+        out.append(SocketSeries(key, seen.socket, values, seen.tcp))
     return out
 
 

@@ -9,14 +9,17 @@ the report, bounds its tables (the JSON has every row).
 from __future__ import annotations
 
 import datetime as dt
-import json
+import io
+from collections.abc import Iterator
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TextIO
 
 from kit import __version__
 from kit.analyse.diff import Diff, ProcessChange, ProcMem, Side, SocketChange, socket_weight
 from kit.analyse.findings import describe
-from kit.render.json import socket_dict
+from kit.records import Skmem
+from kit.render import json as json_render
+from kit.render.json import socket_dict, socket_line
 from kit.render.text import human_bytes
 from kit.terminal_text import visible
 
@@ -62,7 +65,8 @@ def _changed(c: SocketChange) -> dict[str, Any]:
     return {**socket_dict(c.socket), "change": dict(c.change), "old_state": c.old.state}
 
 
-def to_dict(d: Diff) -> dict[str, Any]:
+def to_dict(d: Diff, sockets: bool = True) -> dict[str, Any]:
+    """The diff as plain data; `sockets=False` leaves the (big) new/gone/changed lists empty."""
     return {
         "schema": d.schema,
         "kit_version": __version__,
@@ -74,9 +78,9 @@ def to_dict(d: Diff) -> dict[str, Any]:
         "totals": {k: {"old": c.old, "new": c.new, "change": c.change} for k, c in d.totals.items()},
         "processes": [_process(p) for p in d.processes],
         "sockets": {
-            "new": [socket_dict(s) for s in d.sockets.new],
-            "gone": [socket_dict(s) for s in d.sockets.gone],
-            "changed": [_changed(c) for c in d.sockets.changed],
+            "new": [socket_dict(s) for s in d.sockets.new] if sockets else [],
+            "gone": [socket_dict(s) for s in d.sockets.gone] if sockets else [],
+            "changed": [_changed(c) for c in d.sockets.changed] if sockets else [],
             "unchanged": d.sockets.unchanged,
             "left_out": d.sockets.left_out,
         },
@@ -98,8 +102,55 @@ def to_dict(d: Diff) -> dict[str, Any]:
     }
 
 
+def _socket_lists(d: Diff, rest: dict[str, Any]) -> Iterator[str]:
+    """data["sockets"], its lists one socket a line (kit.render.json's layout and escaping)."""
+    memo: dict[Skmem, str] = {}
+
+    def lines(items: list[str]) -> Iterator[str]:
+        if not items:
+            yield "[]"
+            return
+        yield "[\n   " + ",\n   ".join(items) + "\n  ]"
+
+    changed = [
+        socket_line(c.socket, memo)[:-1]
+        + f', "change": {json_render._inline(dict(c.change))}, "old_state": {json_render._str(c.old.state)}}}'
+        for c in d.sockets.changed
+    ]
+    yield "{\n  " + '"new": '
+    yield from lines([socket_line(s, memo) for s in d.sockets.new])
+    yield ',\n  "gone": '
+    yield from lines([socket_line(s, memo) for s in d.sockets.gone])
+    yield ',\n  "changed": '
+    yield from lines(changed)
+    for key, value in rest.items():
+        if key not in ("new", "gone", "changed"):
+            yield f",\n  {json_render._key(key)}: "
+            yield from json_render._value(value, 2)
+    yield "\n }"
+
+
+def write_json(d: Diff, out: TextIO) -> None:
+    """Stream the JSON diff: sockets one a line, strings escaped as in the report (kit.render.json.string)."""
+    data = to_dict(d, sockets=False)
+
+    def pieces() -> Iterator[str]:
+        yield "{"
+        for n, (key, value) in enumerate(data.items()):
+            yield ("," if n else "") + "\n " + json_render._key(key) + ": "
+            if key == "sockets":
+                yield from _socket_lists(d, value)
+            else:
+                yield from json_render._value(value, 1)
+        yield "\n}\n"
+
+    json_render._write_pieces(pieces(), out)
+
+
 def render_json(d: Diff) -> str:
-    return json.dumps(to_dict(d), indent=1, ensure_ascii=False) + "\n"
+    buf = io.StringIO()
+    write_json(d, buf)
+    return buf.getvalue()
 
 
 # --- text ------------------------------------------------------------------------

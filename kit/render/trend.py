@@ -8,14 +8,14 @@ SVG only through `plain()` and autoescape.
 from __future__ import annotations
 
 import datetime as dt
-import json
+import io
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from kit import __version__
 from kit.analyse.trend import GROWING_RULE, Sample, Trend
 from kit.render.diff import signed_bytes
-from kit.render.json import socket_dict, totals_dict
+from kit.render.json import socket_dict, totals_dict, write_data
 from kit.render.text import human_bytes
 from kit.terminal_text import visible
 
@@ -71,7 +71,10 @@ def to_dict(trend: Trend) -> dict[str, Any]:
 
 
 def render_json(trend: Trend) -> str:
-    return json.dumps(to_dict(trend), indent=1, ensure_ascii=False) + "\n"
+    """Laid out and escaped as the report's JSON (kit.render.json: control and bidi characters escaped)."""
+    buf = io.StringIO()
+    write_data(to_dict(trend), buf)
+    return buf.getvalue()
 
 
 # --- text ------------------------------------------------------------------------

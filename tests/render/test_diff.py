@@ -244,3 +244,11 @@ def test_diff_html_in_chromium(chromium, idle_cap, situations_cap, tmp_path, wid
         assert got["chart"]
         assert b.console_errors() == []
         assert b.requests() == [cdp.file_url(page)]
+
+
+def test_streamed_json_is_the_same_data_with_device_text_escaped(idle_cap, situations_cap):
+    d = diff_mod.diff(build(idle_cap), build(situations_cap))
+    text = diff_render.render_json(d)
+    assert json.loads(text) == json.loads(json.dumps(diff_render.to_dict(d)))
+    assert d.sockets.new and "\u202e" not in text and "\x1b" not in text  # a hostile process name is in there
+    assert "\\u202e" in text

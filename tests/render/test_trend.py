@@ -163,3 +163,23 @@ def test_trend_html_in_chromium(chromium, growing_series, tmp_path, width):
         assert any(t.startswith("leak [") for t in got["legend"]), got["legend"]
         assert b.console_errors() == []
         assert b.requests() == [cdp.file_url(page)]
+
+
+@pytest.mark.chromium
+def test_hostile_names_stay_text_in_the_trend(chromium, situations_cap, tmp_path):
+    from situations import HOSTILE_NAMES
+    from support import HOSTILE_HOSTNAME
+
+    trend = trend_mod.build([trend_mod.sample(build(situations_cap)) for _ in range(3)])
+    assert {p.name for p in trend.processes} >= set(HOSTILE_NAMES[:3])
+    page = tmp_path / "trend-hostile.html"
+    page.write_text(trend_render.render_html(trend), encoding="utf-8")
+    found = census(cdp.dump_dom(chromium, cdp.file_url(page)))
+    assert found.tags.get("script", 0) == 0 and found.tags.get("img", 0) == 0
+    assert not found.event_attrs and not found.urls
+    text = "".join(found.text)
+    for name in HOSTILE_NAMES[:3]:
+        assert name in text, name
+    assert HOSTILE_HOSTNAME in text and "\u202e" not in text and "\x1b" not in text
+    out = trend_render.render_text(trend)
+    assert "\x1b" not in out and "\u202e" not in out
