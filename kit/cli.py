@@ -594,7 +594,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def cmd_kconfig(args: argparse.Namespace) -> int:
-    from kit import kconfig_check
+    from kit.kconfig import check as kconfig_check
 
     require = [o.strip() for o in args.require.split(",") if o.strip()]
     if not require:

@@ -13,6 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import devicelib  # noqa: E402
+import sshdlib
 from support import unavailable  # noqa: E402
 
 # ---------------------------------------------------------------- isolation
@@ -56,9 +57,9 @@ class DevicePool:
             ),
         )
 
-    def sshd(self, mode: str) -> devicelib.Sshd:
-        """A real OpenSSH sshd (devicelib.SSHD_MODES), started once per session."""
-        return self._get(("sshd", mode), lambda: devicelib.start_sshd(self.workdir, mode=mode))
+    def sshd(self, mode: str) -> sshdlib.Sshd:
+        """A real OpenSSH sshd (sshdlib.SSHD_MODES), started once per session."""
+        return self._get(("sshd", mode), lambda: sshdlib.start_sshd(self.workdir, mode=mode))
 
     def _get(self, key, start):
         if key not in self._devices:
@@ -75,10 +76,10 @@ class DevicePool:
     def close(self):
         errors = []
         for found in self._devices.values():
-            if isinstance(found, (devicelib.Device, devicelib.Sshd)):
+            if isinstance(found, (devicelib.Device, sshdlib.Sshd)):
                 try:
-                    if isinstance(found, devicelib.Sshd):
-                        devicelib.stop_sshd(found)
+                    if isinstance(found, sshdlib.Sshd):
+                        sshdlib.stop_sshd(found)
                     else:
                         devicelib.stop_device(found)
                 except Exception as exc:

@@ -35,12 +35,14 @@ Needs root (namespaces, mounts, chroot) and Debian packages; ensure_packages()
 installs them when running as root. Everything lives under `workdir`; root
 file systems and credentials are cached there per variant.
 
+Processes are started and stopped by tests/servers.py; OpenSSH's sshd on the
+same root is tests/sshdlib.py.
+
 Standard library only (no pytest), so scripts can use it too.
 """
 
 from __future__ import annotations
 
-import atexit
 import base64
 import fcntl
 import hashlib
@@ -50,22 +52,19 @@ import platform
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-HOST = "127.0.0.1"
+from servers import _RUNNING, HOST, _children, _launch, _pidns, _Running, _stop
+
 HOSTNAME = "kit-testdev"
 USER = "support"
 USER_UID = 1000
 KCONFIG_VARIANTS = ("readable", "unreadable", "none")
-START_TIMEOUT = 20.0
 
 NSINIT = Path(__file__).resolve().parent / "device" / "nsinit.py"
 HOSTKEY_IN_ROOT = "/etc/dropbear/dropbear_ed25519_host_key"
@@ -349,114 +348,6 @@ def _sha256_fingerprint(public_key: str) -> str:
     return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
 
 
-# --------------------------------------------------------------------------
-# processes
-
-
-@dataclass
-class _Running:
-    proc: subprocess.Popen
-    pidns: str | None
-
-
-_RUNNING: dict[int, _Running] = {}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def _children(pid: int) -> list[int]:
-    kids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rpartition(")")[2].split()[1]) == pid:
-                kids.append(int(entry))
-    return kids
-
-
-def _pidns(pid: int) -> str | None:
-    try:
-        return os.readlink(f"/proc/{pid}/ns/pid")
-    except OSError:
-        return None
-
-
-def _pids_in_ns(ns: str) -> list[int]:
-    return [int(e) for e in os.listdir("/proc") if e.isdigit() and _pidns(int(e)) == ns]
-
-
-def _serving(proc: subprocess.Popen, port: int) -> bool:
-    """Wait (up to START_TIMEOUT) until `proc` answers on `port` with an SSH banner."""
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline and proc.poll() is None:
-        banner = _banner(port)
-        if banner and banner.startswith(b"SSH-"):
-            return proc.poll() is None
-        time.sleep(0.05)
-    return False
-
-
-def _banner(port: int) -> bytes | None:
-    try:
-        with socket.create_connection((HOST, port), timeout=1.0) as s:
-            s.settimeout(2.0)
-            data = b""
-            while b"\n" not in data and len(data) < 256:
-                chunk = s.recv(256)
-                if not chunk:
-                    break
-                data += chunk
-            return data
-    except OSError:
-        return None
-
-
-def _log_text(log: Path) -> str:
-    try:
-        return log.read_text(errors="replace")[-4000:]
-    except OSError:
-        return "(no log)"
-
-
-def _launch(
-    command: Callable[[int], list[str]], log_for: Callable[[int], Path], fixed_port: int | None, what: str
-) -> tuple[subprocess.Popen, int, Path]:
-    """Start a server (in its namespaces) on `fixed_port` or a free port; return it once it serves.
-
-    A free port may be taken by someone else before the server binds it, so a
-    server that says "Address already in use" is tried again on another port
-    (three times); any other failure raises with the server's log.
-    """
-    last_log = ""
-    for _attempt in range(3):
-        port = fixed_port or _free_port()
-        log = log_for(port)
-        with open(log, "wb") as logf:  # the server writes through its own copy of the descriptor
-            proc = subprocess.Popen(
-                command(port), stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        if _serving(proc, port):
-            return proc, port, log
-        exited = proc.poll() is not None
-        if not exited:
-            proc.kill()  # --kill-child takes the namespace with it
-        proc.wait()
-        last_log = _log_text(log)
-        if "Address already in use" not in last_log:
-            why = (
-                f"exited with status {proc.returncode}" if exited else f"gave no SSH banner within {START_TIMEOUT:.0f}s"
-            )
-            raise RuntimeError(f"{what} on {HOST}:{port} {why}. Log {log}:\n{last_log}")
-    raise RuntimeError(f"{what}: no free port after 3 attempts:\n{last_log}")
-
-
 def start_device(
     workdir: Path,
     *,
@@ -565,62 +456,6 @@ def start_device(
     )
 
 
-def _alive(pid: int) -> bool:
-    """Exists and is not a zombie."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _wait_gone(pids, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while any(_alive(p) for p in pids):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
-def _signal(pid: int, sig: int) -> None:
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _stop(pid: int, running: _Running | None, timeout: float = 5.0) -> None:
-    pidns = running.pidns if running else None
-    inits = _children(pid) if _alive(pid) else []
-    pidns = pidns or next(filter(None, map(_pidns, inits)), None)
-
-    def reaped():
-        if running is None:
-            return _wait_gone([pid], timeout)
-        try:
-            running.proc.wait(timeout)
-            return True
-        except subprocess.TimeoutExpired:
-            return False
-
-    # dropbear is PID 1 of the namespace: when it exits, the kernel kills the
-    # rest, and unshare (which ignores SIGTERM) reaps it and exits.
-    for init in inits:
-        _signal(init, signal.SIGTERM)
-    if not reaped():
-        for init in inits:
-            _signal(init, signal.SIGKILL)
-        if not reaped():
-            _signal(pid, signal.SIGKILL)  # --kill-child takes the init with it
-            reaped()
-    if pidns:
-        leftovers = _pids_in_ns(pidns)
-        for left in leftovers:
-            _signal(left, signal.SIGKILL)
-        if not _wait_gone(leftovers, timeout):
-            raise RuntimeError(f"test device (pid {pid}): processes {leftovers} survived SIGKILL")
-
-
 def stop_device(dev: Device) -> None:
     """Stop the device and everything in its PID namespace; idempotent.
 
@@ -629,17 +464,6 @@ def stop_device(dev: Device) -> None:
     device's PID namespace.
     """
     _stop(dev.pid, _RUNNING.pop(dev.pid, None))
-
-
-@atexit.register
-def _stop_all() -> None:
-    """Last resort if a test run forgot stop_device (not on SIGKILL, though)."""
-    while _RUNNING:
-        pid, running = _RUNNING.popitem()
-        try:
-            _stop(pid, running, timeout=2.0)
-        except Exception as exc:  # noqa: BLE001 - exiting anyway
-            print(f"devicelib: stopping test device {pid}: {exc}", file=sys.stderr)
 
 
 # --------------------------------------------------------------------------
@@ -678,220 +502,6 @@ def rekey_device(dev: Device) -> Device:
                 raise
             time.sleep(0.1)
     raise RuntimeError(f"could not restart the device on port {dev.port}")
-
-
-# --------------------------------------------------------------------------
-# a real OpenSSH sshd serving the busybox root
-
-SSHD = "/usr/sbin/sshd"
-SSHD_PACKAGES = {"openssh-server": SSHD, "openssh-client": "/usr/bin/ssh-keygen"}
-SSHD_CHROOT = "/mnt/kit-sshd-root"  # inside sshd's mount namespace only
-
-# mode -> sshd_config lines (besides port, keys, chroot)
-SSHD_MODES = {
-    # What dropbear builds of 2015-2020 offer: ssh-rsa (SHA-1) host key and
-    # signatures, SHA-1 DH groups, CBC, hmac-sha1. OpenSSH 9.2 still has them
-    # when asked explicitly (`sshd -T` shows the result).
-    "legacy": {
-        "hostkey": "rsa",
-        "lines": [
-            "HostKeyAlgorithms ssh-rsa",
-            "KexAlgorithms diffie-hellman-group14-sha1,diffie-hellman-group1-sha1",
-            "Ciphers aes128-cbc",
-            "MACs hmac-sha1",
-            "PubkeyAcceptedAlgorithms ssh-rsa,ssh-ed25519",
-            "UsePAM no",
-            "PasswordAuthentication yes",
-            "KbdInteractiveAuthentication no",
-            "PubkeyAuthentication yes",
-        ],
-    },
-    # Only keyboard-interactive (through PAM), as some vendor firmware does.
-    "kbdint": {
-        "hostkey": "ed25519",
-        "lines": [
-            "UsePAM yes",
-            "KbdInteractiveAuthentication yes",
-            "PasswordAuthentication no",
-            "PubkeyAuthentication no",
-            "AuthenticationMethods keyboard-interactive",
-        ],
-    },
-}
-
-
-@dataclass(frozen=True)
-class Sshd:
-    host: str
-    port: int
-    mode: str
-    user: str  # "support", chrooted into the busybox root
-    user_password: str
-    user_key: Path  # ed25519, authorized
-    user_rsa_key: Path  # RSA (PEM), authorized: signs with ssh-rsa on the legacy server
-    host_key_type: str  # "ssh-rsa" / "ssh-ed25519"
-    host_key_sha256: str
-    known_hosts: Path
-    rootfs: Path
-    pid: int
-    log: Path
-    config: Path
-
-
-def sshd_supports(*queries: tuple[str, str]) -> list[str]:
-    """Which of (query, name) pairs `ssh -Q query` does not list, e.g. ("kex", "diffie-hellman-group1-sha1")."""
-    missing = []
-    for query, name in queries:
-        if name not in _run(["ssh", "-Q", query]).split():
-            missing.append(f"{query} {name}")
-    return missing
-
-
-def start_sshd(workdir: Path, *, mode: str = "legacy") -> Sshd:
-    """Start Debian's OpenSSH sshd on 127.0.0.1 in namespaces of its own.
-
-    The login user `support` (uid 1000, not root) is chrooted into a busybox
-    root whose ss sits in /usr/sbin, off sshd's default user PATH. sshd reads
-    our own /etc/passwd, /etc/shadow, /etc/group and /etc/pam.d, bound over
-    the host's inside its mount namespace: the host's files are untouched.
-    """
-    if mode not in SSHD_MODES:
-        raise ValueError(f"mode must be one of {list(SSHD_MODES)}")
-    if os.geteuid() != 0:
-        raise RuntimeError("the test sshd needs root (namespaces, chroot)")
-    ensure_packages(SSHD_PACKAGES)
-    workdir = Path(workdir).resolve()
-    creds = _credentials(workdir)
-    root = _rootfs(workdir, with_ss=True, kconfig="readable", creds=creds, ss_path="/usr/sbin/ss")
-    spec = SSHD_MODES[mode]
-    sdir = Path(tempfile.mkdtemp(prefix=f"sshd-{mode}.", dir=workdir))
-    os.chmod(sdir, 0o755)
-
-    hostkey = sdir / f"ssh_host_{spec['hostkey']}_key"
-    keygen = ["ssh-keygen", "-q", "-N", "", "-f", str(hostkey), "-t", spec["hostkey"]]
-    if spec["hostkey"] == "rsa":
-        keygen += ["-b", "2048", "-m", "PEM"]
-    _run(keygen)
-    host_pub = " ".join(Path(f"{hostkey}.pub").read_text().split()[:2])
-
-    rsa_key = sdir / "support_rsa"
-    _run(["ssh-keygen", "-q", "-N", "", "-t", "rsa", "-b", "2048", "-m", "PEM", "-f", str(rsa_key)])
-    u = creds[USER]
-    auth = sdir / "authorized_keys"
-    auth.mkdir(mode=0o755)
-    (auth / USER).write_text(u["pub"] + "\n" + Path(f"{rsa_key}.pub").read_text())
-
-    etc = sdir / "etc"
-    pam = etc / "pam.d"
-    pam.mkdir(parents=True)
-    (etc / "passwd").write_text(
-        "root:x:0:0:root:/root:/bin/sh\n"
-        "sshd:x:100:65534::/run/sshd:/usr/sbin/nologin\n"
-        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
-        f"{USER}:x:{USER_UID}:{USER_UID}:{USER}:/home/{USER}:/bin/sh\n"
-    )
-    (etc / "group").write_text(f"root:x:0:\nnogroup:x:65534:\n{USER}:x:{USER_UID}:\n")
-    (etc / "shadow").write_text(
-        f"root:*:19000:0:99999:7:::\nsshd:*:19000::::::\nnobody:*:19000::::::\n{USER}:{u['hash']}:19000:0:99999:7:::\n"
-    )
-    os.chmod(etc / "shadow", 0o600)
-    (pam / "sshd").write_text(
-        "auth required pam_unix.so\naccount required pam_unix.so\n"
-        "session required pam_permit.so\npassword required pam_deny.so\n"
-    )
-    (pam / "other").write_text(
-        "auth required pam_deny.so\naccount required pam_deny.so\n"
-        "session required pam_deny.so\npassword required pam_deny.so\n"
-    )
-
-    config = sdir / "sshd_config"
-
-    def command(port: int) -> list[str]:
-        # The port is in the config, so each attempt writes it anew.
-        config.write_text(
-            "\n".join(
-                [
-                    f"ListenAddress {HOST}:{port}",
-                    f"HostKey {hostkey}",
-                    "PidFile none",
-                    "PermitRootLogin no",
-                    "StrictModes no",  # our files live under /tmp (world-writable)
-                    # Read as the user: our workdir may not be traversable (pytest's is 0700).
-                    "AuthorizedKeysFile /run/kit-keys/%u",
-                    f"ChrootDirectory {SSHD_CHROOT}",
-                    "AllowTcpForwarding yes",
-                    "PrintMotd no",
-                    "PrintLastLog no",
-                    "LogLevel VERBOSE",
-                    *spec["lines"],
-                ]
-            )
-            + "\n"
-        )
-        return [
-            shutil.which("unshare"),
-            "--mount",
-            "--pid",
-            "--uts",
-            "--fork",
-            "--kill-child",
-            "--propagation",
-            "private",
-            "--",
-            sys.executable,
-            "-I",
-            str(NSINIT),
-            "--root",
-            str(root),
-            "--hostname",
-            HOSTNAME,
-            "--root-at",
-            SSHD_CHROOT,
-            "--run-tmpfs",
-            "--no-chroot",
-            "--bind",
-            f"{etc / 'passwd'}:/etc/passwd",
-            "--bind",
-            f"{etc / 'group'}:/etc/group",
-            "--bind",
-            f"{etc / 'shadow'}:/etc/shadow",
-            "--bind",
-            f"{pam}:/etc/pam.d",
-            "--bind",
-            f"{auth}:/run/kit-keys",
-            "--",
-            SSHD,
-            "-D",
-            "-e",
-            "-f",
-            str(config),
-        ]
-
-    proc, port, log = _launch(command, lambda port: sdir / f"sshd-{port}.log", None, f"test sshd ({mode})")
-    inits = _children(proc.pid)
-    _RUNNING[proc.pid] = _Running(proc, _pidns(inits[0]) if inits else None)
-    known_hosts = sdir / "known_hosts"
-    known_hosts.write_text(f"[{HOST}]:{port} {host_pub}\n")
-    return Sshd(
-        host=HOST,
-        port=port,
-        mode=mode,
-        user=USER,
-        user_password=u["password"],
-        user_key=Path(u["key"]),
-        user_rsa_key=rsa_key,
-        host_key_type=host_pub.split()[0],
-        host_key_sha256=_sha256_fingerprint(host_pub),
-        known_hosts=known_hosts,
-        rootfs=root,
-        pid=proc.pid,
-        log=log,
-        config=config,
-    )
-
-
-def stop_sshd(server: Sshd) -> None:
-    _stop(server.pid, _RUNNING.pop(server.pid, None))
 
 
 def kit_args(dev, who: str = "root", key: bool = True) -> list:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import devicelib
 import pytest
+import servers
 
 import kit.probe
 from kit import capture
@@ -142,10 +143,10 @@ def stalling_probe(monkeypatch, device):
 
 def device_processes(dev) -> dict[int, tuple[int, str]]:
     """host pid -> (host ppid, cmdline) for every process of the device."""
-    init = devicelib._children(dev.pid)[0]
-    ns = devicelib._pidns(init)
+    init = servers._children(dev.pid)[0]
+    ns = servers._pidns(init)
     procs = {}
-    for pid in devicelib._pids_in_ns(ns):
+    for pid in servers._pids_in_ns(ns):
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
             ppid = int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
@@ -172,7 +173,7 @@ def wait_for(dev, cmdline: str, timeout: float = 20.0, proc: subprocess.Popen | 
 
 def session_of(dev, pid: int, procs: dict) -> int:
     """The dropbear process serving our connection (the child of dropbear PID 1 above pid)."""
-    init = devicelib._children(dev.pid)[0]
+    init = servers._children(dev.pid)[0]
     while procs.get(pid, (None,))[0] != init:
         pid = procs[pid][0]
     return pid

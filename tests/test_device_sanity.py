@@ -15,6 +15,7 @@ from pathlib import Path
 import devicelib
 import paramiko
 import pytest
+import servers
 
 pytestmark = pytest.mark.device
 
@@ -227,13 +228,13 @@ def test_config_none(device_config_none, who):
 def test_stop_device_leaves_nothing_running(device_pool):
     dev = devicelib.start_device(device_pool.workdir, with_ss=False)
     try:
-        init = devicelib._children(dev.pid)[0]
+        init = servers._children(dev.pid)[0]
         ns = os.readlink(f"/proc/{init}/ns/pid")
         assert run(dev, "sleep 300 >/dev/null 2>&1 & echo started")[1] == "started\n"
-        assert len(devicelib._pids_in_ns(ns)) >= 2  # dropbear + the orphaned sleep
+        assert len(servers._pids_in_ns(ns)) >= 2  # dropbear + the orphaned sleep
     finally:
         devicelib.stop_device(dev)
-    assert devicelib._pids_in_ns(ns) == []
+    assert servers._pids_in_ns(ns) == []
     assert not Path(f"/proc/{dev.pid}").exists()
     with pytest.raises(OSError):
         socket.create_connection((dev.host, dev.port), timeout=2).close()

@@ -19,8 +19,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import devicelib
 import pytest
+import servers
 from support import unavailable
 
 from kit.cli import main
@@ -52,7 +52,7 @@ def growing(prefix: list[str] = ()) -> Iterator[dict[str, int]]:
 
 def device_pid_namespace(dev) -> list[str]:
     """nsenter into the device's PID namespace (its init is the unshare process's child)."""
-    kids = devicelib._children(dev.pid)
+    kids = servers._children(dev.pid)
     if not kids:
         unavailable("the test device's init process is not visible")
     return ["nsenter", "--target", str(kids[0]), "--pid", "--"]

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from kit import kconfig_check, kconfig_image
 from kit.bounded_read import read_stream
 from kit.errors import InputError
+from kit.kconfig import check as kconfig_check
+from kit.kconfig import image as kconfig_image
 
 CAPTURE = Path(__file__).resolve().parents[2] / "captures" / "testdev-busybox-dropbear.cap"
 KIT = str(Path(sys.executable).with_name("kit"))

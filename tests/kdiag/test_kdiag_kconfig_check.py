@@ -1,4 +1,4 @@
-"""`kit kconfig` (kit.kconfig_check.run): configs, config.gz, kernel images, exit codes 0/1/2."""
+"""`kit kconfig` (kit.kconfig.check.run): configs, config.gz, kernel images, exit codes 0/1/2."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import sys
 import pytest
 from support import FIXTURES
 
-from kit import kconfig_check, kconfig_image
 from kit.errors import InputError, UsageError
+from kit.kconfig import check as kconfig_check
+from kit.kconfig import image as kconfig_image
 
 FIRECRACKER = FIXTURES / "kconfig-firecracker-6.18" / "config.gz"
 QUIRKS = FIXTURES / "kconfig-quirks"

@@ -8,6 +8,7 @@ import subprocess
 
 import devicelib
 import pytest
+import sshdlib
 
 from kit import capture
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.device
 
 def test_this_openssh_still_has_the_legacy_algorithms():
     assert (
-        devicelib.sshd_supports(
+        sshdlib.sshd_supports(
             ("kex", "diffie-hellman-group1-sha1"),
             ("kex", "diffie-hellman-group14-sha1"),
             ("cipher", "aes128-cbc"),

@@ -3,7 +3,7 @@
 Each PATH may be a plain .config or defconfig, a gzip'ed one (config.gz, a
 copy of /proc/config.gz), or a kernel image built with CONFIG_IKCONFIG
 (vmlinux, zImage, bzImage, uImage, FIT, Image.gz, configs.ko ...; see
-kit.kconfig_image). Every file gets the same per-option states as a live
+kit.kconfig.image). Every file gets the same per-option states as a live
 device (`module` for =m) and a checklist of the required options.
 
 Exit codes (docs/design.md): 0 every required option is =y or =m in every file;
@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from kit import kconfig_image
 from kit.analyse import kdiag
 from kit.bounded_read import read_file
 from kit.diag_options import OPTIONS, REQUIRED
 from kit.errors import ExitStatus, InputError, UsageError
+from kit.kconfig import image as kconfig_image
 from kit.parsers import kconfig as kconfig_parser
 from kit.records import KconfigOption, Parsed
 from kit.terminal_text import visible
