@@ -86,8 +86,15 @@ def test_growing_receiver_and_close_wait_pile_are_found(growing_series, capsys):
     leak = next(f for f in growing if "leak" in f["title"] and f["title"].startswith("Socket memory"))
     assert any(e.startswith("its growing socket: tcp ESTAB " + receiver.local) for e in leak["evidence"])
     assert any(f["title"].startswith("A socket is growing") and "owner leak[" in f["title"] for f in growing)
-    # Not within an hour of tcp_mem pressure or a tenth of MemTotal on this machine: warnings.
-    assert {f["severity"] for f in growing} == {"warning"}
+    # Critical only when an hour at its rate reaches tcp_mem pressure or a tenth of MemTotal (this machine's).
+    last = doc["samples"][-1]
+    g = procs["leak"]["growing"]
+    reach = g["rate"] * trend_mod.HORIZON
+    tcp = last["tcp_mem"]
+    critical = (tcp["pressure"] is not None and (tcp["pages"] + reach / last["page_size"]) >= tcp["pressure"]) or (
+        last["mem_total"] is not None and g["last"] + reach >= last["mem_total"] / 10
+    )
+    assert leak["severity"] == ("critical" if critical else "warning"), (leak, last)
 
     code, out, _ = run(capsys, *growing_series, "--format", "text")
     assert "leak [" in out and "GROWING" in out and "[warning] Socket memory of cwpile" in out
@@ -119,7 +126,7 @@ def test_the_growing_rule():
     assert trend_mod.growth([0, 20 * k, 40 * k, 60 * k], [None] * 4).rate is None
 
 
-def test_critical_when_an_hour_at_this_rate_reaches_tcp_pressure(growing_series):
+def test_critical_when_an_hour_at_this_rate_reaches_tcp_pressure_or_a_tenth_of_memtotal(growing_series):
     samples = [trend_mod.sample(build(p)) for p in growing_series]
     last = samples[-1]
     if last.tcp_pages is None:
@@ -131,12 +138,20 @@ def test_critical_when_an_hour_at_this_rate_reaches_tcp_pressure(growing_series)
     hour_pages = int(rate * trend_mod.HORIZON / last.page_size)
     near = trend_mod.Limits(1, last.tcp_pages + hour_pages // 2, last.tcp_pages + 2 * hour_pages)
     far = trend_mod.Limits(1, last.tcp_pages + 2 * hour_pages, last.tcp_pages + 4 * hour_pages)
-    for limits, severity in ((near, "critical"), (far, "warning")):
-        last.tcp_limits = limits
+    reach = proc.growth.last + rate * trend_mod.HORIZON
+    # Each threshold alone: MemTotal large (or tcp_mem far) so only the other one can tip it.
+    cases = (
+        (near, 100 * int(reach), "critical", "tcp_mem pressure"),
+        (far, 100 * int(reach), "warning", None),
+        (far, 5 * int(reach), "critical", "a tenth of MemTotal"),
+        (far, 20 * int(reach), "warning", None),
+    )
+    for limits, mem_total, severity, why in cases:
+        last.tcp_limits, last.mem_total = limits, mem_total
         found = trend_mod.build(samples).findings
         f = next(f for f in found if f.title.startswith("Socket memory of leak ["))
-        assert f.severity == severity, f
-        assert any("tcp_mem pressure" in e for e in f.evidence) == (severity == "critical")
+        assert f.severity == severity, (f, limits, mem_total)
+        assert any(why in e for e in f.evidence) if why else not any("within an hour" in e for e in f.evidence)
 
 
 @pytest.mark.chromium
