@@ -1,6 +1,10 @@
 """The `kit` command line: one parser, one cmd_<name>() per subcommand, errors mapped here only.
 
 Exit codes: kit.errors.ExitStatus (docs/design.md, "Exit codes").
+
+Why one module of ~900 lines: it is the whole command-line surface (each
+command's options and --help examples, the placing of outputs, the one error
+handler); the work of each cmd_<name>() lives in the module it calls.
 """
 
 from __future__ import annotations

@@ -203,7 +203,7 @@ def build(capture: Capture, source: str = "") -> Report:
     sockets, ours = this_collect.mark(sockets, ancestors, ss_section.stderr if ss_section else None)
 
     device = _device(capture, parsed)
-    diag = kdiag.diagnose_live(capture.sections, sockets if socket_source == "ss" else None)
+    diag = kdiag.diagnose_live(capture.sections, parsed, sockets if socket_source == "ss" else None)
     sockstat: dict[str, dict[str, int]] = {}
     for name in ("sockstat", "sockstat6"):
         if name in parsed:

@@ -31,3 +31,11 @@ def build_report(path: Path):
     from kit import capture, report
 
     return report.build(capture.load(path), source=str(path))
+
+
+def parse_sections(sections):
+    """Each section's parser run on it, as kit.report.build does (what kdiag.diagnose_live reads)."""
+    from kit.report import parse_section
+    from kit.sections import BY_NAME
+
+    return {n: parse_section(s) for n, s in sections.items() if n in BY_NAME and BY_NAME[n].parser and s.stdout}

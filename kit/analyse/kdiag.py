@@ -25,22 +25,24 @@ not set absent; a defconfig that does not mention an option gets the
 Kconfig default, said as such.
 
 States and verdicts are the report contract (docs/design.md, "Kernel diag states").
+
+Why ~600 lines in one module: each option's state, evidence and remedy are
+chosen together from the same Evidence (kit.analyse.kdiag_evidence reads the
+capture into it), and the live and offline verdicts share the protocol rules
+and the summary line. Remedies are data (Remedy); describe_remedy() is the
+one place they become words.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from kit.analyse.kdiag_evidence import Evidence, NetidTally, gather
 from kit.diag_options import EXTRA_SYMBOLS, OPTIONS, REQUIRED, SPECS, DiagOption
-from kit.numbers import is_digits
 from kit.parsers import kconfig as kconfig_parser
-from kit.parsers import os_release as os_release_parser
-from kit.parsers import proc_modules
-from kit.records import KconfigOption, Socket
-from kit.sections import MARKER, SOURCE_MARKER
+from kit.records import KconfigOption, Parsed, Socket
 
 if TYPE_CHECKING:  # pragma: no cover
     from kit.capture import SectionOutput
@@ -97,184 +99,6 @@ class KernelDiag:
 PROTOCOLS = (("TCP", "tcp", "CONFIG_INET_TCP_DIAG"), ("UDP", "udp", "CONFIG_INET_UDP_DIAG"))
 
 
-# --------------------------------------------------------------------- evidence
-
-
-@dataclass
-class _Evidence:
-    """Everything the capture says, gathered once from the sections."""
-
-    config: dict[str, KconfigOption] | None = None  # None: no config was read
-    config_source: str = ""
-    config_dialect: str = "config"
-    config_cut: bool = False  # the config text stops early: an option it lacks is unknown, not "n"
-    proc_config: str | None = None  # "read", "exists" (unreadable), "absent"; None: not known
-    before: set[str] | None = None  # module names in /proc/modules before ss
-    after: set[str] | None = None
-    no_module_support: bool = False  # no /proc/modules at all
-    files: dict[str, str] | None = None  # module name -> path; None: not looked
-    modules_dir: str = ""
-    modules_dir_missing: bool = False
-    builtin: set[str] | None = None  # module names in modules.builtin
-    kallsyms: dict[str, str] | None = None  # symbol -> '' (built in) or module name
-    tools: set[str] | None = None  # modprobe, insmod, opkg, apk found on the device
-    openwrt: str = ""  # OpenWrt release when /etc/openwrt_release says so
-    ss_sockets: Sequence[Socket] | None = None
-    ss_tally: dict[str | None, _NetidTally] | None = None  # made from ss_sockets on first use
-    ss_note: str = ""
-    notes: list[str] = field(default_factory=list)
-
-
-_SOURCE = re.compile("^" + re.escape(SOURCE_MARKER) + "(.+)$", re.M)
-
-
-def _modname(name: str) -> str:
-    # The kernel treats - and _ alike in module names; /proc/modules prints _.
-    return name.replace("-", "_")
-
-
-def _module_file_name(path: str) -> str | None:
-    base = path.rstrip("/").rsplit("/", 1)[-1]
-    m = re.match(r"(.+)\.ko(\.(xz|gz|zst))?$", base)
-    return _modname(m.group(1)) if m else None
-
-
-def _gather(sections: Mapping[str, SectionOutput], sockets: Sequence[Socket] | None) -> _Evidence:
-    ev = _Evidence(ss_sockets=sockets)
-    _gather_config(sections, ev)
-    for name in ("modules_before", "modules_after"):
-        sec = sections.get(name)
-        if sec is None:
-            continue
-        text = sec.text
-        if not text.strip() and _says_missing(sec.stderr):
-            ev.no_module_support = True
-            continue
-        if not text.strip() and not sec.ok:
-            continue  # unreadable: says nothing
-        names = proc_modules.names(proc_modules.parse(text))
-        setattr(ev, "before" if name == "modules_before" else "after", names)
-    sec = sections.get("kdiag_module_files")
-    if sec is not None and sec.complete:
-        lines = [ln.strip() for ln in sec.text.splitlines() if ln.strip()]
-        if lines:
-            ev.modules_dir = lines[0] if _module_file_name(lines[0]) is None else ""
-            ev.files = {}
-            for ln in lines:
-                mod = _module_file_name(ln)
-                if mod and mod not in ev.files:
-                    ev.files[mod] = ln
-        elif sec.ok or _says_missing(sec.stderr):
-            ev.files = {}  # looked: nothing there (or no module directory at all)
-            m = re.search(r"(/lib/modules/\S+?)'?: No such file", sec.stderr or "")
-            ev.modules_dir = m.group(1) if m else ""
-            ev.modules_dir_missing = bool(m)
-    sec = sections.get("kdiag_modules_builtin")
-    if sec is not None and (sec.text.strip() or sec.ok):
-        ev.builtin = {m for m in (_module_file_name(ln.strip()) for ln in sec.text.splitlines()) if m}
-    sec = sections.get("kdiag_kallsyms")
-    if sec is not None and sec.complete and not _says_missing(sec.stderr):
-        ev.kallsyms = {}
-        for ln in sec.text.splitlines():
-            parts = ln.split()
-            if len(parts) >= 3:
-                module = parts[3].strip("[]") if len(parts) > 3 else ""
-                ev.kallsyms.setdefault(parts[2], module)
-    sec = sections.get("kdiag_tools")
-    if sec is not None and sec.complete:
-        ev.tools = {ln.strip().rsplit("/", 1)[-1] for ln in sec.text.splitlines() if ln.strip()}
-    sec = sections.get("os_release")
-    if sec is not None:
-        values = os_release_parser.as_dict(os_release_parser.parse(sec.text))
-        ev.openwrt = os_release_parser.openwrt_release(values) or ""
-    sec = sections.get("ss")
-    if sockets is None:
-        if sec is None:
-            ev.ss_note = "ss did not run"
-        elif sec.rc == 127 or re.search(r"\bss: (not found|No such file)", sec.stderr or ""):
-            ev.ss_note = "ss is not installed on the device"
-        else:
-            ev.ss_note = "ss gave no socket list" + (f" ({_first_line(sec.stderr)})" if sec.stderr else "")
-    return ev
-
-
-def _first_line(text: str, limit: int = 120) -> str:
-    for ln in (text or "").splitlines():
-        if ln.strip() and not ln.startswith(MARKER.rstrip()):
-            return ln.strip()[:limit]
-    return ""
-
-
-def _says_missing(stderr: str) -> bool:
-    return bool(re.search(r"No such file|not found|can't open", stderr or "", re.I))
-
-
-def _gather_config(sections: Mapping[str, SectionOutput], ev: _Evidence) -> None:
-    sec = sections.get("kconfig")
-    files = sections.get("kdiag_config_files")
-    if files is not None and files.complete:
-        if any(ln.split()[-1:] == ["/proc/config.gz"] for ln in files.text.splitlines()):
-            ev.proc_config = "exists"
-        elif re.search(r"/proc/config\.gz'?: No such file", files.stderr or ""):
-            ev.proc_config = "absent"
-    if sec is not None:
-        m = _SOURCE.search(sec.stderr or "")
-        text = sec.text
-        if text.strip():
-            parsed = kconfig_parser.parse(text)
-            if parsed.records:
-                ev.config = kconfig_parser.as_dict(parsed)
-                ev.config_source = m.group(1).strip() if m else "kernel config (source not recorded)"
-                ev.config_dialect = kconfig_parser.dialect(text)
-                if ev.config_source == "/proc/config.gz":
-                    ev.proc_config = "read"
-                if not sec.complete or sec.truncated:
-                    ev.config_cut = True
-                    ev.notes.append(f"{ev.config_source} was cut short: options after the cut are unknown")
-                if ev.config_source != "/proc/config.gz":
-                    ev.notes.append(
-                        f"config read from {ev.config_source}: it may belong to another build "
-                        "than the running kernel; the live evidence decides where they disagree"
-                    )
-                return
-    # No config: say why, file by file (the kconfig section hides zcat's complaint).
-    reasons = []
-    listing = files.text if files is not None else ""
-    listed = {ln.split()[-1]: ln.split() for ln in listing.splitlines() if len(ln.split()) >= 5}
-    err = (files.stderr if files is not None else "") + "\n" + (sec.stderr if sec is not None else "")
-    for path in ("/proc/config.gz", "/boot/config-", "/lib/modules/"):
-        hit = next((p for p in listed if p.startswith(path)), None)
-        if hit is not None:
-            fields = listed[hit]
-            size = fields[4] if len(fields) > 4 and is_digits(fields[4]) else None
-            if size == "0" and not hit.startswith("/proc/"):
-                reasons.append(f"{hit} is empty")
-            elif re.search(re.escape(hit) + r".*(Permission denied|Operation not permitted)", err):
-                reasons.append(f"{hit}: permission denied")
-            elif not fields[0][1:].count("r"):
-                reasons.append(f"{hit}: not readable (mode {fields[0]})")
-            elif hit == "/proc/config.gz":
-                reasons.append("/proc/config.gz exists but could not be read (zcat missing or failed?)")
-            else:
-                reasons.append(f"{hit} exists ({' '.join(fields[:1])}) but could not be read")
-            continue
-        m = re.search(
-            r"(" + re.escape(path) + r"\S*)[^\n]*?(No such file|Permission denied|"
-            r"Operation not permitted)",
-            err,
-        )
-        if m:
-            what = "absent" if m.group(2) == "No such file" else m.group(2).lower()
-            reasons.append(f"{m.group(1).rstrip(':')}: {what}")
-        elif path == "/proc/config.gz" and files is not None:
-            reasons.append("/proc/config.gz: absent (CONFIG_IKCONFIG_PROC not set)")
-    if sec is None:
-        reasons.insert(0, "the capture has no kernel config section")
-    elif not reasons:
-        reasons.append(f"no config file could be read ({_first_line(sec.stderr) or 'nothing printed'})")
-    ev.notes.append("no kernel config read: " + "; ".join(reasons))
-
-
 # --------------------------------------------------------------------- live
 
 
@@ -284,23 +108,13 @@ class _Functional:
     evidence: str
 
 
-@dataclass
-class _NetidTally:
-    """What the functional proof needs to know about the sockets of one netid."""
-
-    sockets: int = 0
-    eligible: int = 0  # not in a state that never carries memory
-    with_skmem: int = 0  # eligible ones ss printed skmem for
-    states: set[str] = field(default_factory=set)  # states of the eligible ones
-
-
-def _tally(sockets: Sequence[Socket]) -> dict[str | None, _NetidTally]:
+def _tally(sockets: Sequence[Socket]) -> dict[str | None, NetidTally]:
     """One pass over the socket list for every option's proof (100k sockets: ~20 ms, was 11 passes)."""
-    tally: dict[str | None, _NetidTally] = {}
+    tally: dict[str | None, NetidTally] = {}
     for sock in sockets:
         t = tally.get(sock.netid)
         if t is None:
-            t = tally[sock.netid] = _NetidTally()
+            t = tally[sock.netid] = NetidTally()
         t.sockets += 1
         if sock.state not in NO_MEMORY_STATES:
             t.eligible += 1
@@ -310,7 +124,7 @@ def _tally(sockets: Sequence[Socket]) -> dict[str | None, _NetidTally]:
     return tally
 
 
-def _functional(ev: _Evidence, netids: tuple[str, ...], label: str) -> _Functional:
+def _functional(ev: Evidence, netids: tuple[str, ...], label: str) -> _Functional:
     if not netids:
         return _Functional(None, "")
     if ev.ss_sockets is None:
@@ -338,7 +152,7 @@ def _config_line(option: KconfigOption | None, name: str) -> str:
     return f"{name}={option.value}"
 
 
-def _config_value(ev: _Evidence, name: str) -> str | None:
+def _config_value(ev: Evidence, name: str) -> str | None:
     """'y', 'm', 'n', or None when the config does not say (or there is none)."""
     if ev.config is None:
         return None
@@ -350,7 +164,7 @@ def _config_value(ev: _Evidence, name: str) -> str | None:
     return "n" if option.value is None else kconfig_parser.unquote(option.value)
 
 
-def _option_live(spec: DiagOption, ev: _Evidence, verdicts: dict[str, OptionVerdict]) -> OptionVerdict:
+def _option_live(spec: DiagOption, ev: Evidence, verdicts: dict[str, OptionVerdict]) -> OptionVerdict:
     evidence: list[str] = []
     name, mod = spec.name, spec.module
     # --- functional proof
@@ -483,7 +297,7 @@ def _option_live(spec: DiagOption, ev: _Evidence, verdicts: dict[str, OptionVerd
     return OptionVerdict(state, tuple(evidence), remedy)
 
 
-def _remedy_live(spec: DiagOption, state: str, ev: _Evidence, verdicts: dict[str, OptionVerdict]) -> Remedy:
+def _remedy_live(spec: DiagOption, state: str, ev: Evidence, verdicts: dict[str, OptionVerdict]) -> Remedy:
     if state in ("available", "module"):
         return _load_command(spec, ev, verdicts)
     if state == "absent":
@@ -500,7 +314,7 @@ def _remedy_live(spec: DiagOption, state: str, ev: _Evidence, verdicts: dict[str
     return _install_or_build(spec, ev, verdicts)
 
 
-def _load_command(spec: DiagOption, ev: _Evidence, verdicts: dict[str, OptionVerdict]) -> Remedy:
+def _load_command(spec: DiagOption, ev: Evidence, verdicts: dict[str, OptionVerdict]) -> Remedy:
     chain = []
     for dep in spec.depends:
         dspec = SPECS.get(dep)
@@ -518,7 +332,7 @@ def _load_command(spec: DiagOption, ev: _Evidence, verdicts: dict[str, OptionVer
     return Remedy("modprobe_or_insmod", modules=modules)
 
 
-def _install_or_build(spec: DiagOption, ev: _Evidence, verdicts: Mapping[str, OptionVerdict]) -> Remedy:
+def _install_or_build(spec: DiagOption, ev: Evidence, verdicts: Mapping[str, OptionVerdict]) -> Remedy:
     def value_of(dep: str) -> str | None:
         if dep in verdicts:
             return {"absent": "n", "builtin": "y", "loaded": "y"}.get(verdicts[dep].state)
@@ -606,7 +420,7 @@ def describe_remedy(remedy: Remedy) -> str:
 
 
 def _protocol_capability(
-    options: Mapping[str, OptionVerdict], ev: _Evidence | None, netid: str, option: str, offline: bool
+    options: Mapping[str, OptionVerdict], ev: Evidence | None, netid: str, option: str, offline: bool
 ) -> tuple[bool | None, str]:
     good = ("builtin", "loaded", "module") if offline else OK_STATES
     bad = ("absent",) if offline else ("absent", "available")
@@ -623,7 +437,7 @@ def _protocol_capability(
 
 
 def _verdict(
-    options: Mapping[str, OptionVerdict], ev: _Evidence | None, offline: bool
+    options: Mapping[str, OptionVerdict], ev: Evidence | None, offline: bool
 ) -> tuple[str, dict[str, bool | None]]:
     caps = {label: _protocol_capability(options, ev, netid, opt, offline)[0] for label, netid, opt in PROTOCOLS}
     values = list(caps.values())
@@ -640,7 +454,7 @@ def _summary(
     verdict: str,
     caps: dict[str, bool | None],
     options: Mapping[str, OptionVerdict],
-    ev: _Evidence | None,
+    ev: Evidence | None,
     offline: bool,
 ) -> str:
     yes = [p for p, v in caps.items() if v is True]
@@ -691,9 +505,12 @@ def _combined_fix(verdicts: list[OptionVerdict]) -> Remedy | None:
     return remedies[0]
 
 
-def diagnose_live(sections: Mapping[str, SectionOutput], sockets: Sequence[Socket] | None) -> KernelDiag:
-    """The running kernel's verdict from one capture (sections) and ss's sockets (None: ss did not run)."""
-    ev = _gather(sections, sockets)
+def diagnose_live(
+    sections: Mapping[str, SectionOutput], parsed: Mapping[str, Parsed[Any]], sockets: Sequence[Socket] | None
+) -> KernelDiag:
+    """The running kernel's verdict from one capture: its sections, what their parsers read
+    (kit.report.build's `parsed`), and ss's sockets (None: ss did not run)."""
+    ev = gather(sections, parsed, sockets)
     options: dict[str, OptionVerdict] = {}
     for name in OPTIONS:  # in order: dependencies come before what needs them
         options[name] = _option_live(SPECS[name], ev, options)

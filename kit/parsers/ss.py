@@ -7,6 +7,12 @@ the ss.c of those versions.
 
     parse(text) -> Parsed[Socket]
 
+Why one module of ~1000 lines: a fast path (one precompiled pattern per
+column layout, for the plain records of 100k-socket captures) and the general
+line reader (wrapped lines, old dialects, damage) must give the same records;
+they share the keyword table and the field readers, and tests compare the two
+on every fixture. Split apart they would drift.
+
 Layout of `ss -napm` (iproute2 6.1.0, tests/fixtures/debian-12/ss-napm.out;
 tabs shown as `\\t`, trailing padding cut)::
 

@@ -14,6 +14,7 @@ import socket
 import subprocess
 
 import pytest
+from support import parse_sections
 
 from kit.analyse import kdiag
 from kit.capture import split_sections
@@ -25,7 +26,7 @@ def _diagnose(stdout: bytes, token: str):
     sections, problems = split_sections(stdout, token)
     assert problems == []
     sockets = ss.parse(sections["ss"].text).records if sections["ss"].ok and sections["ss"].stdout else None
-    return sections, kdiag.diagnose_live(sections, sockets)
+    return sections, kdiag.diagnose_live(sections, parse_sections(sections), sockets)
 
 
 @pytest.fixture()

@@ -1,0 +1,213 @@
+"""The kernel diag evidence in a capture: what each kdiag section, the config and /proc/modules say.
+
+kit.analyse.kdiag judges the options on this; here the sections are read,
+once, into one Evidence: the config (and which file it came from: the kconfig
+section's kit.sections.SOURCE_MARKER line), /proc/modules before and after ss,
+the module files, modules.builtin, /proc/kallsyms, the tools a remedy can
+use, OpenWrt, and why no config or no ss list was there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kit.numbers import is_digits
+from kit.parsers import kconfig as kconfig_parser
+from kit.parsers import os_release as os_release_parser
+from kit.parsers import proc_modules
+from kit.records import KconfigOption, Parsed, Socket
+from kit.sections import MARKER, SOURCE_MARKER
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kit.capture import SectionOutput
+
+
+@dataclass
+class NetidTally:
+    """What the functional proof needs to know about the sockets of one netid."""
+
+    sockets: int = 0
+    eligible: int = 0  # not in a state that never carries memory
+    with_skmem: int = 0  # eligible ones ss printed skmem for
+    states: set[str] = field(default_factory=set)  # states of the eligible ones
+
+
+@dataclass
+class Evidence:
+    """Everything the capture says, gathered once from the sections."""
+
+    config: dict[str, KconfigOption] | None = None  # None: no config was read
+    config_source: str = ""
+    config_dialect: str = "config"
+    config_cut: bool = False  # the config text stops early: an option it lacks is unknown, not "n"
+    proc_config: str | None = None  # "read", "exists" (unreadable), "absent"; None: not known
+    before: set[str] | None = None  # module names in /proc/modules before ss
+    after: set[str] | None = None
+    no_module_support: bool = False  # no /proc/modules at all
+    files: dict[str, str] | None = None  # module name -> path; None: not looked
+    modules_dir: str = ""
+    modules_dir_missing: bool = False
+    builtin: set[str] | None = None  # module names in modules.builtin
+    kallsyms: dict[str, str] | None = None  # symbol -> '' (built in) or module name
+    tools: set[str] | None = None  # modprobe, insmod, opkg, apk found on the device
+    openwrt: str = ""  # OpenWrt release when /etc/openwrt_release says so
+    ss_sockets: Sequence[Socket] | None = None
+    ss_tally: dict[str | None, NetidTally] | None = None  # made from ss_sockets on first use
+    ss_note: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+_SOURCE = re.compile("^" + re.escape(SOURCE_MARKER) + "(.+)$", re.M)
+
+
+def _modname(name: str) -> str:
+    # The kernel treats - and _ alike in module names; /proc/modules prints _.
+    return name.replace("-", "_")
+
+
+def _module_file_name(path: str) -> str | None:
+    base = path.rstrip("/").rsplit("/", 1)[-1]
+    m = re.match(r"(.+)\.ko(\.(xz|gz|zst))?$", base)
+    return _modname(m.group(1)) if m else None
+
+
+def gather(
+    sections: Mapping[str, SectionOutput], parsed: Mapping[str, Parsed[Any]], sockets: Sequence[Socket] | None
+) -> Evidence:
+    """The evidence in one capture: its sections (exit status, stderr, cut short?) and what their parsers read."""
+    ev = Evidence(ss_sockets=sockets)
+    _gather_config(sections, parsed, ev)
+    for name in ("modules_before", "modules_after"):
+        sec = sections.get(name)
+        if sec is None:
+            continue
+        text = sec.text
+        if not text.strip() and _says_missing(sec.stderr):
+            ev.no_module_support = True
+            continue
+        if not text.strip() and not sec.ok:
+            continue  # unreadable: says nothing
+        modules = parsed.get(name)
+        names = proc_modules.names(modules) if modules is not None else set()
+        setattr(ev, "before" if name == "modules_before" else "after", names)
+    sec = sections.get("kdiag_module_files")
+    if sec is not None and sec.complete:
+        lines = [ln.strip() for ln in sec.text.splitlines() if ln.strip()]
+        if lines:
+            ev.modules_dir = lines[0] if _module_file_name(lines[0]) is None else ""
+            ev.files = {}
+            for ln in lines:
+                mod = _module_file_name(ln)
+                if mod and mod not in ev.files:
+                    ev.files[mod] = ln
+        elif sec.ok or _says_missing(sec.stderr):
+            ev.files = {}  # looked: nothing there (or no module directory at all)
+            m = re.search(r"(/lib/modules/\S+?)'?: No such file", sec.stderr or "")
+            ev.modules_dir = m.group(1) if m else ""
+            ev.modules_dir_missing = bool(m)
+    sec = sections.get("kdiag_modules_builtin")
+    if sec is not None and (sec.text.strip() or sec.ok):
+        ev.builtin = {m for m in (_module_file_name(ln.strip()) for ln in sec.text.splitlines()) if m}
+    sec = sections.get("kdiag_kallsyms")
+    if sec is not None and sec.complete and not _says_missing(sec.stderr):
+        ev.kallsyms = {}
+        for ln in sec.text.splitlines():
+            parts = ln.split()
+            if len(parts) >= 3:
+                module = parts[3].strip("[]") if len(parts) > 3 else ""
+                ev.kallsyms.setdefault(parts[2], module)
+    sec = sections.get("kdiag_tools")
+    if sec is not None and sec.complete:
+        ev.tools = {ln.strip().rsplit("/", 1)[-1] for ln in sec.text.splitlines() if ln.strip()}
+    sec = sections.get("os_release")
+    if sec is not None:
+        values = os_release_parser.as_dict(parsed["os_release"]) if "os_release" in parsed else {}
+        ev.openwrt = os_release_parser.openwrt_release(values) or ""
+    sec = sections.get("ss")
+    if sockets is None:
+        if sec is None:
+            ev.ss_note = "ss did not run"
+        elif sec.rc == 127 or re.search(r"\bss: (not found|No such file)", sec.stderr or ""):
+            ev.ss_note = "ss is not installed on the device"
+        else:
+            ev.ss_note = "ss gave no socket list" + (f" ({first_line(sec.stderr)})" if sec.stderr else "")
+    return ev
+
+
+def first_line(text: str, limit: int = 120) -> str:
+    for ln in (text or "").splitlines():
+        if ln.strip() and not ln.startswith(MARKER.rstrip()):
+            return ln.strip()[:limit]
+    return ""
+
+
+def _says_missing(stderr: str) -> bool:
+    return bool(re.search(r"No such file|not found|can't open", stderr or "", re.I))
+
+
+def _gather_config(sections: Mapping[str, SectionOutput], parsed: Mapping[str, Parsed[Any]], ev: Evidence) -> None:
+    sec = sections.get("kconfig")
+    files = sections.get("kdiag_config_files")
+    if files is not None and files.complete:
+        if any(ln.split()[-1:] == ["/proc/config.gz"] for ln in files.text.splitlines()):
+            ev.proc_config = "exists"
+        elif re.search(r"/proc/config\.gz'?: No such file", files.stderr or ""):
+            ev.proc_config = "absent"
+    if sec is not None:
+        m = _SOURCE.search(sec.stderr or "")
+        text = sec.text
+        config = parsed.get("kconfig")
+        if text.strip() and config is not None and config.records:
+            ev.config = kconfig_parser.as_dict(config)
+            ev.config_source = m.group(1).strip() if m else "kernel config (source not recorded)"
+            ev.config_dialect = kconfig_parser.dialect(text)
+            if ev.config_source == "/proc/config.gz":
+                ev.proc_config = "read"
+            if not sec.complete or sec.truncated:
+                ev.config_cut = True
+                ev.notes.append(f"{ev.config_source} was cut short: options after the cut are unknown")
+            if ev.config_source != "/proc/config.gz":
+                ev.notes.append(
+                    f"config read from {ev.config_source}: it may belong to another build "
+                    "than the running kernel; the live evidence decides where they disagree"
+                )
+            return
+    # No config: say why, file by file (the kconfig section hides zcat's complaint).
+    reasons = []
+    listing = files.text if files is not None else ""
+    listed = {ln.split()[-1]: ln.split() for ln in listing.splitlines() if len(ln.split()) >= 5}
+    err = (files.stderr if files is not None else "") + "\n" + (sec.stderr if sec is not None else "")
+    for path in ("/proc/config.gz", "/boot/config-", "/lib/modules/"):
+        hit = next((p for p in listed if p.startswith(path)), None)
+        if hit is not None:
+            fields = listed[hit]
+            size = fields[4] if len(fields) > 4 and is_digits(fields[4]) else None
+            if size == "0" and not hit.startswith("/proc/"):
+                reasons.append(f"{hit} is empty")
+            elif re.search(re.escape(hit) + r".*(Permission denied|Operation not permitted)", err):
+                reasons.append(f"{hit}: permission denied")
+            elif not fields[0][1:].count("r"):
+                reasons.append(f"{hit}: not readable (mode {fields[0]})")
+            elif hit == "/proc/config.gz":
+                reasons.append("/proc/config.gz exists but could not be read (zcat missing or failed?)")
+            else:
+                reasons.append(f"{hit} exists ({' '.join(fields[:1])}) but could not be read")
+            continue
+        m = re.search(
+            r"(" + re.escape(path) + r"\S*)[^\n]*?(No such file|Permission denied|"
+            r"Operation not permitted)",
+            err,
+        )
+        if m:
+            what = "absent" if m.group(2) == "No such file" else m.group(2).lower()
+            reasons.append(f"{m.group(1).rstrip(':')}: {what}")
+        elif path == "/proc/config.gz" and files is not None:
+            reasons.append("/proc/config.gz: absent (CONFIG_IKCONFIG_PROC not set)")
+    if sec is None:
+        reasons.insert(0, "the capture has no kernel config section")
+    elif not reasons:
+        reasons.append(f"no config file could be read ({first_line(sec.stderr) or 'nothing printed'})")
+    ev.notes.append("no kernel config read: " + "; ".join(reasons))
