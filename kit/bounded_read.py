@@ -43,8 +43,16 @@ def read_file(path: str | os.PathLike[str], limit: int, what: str = "input") -> 
             raise InputError(f"{path}: is a directory, not a {what}")
         if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
             raise InputError(f"{path}: is a device, not a {what}", hint="save it to a file first")
-        if stat.S_ISREG(mode) and os.fstat(fd).st_size > limit:
-            raise InputError(f"{path}: larger than {_size(limit)}, more than any {what} kit reads")
+        if stat.S_ISREG(mode):
+            if os.fstat(fd).st_size > limit:
+                raise InputError(f"{path}: larger than {_size(limit)}, more than any {what} kit reads")
+            try:
+                data = fh.readall()  # one buffer of the file's size: no second copy of a big input
+            except OSError as exc:
+                raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+            if len(data) > limit:  # it grew while we read
+                raise InputError(f"{path}: larger than {_size(limit)}, more than any {what} kit reads")
+            return data
         return read_stream(fh, limit, str(path), what)
 
 

@@ -384,7 +384,7 @@ def _collect_series(args: argparse.Namespace, transport: Transport, progress: Ca
     if sys.stderr.isatty() and result.trend is not None:
         from kit.render import trend as trend_render
 
-        sys.stderr.write("\r\x1b[2K" + trend_render.render_text(result.trend))
+        sys.stderr.write("\r\x1b[2K" + visible(trend_render.render_text(result.trend), keep_newlines=True))
     output_file.to_stdout(lambda out: out.write(f"{result.trend_html}\n{result.trend_json}\n"))
     n = len(result.captures)
     if result.interrupted:
@@ -494,7 +494,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     _place(emit, args.format, args.output, args.reports, stem, [args.capture])
     if rep.capture.partial:
         # Rendered all the same; the exit says what a collect cut short says (docs/design.md: exit 4).
-        sys.stderr.write(f"kit render: {path}: the probe's output is cut short: the report is partial\n")
+        sys.stderr.write(f"kit render: {one_line(path)}: the probe's output is cut short: the report is partial\n")
         return ExitStatus.INCOMPLETE
     return ExitStatus.OK
 
