@@ -152,7 +152,12 @@ def _x_positions(trend: Trend) -> tuple[list[float], list[tuple[float, str]]]:
         ticks = []
         for i in range(5):
             sec = span * i / 4
-            label = f"+{sec:.0f}s" if span < 120 else (f"+{sec / 60:.0f}m" if span < 7200 else f"+{sec / 3600:.1f}h")
+            if span < 10:
+                label = f"+{sec:.1f}s"
+            elif span < 120:
+                label = f"+{sec:.0f}s"
+            else:
+                label = f"+{sec / 60:.0f}m" if span < 7200 else f"+{sec / 3600:.1f}h"
             ticks.append((LEFT + plot * i / 4, label))
         return xs, ticks
     xs = [LEFT + (plot * i / (n - 1) if n > 1 else plot / 2) for i in range(n)]
@@ -168,7 +173,9 @@ def _short(n: float, unit: str) -> str:
 def chart(trend: Trend, title: str, series: list[tuple[str, list[int | None], str]], unit: str = "bytes") -> Chart:
     """One line per series (label, values, css class); None values leave a gap at that sample."""
     xs, xticks = _x_positions(trend)
-    top = 1.08 * (max((v for _, values, _ in series for v in values if v is not None), default=0) or 1)
+    peak = max((v for _, values, _ in series for v in values if v is not None), default=0)
+    # An all-zero chart still gets a readable scale (1 KiB, or 4 of a count), not ticks of fractions of a byte.
+    top = 1.08 * peak if peak else (1024.0 if unit == "bytes" else 4.0)
     plot_h = HEIGHT - TOP - BOTTOM
 
     def y(v: float) -> float:
@@ -202,7 +209,7 @@ def _charts(trend: Trend) -> list[Chart]:
         ),
         chart(trend, "Sockets (count)", [("sockets", [s.totals.sockets for s in samples], "c0")], unit="count"),
     ]
-    procs = trend.processes[:CHART_PROCESSES]
+    procs = [p for p in trend.processes if p.peak > 0][:CHART_PROCESSES]
     if procs:
         charts.append(
             chart(
