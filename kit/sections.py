@@ -290,6 +290,7 @@ SECTIONS: tuple[Section, ...] = (
         "kdiag_config_files",
         'for f in /proc/config.gz "/boot/config-$(uname -r)" "/lib/modules/$(uname -r)/config"; '
         'do ls -l "$f" && head -c 1 "$f" >/dev/null; done',
+        parser="kdiag_listings:parse_config_files",
         max_bytes=4 * KIB,
         why="which kernel config files exist, and the error reading each: why none was read",
     ),
@@ -297,24 +298,28 @@ SECTIONS: tuple[Section, ...] = (
         "kdiag_module_files",
         'd="/lib/modules/$(uname -r)"; ls -d "$d" && for f in "$d"/*diag.ko* "$d"/configs.ko* '
         '"$d"/kernel/net/*/*diag.ko* "$d"/kernel/kernel/configs.ko*; do [ ! -e "$f" ] || echo "$f"; done',
+        parser="kdiag_listings:parse_module_files",
         max_bytes=64 * KIB,
         why="diag modules on disk (.ko, .ko.xz/.gz/.zst; OpenWrt keeps them flat)",
     ),
     Section(
         "kdiag_modules_builtin",
         'cat "/lib/modules/$(uname -r)/modules.builtin"',
+        parser="kdiag_listings:parse_modules_builtin",
         max_bytes=256 * KIB,
         why="modules built into the kernel",
     ),
     Section(
         "kdiag_kallsyms",
         f"grep -E ' ({'|'.join(kallsyms_symbols())})([[:space:]]|$)' /proc/kallsyms",
+        parser="kdiag_listings:parse_kallsyms",
         max_bytes=16 * KIB,
         why="diag code in the running kernel: built in, or [module]",
     ),
     Section(
         "kdiag_tools",
         'for c in modprobe insmod opkg apk; do command -v "$c" || true; done',
+        parser="kdiag_listings:parse_tools",
         max_bytes=4 * KIB,
         why="what the remedy can use: modprobe or insmod, opkg or apk",
     ),

@@ -18,6 +18,7 @@ from kit.numbers import is_digits
 from kit.parsers import kconfig as kconfig_parser
 from kit.parsers import os_release as os_release_parser
 from kit.parsers import proc_modules
+from kit.parsers.kdiag_listings import ListedFile, ModuleFile
 from kit.records import KconfigOption, Parsed, Socket
 from kit.sections import MARKER, SOURCE_MARKER
 
@@ -63,15 +64,10 @@ class Evidence:
 _SOURCE = re.compile("^" + re.escape(SOURCE_MARKER) + "(.+)$", re.M)
 
 
-def _modname(name: str) -> str:
-    # The kernel treats - and _ alike in module names; /proc/modules prints _.
-    return name.replace("-", "_")
-
-
-def _module_file_name(path: str) -> str | None:
-    base = path.rstrip("/").rsplit("/", 1)[-1]
-    m = re.match(r"(.+)\.ko(\.(xz|gz|zst))?$", base)
-    return _modname(m.group(1)) if m else None
+def _records(parsed: Mapping[str, Parsed[Any]], name: str) -> list[Any]:
+    """What the section's parser read (kit.parsers.kdiag_listings); [] when it printed nothing."""
+    result = parsed.get(name)
+    return result.records if result is not None else []
 
 
 def gather(
@@ -95,14 +91,13 @@ def gather(
         setattr(ev, "before" if name == "modules_before" else "after", names)
     sec = sections.get("kdiag_module_files")
     if sec is not None and sec.complete:
-        lines = [ln.strip() for ln in sec.text.splitlines() if ln.strip()]
-        if lines:
-            ev.modules_dir = lines[0] if _module_file_name(lines[0]) is None else ""
+        listed: list[ModuleFile] = _records(parsed, "kdiag_module_files")
+        if listed:
+            ev.modules_dir = listed[0].path if listed[0].module is None else ""
             ev.files = {}
-            for ln in lines:
-                mod = _module_file_name(ln)
-                if mod and mod not in ev.files:
-                    ev.files[mod] = ln
+            for f in listed:
+                if f.module and f.module not in ev.files:
+                    ev.files[f.module] = f.path
         elif sec.ok or _says_missing(sec.stderr):
             ev.files = {}  # looked: nothing there (or no module directory at all)
             m = re.search(r"(/lib/modules/\S+?)'?: No such file", sec.stderr or "")
@@ -110,18 +105,15 @@ def gather(
             ev.modules_dir_missing = bool(m)
     sec = sections.get("kdiag_modules_builtin")
     if sec is not None and (sec.text.strip() or sec.ok):
-        ev.builtin = {m for m in (_module_file_name(ln.strip()) for ln in sec.text.splitlines()) if m}
+        ev.builtin = set(_records(parsed, "kdiag_modules_builtin"))
     sec = sections.get("kdiag_kallsyms")
     if sec is not None and sec.complete and not _says_missing(sec.stderr):
         ev.kallsyms = {}
-        for ln in sec.text.splitlines():
-            parts = ln.split()
-            if len(parts) >= 3:
-                module = parts[3].strip("[]") if len(parts) > 3 else ""
-                ev.kallsyms.setdefault(parts[2], module)
+        for symbol in _records(parsed, "kdiag_kallsyms"):
+            ev.kallsyms.setdefault(symbol.name, symbol.module)
     sec = sections.get("kdiag_tools")
     if sec is not None and sec.complete:
-        ev.tools = {ln.strip().rsplit("/", 1)[-1] for ln in sec.text.splitlines() if ln.strip()}
+        ev.tools = set(_records(parsed, "kdiag_tools"))
     sec = sections.get("os_release")
     if sec is not None:
         values = os_release_parser.as_dict(parsed["os_release"]) if "os_release" in parsed else {}
@@ -151,8 +143,9 @@ def _says_missing(stderr: str) -> bool:
 def _gather_config(sections: Mapping[str, SectionOutput], parsed: Mapping[str, Parsed[Any]], ev: Evidence) -> None:
     sec = sections.get("kconfig")
     files = sections.get("kdiag_config_files")
+    listing: list[ListedFile] = _records(parsed, "kdiag_config_files") if files is not None else []
     if files is not None and files.complete:
-        if any(ln.split()[-1:] == ["/proc/config.gz"] for ln in files.text.splitlines()):
+        if any(f.path == "/proc/config.gz" for f in listing):
             ev.proc_config = "exists"
         elif re.search(r"/proc/config\.gz'?: No such file", files.stderr or ""):
             ev.proc_config = "absent"
@@ -177,8 +170,7 @@ def _gather_config(sections: Mapping[str, SectionOutput], parsed: Mapping[str, P
             return
     # No config: say why, file by file (the kconfig section hides zcat's complaint).
     reasons = []
-    listing = files.text if files is not None else ""
-    listed = {ln.split()[-1]: ln.split() for ln in listing.splitlines() if len(ln.split()) >= 5}
+    listed = {f.path: list(f.fields) for f in listing if len(f.fields) >= 5}
     err = (files.stderr if files is not None else "") + "\n" + (sec.stderr if sec is not None else "")
     for path in ("/proc/config.gz", "/boot/config-", "/lib/modules/"):
         hit = next((p for p in listed if p.startswith(path)), None)
