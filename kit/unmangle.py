@@ -13,7 +13,8 @@ in the order it was done to the text (the last mangling first):
   escapes (`=3D` for `=`). Judged strictly, since ss output is full of `=`
   (`pid=12,fd=3`): only when every `=` is an escape or a soft break, and at
   least one `=3D`, soft break or `=20` at a line end (a kept blank) is there.
-- Tabs between columns (`unexpand -a`, a chat window): read as blanks.
+- Tabs between columns (`unexpand -a`, a chat window): read as blanks, only
+  when a tab follows text (ss's own tabs follow blanks or start a line).
 - A prefix that every data line shares: mail quoting at any depth (`> `,
   `> > `, `>>`), a logger's or terminal program's timestamp (`Dec  4
   21:00:52 host sh[42]: `, `[  12.345678] `, `2026-12-04T21:00:52+00:00 `,
@@ -26,9 +27,14 @@ in the order it was done to the text (the last mangling first):
   that belongs to the data. Lines that only hold the prefix (a quoted blank
   line: `>`) become blank; lines without it stay as they are.
 
-Lines wrapped at a fixed width are joined by the parsers, which know where
-a record starts (kit/parsers/ss.py); see `join_wrapped` for the tables whose
-parser does not.
+Lines wrapped at a fixed width are joined where a parser knows what a whole
+row is: the ss parser joins its own (kit/parsers/ss.py), and
+`kit.paste.rejoin_wrapped` does it for netstat and /proc/net. Both count
+what they joined (kind WRAPPED in the report).
+
+Every judgement (quoted-printable, tabs, the prefix) is made on the text's
+first 256 KiB: a tool mangles a whole paste alike, and a 100k-socket paste
+is 20 MB.
 """
 
 from __future__ import annotations
@@ -36,7 +42,6 @@ from __future__ import annotations
 import quopri
 import re
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 
 # Kinds of Undone, in the order unmangle() undoes them.
@@ -278,32 +283,3 @@ def _prefix(text: str, anchor: re.Pattern[str], undone: list[Undone]) -> str:
         return text
     undone.append(Undone(PREFIX, n, first if first is not None else ""))
     return "\n".join(lines)
-
-
-# --- wrapped lines -----------------------------------------------------------------
-
-
-def join_wrapped(text: str, starts_line: Callable[[str], bool]) -> Unmangled:
-    """Join lines a terminal or mail client broke, for a table whose parser does not.
-
-    `starts_line(line)` says whether a line is one the table prints whole (a
-    header, a title, a row): every other non-blank line is the wrapped rest
-    of the line above it. A line cut at a blank lost nothing; one cut inside
-    a word (a terminal's hard wrap) is joined without a blank when the line
-    above is as long as the longest line, the wrap width.
-    """
-    lines = text.split("\n")
-    width = max((len(line) for line in lines), default=0)
-    out: list[str] = []
-    joined = 0
-    for line in lines:
-        if out and line.strip() and out[-1].strip() and not starts_line(line):
-            above = out[-1]
-            glue = "" if len(above) >= width or above[-1:] in (" ", "\t") else " "
-            out[-1] = above + glue + line.lstrip(" \t") if glue else above + line
-            joined += 1
-        else:
-            out.append(line)
-    if not joined:
-        return Unmangled(text)
-    return Unmangled("\n".join(out), (Undone(WRAPPED, joined),))
