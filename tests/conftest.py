@@ -153,6 +153,12 @@ def sshd_legacy(device_pool):
 
 
 @pytest.fixture(scope="session")
+def sshd_rsa_sha1(device_pool):
+    """OpenSSH sshd with modern key exchange that verifies RSA user keys only as ssh-rsa (SHA-1), like old dropbear."""
+    return device_pool.sshd("rsa_sha1")
+
+
+@pytest.fixture(scope="session")
 def sshd_kbdint(device_pool):
     """OpenSSH sshd that accepts only keyboard-interactive (PAM)."""
     return device_pool.sshd("kbdint")

@@ -53,6 +53,19 @@ SSHD_MODES = {
             "PubkeyAuthentication yes",
         ],
     },
+    # Modern key exchange and host key, but RSA user keys verified only as ssh-rsa
+    # (SHA-1): stands for dropbear before 2020.79, which signs in and checks RSA
+    # signatures with SHA-1 alone and sends no server-sig-algs.
+    "rsa_sha1": {
+        "hostkey": "ed25519",
+        "lines": [
+            "PubkeyAcceptedAlgorithms ssh-rsa",
+            "UsePAM no",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "PubkeyAuthentication yes",
+        ],
+    },
     # Only keyboard-interactive (through PAM), as some vendor firmware does.
     "kbdint": {
         "hostkey": "ed25519",

@@ -94,6 +94,9 @@ class KernelDiag:
     options: dict[str, OptionVerdict]
     summary: str  # one line for the report's first screen
     notes: tuple[str, ...] = ()  # evidence about the evidence: which config was read, why not
+    # The options the user needs (REQUIRED, or `kit kconfig --require`): only they carry a
+    # remedy; the others are information (an absent UNIX_DIAG costs nothing asked for).
+    required: tuple[str, ...] = REQUIRED
 
 
 PROTOCOLS = (("TCP", "tcp", "CONFIG_INET_TCP_DIAG"), ("UDP", "udp", "CONFIG_INET_UDP_DIAG"))
@@ -505,11 +508,23 @@ def _combined_fix(verdicts: list[OptionVerdict]) -> Remedy | None:
     return remedies[0]
 
 
+def _only_required(options: dict[str, OptionVerdict], required: Sequence[str]) -> dict[str, OptionVerdict]:
+    """Remedies for the required options only: the extra ones absent are information, not failures."""
+    return {
+        name: ov if name in required or ov.remedy is None else OptionVerdict(ov.state, ov.evidence, None)
+        for name, ov in options.items()
+    }
+
+
 def diagnose_live(
-    sections: Mapping[str, SectionOutput], parsed: Mapping[str, Parsed[Any]], sockets: Sequence[Socket] | None
+    sections: Mapping[str, SectionOutput],
+    parsed: Mapping[str, Parsed[Any]],
+    sockets: Sequence[Socket] | None,
+    required: Sequence[str] = REQUIRED,
 ) -> KernelDiag:
     """The running kernel's verdict from one capture: its sections, what their parsers read
-    (kit.report.build's `parsed`), and ss's sockets (None: ss did not run)."""
+    (kit.report.build's `parsed`), and ss's sockets (None: ss did not run). Only `required`
+    options get a remedy."""
     ev = gather(sections, parsed, sockets)
     options: dict[str, OptionVerdict] = {}
     for name in OPTIONS:  # in order: dependencies come before what needs them
@@ -528,7 +543,8 @@ def diagnose_live(
                     ov.state, ov.evidence + (f"needs {dep}, which is {options[dep].state}",), ov.remedy
                 )
     verdict, caps = _verdict(options, ev, offline=False)
-    return KernelDiag(verdict, options, _summary(verdict, caps, options, ev, offline=False), tuple(ev.notes))
+    summary = _summary(verdict, caps, options, ev, offline=False)
+    return KernelDiag(verdict, _only_required(options, required), summary, tuple(ev.notes), tuple(required))
 
 
 # --------------------------------------------------------------------- offline
@@ -542,7 +558,13 @@ def _default(spec: DiagOption, value_of: Callable[[str], str | None]) -> str:
     return spec.default
 
 
-def diagnose_config(options: Mapping[str, KconfigOption | None], source: str, *, dialect: str = "config") -> KernelDiag:
+def diagnose_config(
+    options: Mapping[str, KconfigOption | None],
+    source: str,
+    *,
+    dialect: str = "config",
+    required: Sequence[str] = REQUIRED,
+) -> KernelDiag:
     """Offline verdict from a config: =y builtin, =m module, not set (or missing) absent.
 
     `dialect` 'defconfig': an option the file does not mention takes its Kconfig
@@ -588,7 +610,8 @@ def diagnose_config(options: Mapping[str, KconfigOption | None], source: str, *,
             remedy = Remedy("config_rebuild", config_lines=_config_lines(spec, value_of))
         result[name] = OptionVerdict(state, tuple(evidence), remedy)
     verdict, caps = _verdict(result, None, offline=True)
-    return KernelDiag(verdict, result, _summary(verdict, caps, result, None, offline=True))
+    summary = _summary(verdict, caps, result, None, offline=True)
+    return KernelDiag(verdict, _only_required(result, required), summary, required=tuple(required))
 
 
 # --------------------------------------------------------------------- JSON
@@ -597,7 +620,7 @@ def diagnose_config(options: Mapping[str, KconfigOption | None], source: str, *,
 def to_json(diag: KernelDiag) -> dict[str, Any]:
     options = {}
     for name, ov in diag.options.items():
-        entry: dict[str, Any] = {"state": ov.state, "evidence": list(ov.evidence)}
+        entry: dict[str, Any] = {"state": ov.state, "evidence": list(ov.evidence), "required": name in diag.required}
         if ov.remedy:
             entry["remedy"] = describe_remedy(ov.remedy)
         options[name] = entry

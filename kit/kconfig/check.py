@@ -165,7 +165,7 @@ def check(loaded: Loaded, require: list[str]) -> _Result:
     dialect = kconfig_parser.dialect(loaded.text)
     options = kconfig_parser.as_dict(parsed)
     source = loaded.path if not loaded.where else f"{loaded.path} (embedded)"
-    diag = kdiag.diagnose_config(options, source, dialect=dialect)
+    diag = kdiag.diagnose_config(options, source, dialect=dialect, required=require)
     return _Result(loaded, dialect, parsed, diag, [_required(n, options, diag, dialect) for n in require])
 
 

@@ -203,7 +203,7 @@ def _diag_rows(diag: KernelDiag) -> list[dict[str, Any]]:
                 "state": opt.state,
                 "evidence": list(opt.evidence),
                 "remedy": describe_remedy(opt.remedy) if opt.remedy else None,
-                "required": name in REQUIRED,
+                "required": name in diag.required,
             }
         )
     return rows

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import select
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import NoReturn
 
@@ -321,6 +322,7 @@ class _Auth:
         self.notes: list[str] = []
         self.allowed: list[str] = []
         self.password = target.password
+        self.rsa_refused = False  # an RSA key was refused with a SHA-2 signature (no --legacy)
 
     def run(self) -> None:
         t = self.t
@@ -426,6 +428,8 @@ class _Auth:
     def _try_key(self, what: str, key: paramiko.PKey) -> bool:
         if self._try(what, lambda: self.tr.auth_publickey(self.t.user, key)):
             return True
+        if key.get_name() == "ssh-rsa" and not self.t.legacy:
+            self.rsa_refused = True
         sha2_off = "rsa-sha2-512" in (self.tr.disabled_algorithms or {}).get("pubkeys", ())
         if (
             self.t.legacy
@@ -528,10 +532,38 @@ class _Auth:
                 f"has no key (ssh-agent, -i, ~/.ssh) and no password{notes}",
                 hint="give a key with -i KEYFILE or a password with --password-env VAR / --ask-password",
             )
+        hint = "check the user (-l), key (-i) or password"
+        if self.rsa_refused and may_verify_rsa_only_with_sha1(self.tr.remote_version, self.tr.server_extensions):
+            hint = (
+                "if the RSA key is right, the server may verify RSA signatures only with SHA-1 "
+                "(dropbear before 2020.79 does, and says nothing): retry with --legacy"
+            )
         raise AuthError(
             f"authentication failed for {t.label} (server accepts {allowed}; tried {', '.join(self.tried)}){notes}",
-            hint="check the user (-l), key (-i) or password",
+            hint=hint,
         )
+
+
+def may_verify_rsa_only_with_sha1(remote_version: str, extensions: Mapping[str, bytes]) -> bool:
+    """Whether a server that refused an RSA key signed with SHA-2 may accept it signed with SHA-1 (ssh-rsa).
+
+    paramiko signs RSA keys with rsa-sha2-512/256 unless --legacy. A server
+    that cannot verify those refuses a right key: dropbear before 2020.79
+    (SHA-1 only, no server-sig-algs extension; from 2020.79 on it verifies
+    rsa-sha2-256, so a refusal there means the key is wrong), or another
+    server whose server-sig-algs list is missing or includes ssh-rsa (OpenSSH
+    9.2 lists every algorithm it can verify, not what its
+    PubkeyAcceptedAlgorithms allows, so one restricted to ssh-rsa looks like
+    any other). Without sending a SHA-1 signature, which only --legacy allows,
+    kit cannot tell more: the hint says "if the key is right".
+    """
+    m = re.match(r"SSH-2\.0-dropbear_(\d{4})\.(\d+)", remote_version or "")
+    if m:  # dropbear verifies rsa-sha2-256 from 2020.79 on
+        return (int(m.group(1)), int(m.group(2))) < (2020, 79)
+    listed = extensions.get("server-sig-algs")
+    if listed is None:
+        return True
+    return "ssh-rsa" in listed.decode("ascii", "replace").split(",")
 
 
 def _keepalive(sock: socket.socket) -> None:
