@@ -10,10 +10,11 @@ never from addresses (a jump host or NAT changes those):
   /proc/PID/status. Above the probe's shells sits the process that started
   it: an SSH server session (dropbear, sshd, sshd-session) when the probe came
   over SSH, kit itself with `kit collect --local`. That process is this
-  collect's, and so are the SSH server processes above it up to, not
-  including, the daemon that listens (the first one holding a LISTEN socket:
-  OpenSSH's privilege-separation monitor is above the session and holds the
-  same connection; dropbear's listener is not ours);
+  collect's, and so are the SSH server processes right above it, except the
+  topmost of them, the daemon that forked the session and listens (OpenSSH's
+  privilege-separation monitor sits between and holds the same connection;
+  dropbear's listener is not ours). A lone SSH server process (inetd mode,
+  `dropbear -i`) is the session itself, unless it holds a LISTEN socket;
 - the `ss` section's `# kit: pid N` stderr line: ss's own sock_diag socket
   (netlink protocol 4, port N) and the kernel's end of it (4:0), which hold
   the dump being read;
@@ -76,12 +77,16 @@ def collect_processes(ancestors: Sequence[Ancestor], listeners: set[int]) -> lis
     if not is_ssh_server(starter.name):
         # Run by kit itself (kit collect --local), or by hand (a console): the starter is ours.
         return [CollectProcess(starter.pid, starter.name, "kit")]
-    found = []
+    run = []
     for anc in chain[i:]:
-        if not is_ssh_server(anc.name) or anc.pid in listeners:
+        if not is_ssh_server(anc.name):
             break
-        found.append(CollectProcess(anc.pid, anc.name, "ssh session"))
-    return found
+        run.append(anc)
+    if len(run) > 1:
+        # The topmost SSH server process is the daemon that forked the session and listens;
+        # a non-root probe cannot see it own its LISTEN socket, so go by the chain.
+        run = run[:-1]
+    return [CollectProcess(a.pid, a.name, "ssh session") for a in run if a.pid not in listeners]
 
 
 def _holds(sock: Socket, pids: set[int]) -> bool:
