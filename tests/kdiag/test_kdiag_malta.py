@@ -29,7 +29,8 @@ def _diagnose(capture_bytes: bytes) -> kdiag.KernelDiag:
     assert capture.problems == []
     sections = capture.sections
     sockets = ss.parse(sections["ss"].text).records
-    return kdiag.diagnose_live(sections, parse_sections(sections), sockets)
+    # Every option required: these tests check the remedy kit would give for each one.
+    return kdiag.diagnose_live(sections, parse_sections(sections), sockets, required=kdiag.OPTIONS)
 
 
 def check(scenario: str, diag: kdiag.KernelDiag) -> None:
@@ -144,7 +145,9 @@ def test_openwrt_remedies():
     sections = dict(cap.sections)
     sections["os_release"] = SectionOutput("os_release", b"DISTRIB_ID='OpenWrt'\nDISTRIB_RELEASE='23.05.3'\n", "", 0)
     sections["kdiag_tools"] = SectionOutput("kdiag_tools", b"/sbin/modprobe\n/sbin/insmod\n/bin/opkg\n", "", 0)
-    diag = kdiag.diagnose_live(sections, parse_sections(sections), ss.parse(sections["ss"].text).records)
+    diag = kdiag.diagnose_live(
+        sections, parse_sections(sections), ss.parse(sections["ss"].text).records, required=kdiag.OPTIONS
+    )
     assert kdiag.describe_remedy(diag.options["CONFIG_INET_UDP_DIAG"].remedy).startswith(
         "opkg update && opkg install kmod-inet-diag"
     )

@@ -15,8 +15,10 @@ FIRECRACKER = gzip.decompress((FIXTURES / "kconfig-firecracker-6.18" / "config.g
 NETWORKING = (FIXTURES / "kconfig-quirks" / "networking.config").read_text()
 
 
-def _diag(text: str, source: str = "test"):
-    return kdiag.diagnose_config(kconfig.as_dict(kconfig.parse(text)), source, dialect=kconfig.dialect(text))
+def _diag(text: str, source: str = "test", required=kdiag.REQUIRED):
+    return kdiag.diagnose_config(
+        kconfig.as_dict(kconfig.parse(text)), source, dialect=kconfig.dialect(text), required=required
+    )
 
 
 def _without(text: str, *names: str) -> str:
@@ -41,9 +43,12 @@ def test_debian_modules(debian, arch):
     }
     assert diag.options["CONFIG_INET_DIAG"].evidence[0] == "config-debian: CONFIG_INET_DIAG=m"
     assert diag.options["CONFIG_INET_DIAG"].remedy is None
-    assert "CONFIG_IKCONFIG=y" in kdiag.describe_remedy(diag.options["CONFIG_IKCONFIG"].remedy)
+    # IKCONFIG is an extra: absent is information, with no remedy unless asked for (--require).
+    assert diag.options["CONFIG_IKCONFIG"].remedy is None
+    asked = _diag(text, "config-debian", required=(*kdiag.REQUIRED, "CONFIG_IKCONFIG", "CONFIG_IKCONFIG_PROC"))
+    assert "CONFIG_IKCONFIG=y" in kdiag.describe_remedy(asked.options["CONFIG_IKCONFIG"].remedy)
     # IKCONFIG_PROC depends on IKCONFIG, also not set: both lines are in the remedy
-    assert kdiag.describe_remedy(diag.options["CONFIG_IKCONFIG_PROC"].remedy).endswith(
+    assert kdiag.describe_remedy(asked.options["CONFIG_IKCONFIG_PROC"].remedy).endswith(
         "CONFIG_IKCONFIG=y CONFIG_IKCONFIG_PROC=y"
     )
 
@@ -110,6 +115,9 @@ def test_to_json_shape():
     doc = kdiag.to_json(_diag(FIRECRACKER))
     assert list(doc) == ["verdict", "summary", "options"]
     assert list(doc["options"]) == list(OPTIONS)
-    assert doc["options"]["CONFIG_INET_RAW_DIAG"]["remedy"]
+    assert "remedy" not in doc["options"]["CONFIG_INET_RAW_DIAG"]  # an extra: information
+    assert not doc["options"]["CONFIG_INET_RAW_DIAG"]["required"] and doc["options"]["CONFIG_INET_DIAG"]["required"]
+    asked = kdiag.to_json(_diag(FIRECRACKER, required=("CONFIG_INET_RAW_DIAG",)))
+    assert asked["options"]["CONFIG_INET_RAW_DIAG"]["remedy"]
     assert "remedy" not in doc["options"]["CONFIG_INET_DIAG"]
     assert all(o["state"] in kdiag.STATES for o in doc["options"].values())
