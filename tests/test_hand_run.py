@@ -70,6 +70,13 @@ def _awk_stamp(data: bytes, fmt: str) -> bytes:
     return subprocess.run([awk, prog], input=data, capture_output=True, check=True).stdout
 
 
+def _ts(data: bytes, *args: str) -> bytes:
+    """moreutils' ts: what a console logger puts before every line."""
+    if shutil.which("ts") is None:
+        unavailable("ts (moreutils)")
+    return subprocess.run(["ts", *args], input=data, capture_output=True, check=True).stdout
+
+
 def _quoted_printable(data: bytes) -> bytes:
     msg = EmailMessage()
     msg["Subject"] = "router output"
@@ -84,6 +91,7 @@ MANGLED = {
     ),
     "syslog-timestamp": lambda d: _awk_stamp(d, "%b %e %H:%M:%S OpenWrt user.notice probe: "),
     "iso-timestamp": lambda d: _awk_stamp(d, "%Y-%m-%dT%H:%M:%S+0000 "),
+    "ts-elapsed-crlf": lambda d: _ts(d, "-s", "%.s").replace(b"\n", b"\r\n"),
     "console-timestamp-crlf": lambda d: _awk_stamp(d, "[%H:%M:%S] ").replace(b"\n", b"\r\n"),
     "mail-quote": lambda d: b"".join(b"> " + line for line in d.splitlines(keepends=True)),
     "mail-quote-2-deep": lambda d: b"".join(

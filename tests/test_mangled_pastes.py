@@ -4,8 +4,8 @@ The clean texts are real output (tests/fixtures/debian-12: ss of iproute2 3.0
 to 6.1, busybox netstat, the /proc/net tables; and this machine's `ss -napm`
 taken now). They are mangled by the tools that mangle them in the field:
 `fold` (a terminal's hard wrap at 80, a mail client's wrap at 72 on blanks),
-`unexpand -a` (columns joined by tabs), awk's strftime (a logger's or console
-program's timestamp on every line), Python's email package (a mail body in
+`unexpand -a` (columns joined by tabs), moreutils' `ts` and awk's strftime
+(a logger's or console program's timestamp on every line), Python's email package (a mail body in
 quoted-printable), unix2dos-style CR LF, mail quoting and comment markers.
 For every form, the sockets and totals equal those of the clean text; the
 clean text's r and t totals of TCP and UDP sockets equal the awk one-liner's.
@@ -86,6 +86,9 @@ MANGLED = {
     "indent": (lambda d: _per_line(d, b"    "), set()),  # /proc tables: read as they are
     "syslog-stamp": (lambda d: _stamp(d, "%b %e %H:%M:%S router kernel: "), {"prefix"}),
     "iso-stamp": (lambda d: _stamp(d, "%Y-%m-%dT%H:%M:%S+00:00 "), {"prefix"}),
+    # moreutils' ts, as a console logger runs it: wall clock, and seconds since the start
+    "ts": (lambda d: _tool("ts", "%b %d %H:%M:%S router kernel:", data=d), {"prefix"}),
+    "ts-elapsed": (lambda d: _tool("ts", "-s", "%.s", data=d), {"prefix"}),
     "console-stamp-crlf": (lambda d: _stamp(d, "[%H:%M:%S] ").replace(b"\n", b"\r\n"), {"prefix", "line_ends"}),
     "quoted-printable": (_quoted_printable, {"line_ends"}),
     "fold-80": (lambda d: _tool("fold", "-w", "80", data=d), set()),
