@@ -32,6 +32,7 @@ from kit.unmangle import unmangle
 D12 = FIXTURES / "debian-12"
 CLEAN = [
     "ss-napm.out",
+    "ss-napm-long-unix-paths.out",
     "ss-napmO.out",
     "ss-tnpm.out",
     "ss-xnpm.out",
@@ -130,10 +131,6 @@ def test_clean_fixture_reads_whole(name):
     assert rep.sockets and not rep.parse_problems and not rep.capture.unmangled
 
 
-# ss rows with a unix path longer than the width, broken inside it and again at a blank (fold -s): not rejoined.
-WRAPS_AT_BLANKS = {"fold-s-72", "mail-reply", "quote-then-fold"}
-
-
 @pytest.mark.parametrize("form", sorted(MANGLED))
 @pytest.mark.parametrize("name", CLEAN)
 def test_mangled_fixture_reads_as_the_clean_one(name, form):
@@ -149,11 +146,8 @@ def test_mangled_fixture_reads_as_the_clean_one(name, form):
 
 
 @pytest.mark.parametrize("form", sorted(MANGLED))
-def test_this_machines_ss_mangled_reads_as_clean(this_machine, form, request):
+def test_this_machines_ss_mangled_reads_as_clean(this_machine, form):
     mangle, kinds = MANGLED[form]
-    if form in WRAPS_AT_BLANKS and any(len(word) > 60 for word in this_machine.split()):
-        why = "a unix path longer than the wrap width, broken inside it and again at a blank"
-        request.applymarker(pytest.mark.xfail(reason=why, strict=False))
     assert _summary(mangle(this_machine)) == _summary(this_machine)
 
 

@@ -591,6 +591,19 @@ _HEADER_WORDS = frozenset(
 )
 
 
+def _unix_row_piece(row: str, line: str) -> bool:
+    """Is `line` more of the address columns of a unix row cut short (`u_str ESTAB 0 0` ...)?"""
+    words = row.split()
+    piece = line.split()
+    return (
+        bool(piece)
+        and len(words) < 8
+        and words[0] in UNIX_NETIDS
+        and piece[0] not in _KNOWN_FIRST
+        and not any("(" in w for w in piece)  # users:((, skmem:( : the tail, read by the normal glue
+    )
+
+
 def _header_piece(word: str) -> bool:
     """The end of a header word that a hard wrap cut (`Proce` / `ss`, `Po` / `rt`)."""
     return any(h.endswith(word) for h in _HEADER_WORDS)
@@ -754,6 +767,15 @@ class _Reader:
                 self.group, self.row, self.gprobs, self.broken = trial, row, probs, broken
                 self.out.joined += 1
                 return True
+        if self.row is None and len(group) == 1 and _unix_row_piece(last, line):
+            # A unix row broken more than once (a path longer than the width,
+            # which `fold -s` breaks inside; `*` and the inodes pushed down):
+            # still short, wait for the rest. A break inside a word (no
+            # blank on either side) is glued without a blank.
+            cut = not last[-1:].isspace() and not line[:1].isspace() and not last.split()[-1].isdigit()
+            self.group = [[last_n, last.rstrip("\r") + ("" if cut else " ") + line.strip()]]
+            self.out.joined += 1
+            return True
         return False
 
     def _more(self, n: int, line: str) -> None:
