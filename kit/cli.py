@@ -341,8 +341,9 @@ def _collect_fleet(args: argparse.Namespace) -> int:
         ),
         series=series,
     )
-    print(html_path)
-    print(json_path)
+    from kit import output_file
+
+    output_file.to_stdout(lambda out: out.write(f"{html_path}\n{json_path}\n"))
     return exit_code(results)
 
 
@@ -501,7 +502,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def _render_many(args: argparse.Namespace) -> int:
     """kit render A B ...: each as `kit render A` (HTML under --reports), then their index; paths printed."""
-    from kit import index
+    from kit import index, output_file
 
     if args.format != "html" or args.output is not None or args.redact:
         raise UsageError(
@@ -513,13 +514,12 @@ def _render_many(args: argparse.Namespace) -> int:
         raise UsageError("stdin (-) can be read only once")
     entries = [index.render_one(arg, Path(args.reports), read_input) for arg in args.capture]
     for entry in entries:
-        if entry.html is not None:
-            print(entry.html)
-        else:
+        if entry.html is None:
             sys.stderr.write(f"kit render: {one_line(entry.error)}\n")
+    written = "".join(f"{e.html}\n" for e in entries if e.html is not None)
+    output_file.to_stdout(lambda out: out.write(written))
     html_path, json_path = index.write(entries, Path(args.reports), started, time.time())
-    print(html_path)
-    print(json_path)
+    output_file.to_stdout(lambda out: out.write(f"{html_path}\n{json_path}\n"))
     return index.exit_code(entries)
 
 

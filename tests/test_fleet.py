@@ -155,7 +155,7 @@ def test_failures_stay_with_their_device(fleet_run, device):
 def test_index_html_lists_worst_first_with_relative_links(fleet_run):
     work, out, devices = fleet_run["work"], fleet_run["out"], fleet_run["index"]["devices"]
     html = (work / out[0]).read_text()
-    rows = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0].split("<tr")[1:]
+    rows = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0].split('<tr class="dev ')[1:]
     order = [int(row.split('<td class="n">', 1)[1].split("<", 1)[0]) for row in rows]
     # not reached (lines 4, 5), then cut short (3), then the reached ones
     assert order[:3] == [4, 5, 3] and sorted(order[3:]) == [1, 2]
@@ -175,7 +175,7 @@ def test_index_in_chromium_links_resolve_nothing_external(fleet_run, chromium):
     with cdp.Browser(chromium) as browser:
         browser.open(cdp.file_url(page))
         links = browser.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.href)")
-        rows = browser.evaluate("document.querySelectorAll('#devices tbody tr').length")
+        rows = browser.evaluate("document.querySelectorAll('#devices tbody tr.dev').length")
         scripts = browser.evaluate("document.scripts.length")
         requests = browser.requests()
         errors = browser.console_errors()

@@ -33,6 +33,14 @@ def href(path: str | None) -> str | None:
     return None if path is None else urllib.parse.quote(path)
 
 
+def _percent(share: float | None) -> str | None:
+    """0.1234 -> '12.3 %'; small shares keep two significant digits ('0.0046 %'), never a bare 0.00."""
+    if share is None:
+        return None
+    pct = 100 * share
+    return f"{pct:.1f} %" if pct >= 1 else f"{pct:.2g} %"
+
+
 def _when(value: str) -> str:
     return dt.datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M:%S %Z").strip()
 
@@ -52,7 +60,7 @@ def context(data: dict[str, Any], json_name: str) -> dict[str, Any]:
                 "line": i + 1,
                 "d": d,
                 "status": EXIT_MEANING.get(d["exit"], f"exit {d['exit']}"),
-                "share": None if share is None else f"{100 * share:.2f} %",
+                "share": _percent(share),
                 "memory": memory,
                 "links": [
                     (label, href(d[key]))
