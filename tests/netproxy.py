@@ -24,24 +24,50 @@ import socket
 import threading
 import time
 
+TCP_ESTABLISHED = 1  # tcpi_state, the first byte of struct tcp_info (linux/tcp.h)
+
+
+def peer_closed(sock: socket.socket) -> bool:
+    """The client has closed its end (our side is past ESTABLISHED), whether or not a thread has read the EOF."""
+    try:
+        return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] != TCP_ESTABLISHED
+    except OSError:
+        return True
+
 
 class Gauge:
-    """Connections open now and the most ever open at once, over all proxies that share it."""
+    """Connections open now and the most ever open at once, over all proxies that share it.
+
+    A connection counts from its accept until the client closes it. When a
+    new one is accepted, every counted one is first checked in the kernel
+    (TCP_INFO): a client that closed before it connected again is never
+    counted twice just because the proxy's threads had not run yet (on a
+    loaded machine they can lag the client by a second).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._clients: dict[int, socket.socket] = {}
         self.open = 0
         self.peak = 0
         self.total = 0
 
-    def up(self) -> None:
+    def up(self, client: socket.socket) -> None:
         with self._lock:
+            for key, sock in list(self._clients.items()):
+                if peer_closed(sock):
+                    self._forget(key)
+            self._clients[id(client)] = client
             self.open += 1
             self.total += 1
             self.peak = max(self.peak, self.open)
 
-    def down(self) -> None:
+    def down(self, client: socket.socket) -> None:
         with self._lock:
+            self._forget(id(client))
+
+    def _forget(self, key: int) -> None:
+        if self._clients.pop(key, None) is not None:
             self.open -= 1
 
 
@@ -97,7 +123,7 @@ class Proxy:
             server.settimeout(None)
             with self._lock:
                 self._conns += [client, server]
-            self.gauge.up()
+            self.gauge.up(client)
             link = _Link(self, client, server)
             link.start()
 
@@ -109,7 +135,6 @@ class _Link:
         self.proxy = proxy
         self.client, self.server = client, server
         self.closed = threading.Event()
-        self._counted_down = False
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -118,11 +143,7 @@ class _Link:
 
     def _closing(self) -> None:
         """A side closed: the connection no longer counts as open (at once, not after the delayed relay)."""
-        with self._lock:
-            first = not self._counted_down
-            self._counted_down = True
-        if first:
-            self.proxy.gauge.down()
+        self.proxy.gauge.down(self.client)
 
     def _end(self) -> None:
         self._closing()
