@@ -313,6 +313,11 @@ def _collect_fleet(args: argparse.Namespace) -> int:
         raise InputError(f"-f {args.file}: {exc.strerror or exc}") from None
     lines = fleet.parse_targets(text, source)
     targets = fleet.resolve_all(lines, _flags(args), source)
+    from kit import output_file
+
+    # Checked before any device is reached: a fleet must not end without its index (exit 2 now).
+    output_file.directory(Path(args.captures), "--captures")
+    output_file.directory(Path(args.reports), "--reports")
     series = None
     if args.count is not None:
         # --every with -f: each device's captures printed as they are written (from any device, whole lines).
@@ -341,8 +346,6 @@ def _collect_fleet(args: argparse.Namespace) -> int:
         ),
         series=series,
     )
-    from kit import output_file
-
     output_file.to_stdout(lambda out: out.write(f"{html_path}\n{json_path}\n"))
     return exit_code(results)
 
@@ -512,6 +515,7 @@ def _render_many(args: argparse.Namespace) -> int:
     started = time.time()
     if args.capture.count("-") > 1:
         raise UsageError("stdin (-) can be read only once")
+    output_file.directory(Path(args.reports), "--reports")
     entries = [index.render_one(arg, Path(args.reports), read_input) for arg in args.capture]
     for entry in entries:
         if entry.html is None:

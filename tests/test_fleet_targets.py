@@ -88,3 +88,16 @@ def test_ssh_config_problem_names_its_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"{devices}:2:" in err and "Port" in err
     assert not (tmp_path / "r").exists()
+
+
+def test_reports_or_captures_not_a_directory_is_exit_2_before_any_device(tmp_path, capsys):
+    devices = tmp_path / "devices.txt"
+    devices.write_text("ap-b1\n")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for flag in ("--reports", "--captures"):
+        assert main(["collect", "-f", str(devices), "-F", "none", flag, str(blocker)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{flag} {blocker}: not a directory" in err
+    assert main(["render", str(devices), str(devices), "--reports", str(blocker)]) == 2
+    assert "not a directory" in capsys.readouterr().err
