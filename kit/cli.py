@@ -64,6 +64,7 @@ JSON report, and prints their three paths on stdout.
 
   kit collect root@192.168.1.1 --every 30 --count 20   a series over one SSH connection
   kit collect --local --every 5 --count 12             the same on this machine
+  kit collect -f devices.txt --every 60 --count 30     every device its own series (and the index)
 
 With --every/--count each run is a capture of its own, printed as it is
 written; then the trend report's HTML and JSON paths (kit trend explains it).
