@@ -101,8 +101,8 @@ def _wait(until: float, interrupt: _Interrupt, progress: Progress) -> bool:
 def write_trend(trend: trend_mod.Trend, reports: Path, name: str) -> tuple[Path, Path]:
     from kit.render import trend as trend_render
 
-    html_path = capture.write_new(reports, name, ".html", trend_render.render_html(trend).encode("utf-8"), mode=0o644)
-    json_path = capture.write_new(reports, name, ".json", trend_render.render_json(trend).encode("utf-8"), mode=0o644)
+    html_path = capture.write_new(reports, name, ".html", trend_render.render_html(trend).encode("utf-8"))
+    json_path = capture.write_new(reports, name, ".json", trend_render.render_json(trend).encode("utf-8"))
     return html_path, json_path
 
 
