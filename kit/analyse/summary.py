@@ -202,7 +202,7 @@ def _next_step(
     if source == "sockstat":
         return "make ss report per-socket memory (see the kernel diag section) and collect again to see who holds it"
     if km.mem_total is None:
-        return "collect again: the capture has no /proc/meminfo"
+        return "run kit collect on the device: this input has no /proc/meminfo to weigh the sockets against"
     return "compare with a later capture (kit diff) to see whether socket memory keeps growing"
 
 
@@ -236,7 +236,7 @@ def summarise(
     verdict = {
         "sockets": "likely the cause of the device's memory trouble",
         "not_sockets": "not the cause of the device's memory trouble",
-        "unknown": "not enough to say whether they cause the device's memory trouble",
+        "unknown": "not enough to say whether socket buffers cause the device's memory trouble",
     }[cause]
     text = f"{first}: {verdict}. Next: {step}."
     return Summary(text, memory, of_total, of_avail, cause, holder, source, step, tuple(reasons), this_collect_bytes)
