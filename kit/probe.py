@@ -7,7 +7,7 @@ import secrets
 from importlib import resources
 
 from kit import __version__
-from kit.sections import SECTIONS, UNLESS_SS, Section
+from kit.sections import SECTIONS, SS_WORKS, UNLESS_SS, Section
 
 TOKEN_PREFIX = "KIT"
 # The probe's first line, `\n<token> KIT-PROBE 1 <version>` (probes/probe.sh):
@@ -53,5 +53,6 @@ def render_probe(token: str | None = None, sections: tuple[Section, ...] = SECTI
     return (
         frame.replace("@KIT_TOKEN@", token or new_token())
         .replace("@KIT_VERSION@", __version__)
+        .replace("@KIT_SS_WORKS@", SS_WORKS)
         .replace("@KIT_SECTIONS@", body)
     )

@@ -74,7 +74,8 @@ _PAGESIZE = (
 # when it skips. The probe (kit.probe) runs such a section without the check,
 # and only when its own ss section did not exit 0; else its shell reports
 # the same skip without starting a process.
-UNLESS_SS = f"if ss -V >/dev/null 2>&1; then echo '{SKIPPED_MARKER}ss works' >&2; exit 0; fi; "
+SS_WORKS = SKIPPED_MARKER + "ss works"  # the stderr of a fallback section skipped (also probes/probe.sh's)
+UNLESS_SS = f"if ss -V >/dev/null 2>&1; then echo '{SS_WORKS}' >&2; exit 0; fi; "
 
 # Socket owners with shell and one `ls -l` for all processes (no fork per fd).
 # Output lines: "<pid> <comm> <inode> <fd>"; comm may hold spaces, so read the

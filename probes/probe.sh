@@ -205,7 +205,7 @@ kit_section() {
 kit_unless_ss() {
 	if [ -n "$kit_ss_ok" ]; then
 		kit_begin "$1"
-		kit_end "$1" "# kit: skipped: ss works$kit_nl$K RC 0"
+		kit_end "$1" "@KIT_SS_WORKS@$kit_nl$K RC 0"
 	else
 		kit_section "$@"
 	fi

@@ -68,7 +68,8 @@ def snapshot(dest: Path) -> int:
             _write(dest, f"{stem}.{fmt}", ["render", rel, "--format", fmt])
         html = dest / f"{stem}.html"
         code, _out, err = _run(["render", rel, "--format", "html", "-o", str(html)])
-        html.write_text(_stable(html.read_text()))
+        if html.exists():  # not written when the render failed (its exit and stderr say why)
+            html.write_text(_stable(html.read_text()))
         (dest / f"{stem}.html.exit").write_text(f"exit {code}\nstderr:\n{err.replace(str(dest), 'DEST')}")
         count += 1
     for rel in kconfigs():
