@@ -133,13 +133,19 @@ kit_timed() {
 
 # kit_orphan_exit: kit_main runs under the shell that reads this script; when
 # that shell is gone (killed), stop here as that shell would have, before
-# another marker.
+# another marker. (kill -0 is one system call; reading /proc/self/stat with
+# the shell's `read` took two per byte.)
 kit_orphan_exit() {
-	{ read -r kit_l </proc/self/stat; } 2>/dev/null || return 0
-	kit_l=${kit_l##*) }
-	# shellcheck disable=SC2086 # split the stat fields: state ppid ...
-	set -- $kit_l
-	[ "$2" = "$$" ] || exit 0
+	kill -0 "$$" 2>/dev/null || exit 0
+}
+
+# kit_self: this shell's own PID ($$ is the script's, also in a subshell):
+# where the kernel's /proc/self link points (cd -P resolves it, no process).
+kit_self() {
+	kit_me=''
+	cd -P /proc/self 2>/dev/null || return 0
+	kit_me=${PWD##*/}
+	cd "$OLDPWD" || cd /
 }
 
 # kit_begin NAME: the BEGIN marker and the start time.
@@ -173,7 +179,8 @@ kit_section() {
 		# shellcheck disable=SC2086,SC3040 # $kit_cut: the bound's words; pipefail: checked above
 		kit_err=$(
 			set -o pipefail
-			{ read -r kit_l </proc/self/stat; } 2>/dev/null && echo "b ${kit_l%% *} $2" >&7
+			kit_self
+			[ -z "$kit_me" ] || echo "b $kit_me $2" >&7
 			{ sh -c "$4" 2>&5 7>&- </dev/null | $kit_cut 2>/dev/null >&3 7>&-; } 5>&1
 			kit_timed "$2" "$?"
 			printf '\n%s RC %s\n' "$K" "$?"
@@ -279,7 +286,8 @@ kit_kernel_file() {
 
 kit_main() {
 	kit_me=$$
-	{ read -r kit_l </proc/self/stat; } 2>/dev/null && kit_me=${kit_l%% *}
+	kit_self
+	[ -n "$kit_me" ] || kit_me=$$
 	kit_tick "$kit_me" </dev/null >/dev/null 2>&1 3>&- &
 	kit_ticker=$!
 	printf '\n%s KIT-PROBE 1 @KIT_VERSION@\n' "$K"
