@@ -101,14 +101,16 @@ def _proc_table(header: list[str], following: list[str], text: str) -> str:
 def rejoin_wrapped(text: str, parse: Callable[[str], Parsed[Any]], parsed: Parsed[Any]) -> tuple[str, int]:
     """Join the lines a terminal or a mail client wrapped, for a parser that does not (netstat, /proc/net).
 
-    Only lines the parser could not read are glued on: a line that does not
-    read, followed by lines that do not read either, becomes one line (with no
-    blank where it was cut inside a word, as `fold -w` and terminals cut, with
-    one where it was cut at a blank, as `fold -s` and mail clients do) when
-    that reads as one clean row under the same header. A header that was wrapped takes its unread rest first
-    (netstat -W: `PID/Program name` on a line of its own), since the rows are
-    read by it. Glued lines become blank, so line numbers keep pointing into
-    the paste. Returns the text and how many lines were glued on.
+    Only lines the parser could not read are glued on: a line cut short,
+    followed by lines that do not read, becomes one line (with no blank where
+    it was cut inside a word, as `fold -w` and terminals cut, with one where
+    it was cut at a blank, as `fold -s` and mail clients do) when that reads
+    as one clean row under the same header. A wrapped header takes its unread
+    rest first (netstat -W: `PID/Program name` on a line of its own), since
+    the rows are read by it. Glued lines become blank, so line numbers keep
+    pointing into the paste. Linear: at most _MAX_PIECES small parses per
+    unread line (50k unread lines: 0.7 s). Returns the text and how many
+    lines were glued on.
     """
     if not parsed.problems:
         return text, 0
