@@ -26,9 +26,9 @@ def _sh_quote(text: str) -> str:
 
 # `cat FILE...` of plain paths: read without a shell per section (probes/probe.sh).
 _CAT = re.compile(r"cat((?: /[A-Za-z0-9_./+-]+)+)")
-# /proc files are read without a watchdog (the kernel answers at once), the
-# small ones by the shell itself. A fallback for devices without ss is
-# skipped by the probe's shell when the ss section worked.
+# /proc files are read without a watchdog (the kernel answers at once). A
+# fallback for devices without ss is skipped by the probe's shell when the
+# ss section worked.
 
 
 def _section_line(section: Section) -> str:
