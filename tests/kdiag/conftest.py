@@ -35,9 +35,15 @@ def ikconfig_images(debian):
         _unavailable(f"cannot build the IKCONFIG images: {exc}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def malta_router(tmp_path_factory):
-    """The qemu MIPS router as an SSH device (malta_ssh.py): booted once per session, ~20-60 s."""
+    """The qemu MIPS router as an SSH device (malta_ssh.py), booted once (~20-60 s).
+
+    Module scope: only tests/kdiag/test_malta_ssh.py uses it, so it boots once
+    a session and the VM is stopped before the rest of the suite runs (left
+    running to the end, the two Ctrl-C tests of the suite's top level timed
+    out in the full run; not understood yet, not seen with it stopped).
+    """
     import malta_ssh
 
     try:
