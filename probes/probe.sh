@@ -32,12 +32,15 @@ exec 3>&1
 kit_nl='
 '
 
-# The stdout bound of a command: dd with iflag=count_bytes (busybox >= 1.2x,
-# coreutils) writes each block as it arrives; busybox `head -c` holds the
-# last few KB in a stdio buffer until the command ends, which a dropped link
-# would lose. Old dd without count_bytes fails the test below, and head -c
+# The stdout bound of a command: busybox dd with iflag=count_bytes (busybox
+# >= 1.2x) writes each block as it arrives; busybox `head -c` holds the last
+# few KB in a stdio buffer until the command ends, which a dropped link would
+# lose. GNU dd (coreutils: `--version` answers) counts every short read from
+# a pipe as a block, so `count=N iflag=count_bytes` stops after N/bs reads,
+# after the first one when N < bs: a command writing line by line was cut
+# (tests/test_sections.py). There, and where dd lacks count_bytes, head -c
 # does the job. Called as `$kit_cut MAX` (no function: one process fewer).
-if dd if=/dev/null of=/dev/null count=0 iflag=count_bytes 2>/dev/null; then
+if ! dd --version >/dev/null 2>&1 && dd if=/dev/null of=/dev/null count=0 iflag=count_bytes 2>/dev/null; then
 	kit_dd=1
 else
 	kit_dd=

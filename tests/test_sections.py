@@ -95,6 +95,30 @@ def test_output_is_bounded_and_slow_commands_are_killed(shell):
 
 
 @pytest.mark.parametrize("shell", SHELLS)
+def test_output_written_in_many_small_pieces_is_kept_whole(shell):
+    """A command that writes line by line, slowly or thousands of times, keeps every byte under its bound.
+
+    GNU dd (coreutils, so `kit collect --local` on Debian and any non-busybox
+    device) counts each short read from a pipe as a record: `dd bs=65536
+    iflag=count_bytes count=N` stops after N/65536 reads, and after the first
+    read when N < 65536. busybox dd counts bytes. The probe must not use
+    GNU dd as its bound.
+    """
+    token = new_token()
+    table = (
+        Section("slow", "for i in 1 2 3 4 5; do echo line$i; sleep 0.05; done", max_bytes=4096),
+        Section("many", "i=0; while [ $i -lt 6000 ]; do echo $i; i=$((i + 1)); done", max_bytes=70000),
+        Section("after", "echo ok"),
+    )
+    sections, problems = split_sections(_run(shell, render_probe(token, table)), token, table)
+    assert problems == []
+    assert sections["slow"].text == "".join(f"line{i}\n" for i in range(1, 6))
+    assert sections["many"].text.splitlines() == [str(i) for i in range(6000)]
+    assert not sections["many"].truncated
+    assert sections["after"].text == "ok\n"
+
+
+@pytest.mark.parametrize("shell", SHELLS)
 def test_fallback_sections_run_only_when_ss_did_not_work(shell):
     """A section behind UNLESS_SS is skipped by the probe's shell after an ss section that exited 0."""
     from kit.sections import UNLESS_SS
