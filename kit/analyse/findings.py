@@ -25,10 +25,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from kit.analyse.kdiag import describe_remedy
 from kit.analyse.memory_elsewhere import CONNTRACK_NEAR_FULL
 from kit.diag_options import REQUIRED
 from kit.records import SEVERITIES, Finding, Socket
+from kit.render.remedy_text import describe_remedy
 
 if TYPE_CHECKING:
     from kit.report import Analysis

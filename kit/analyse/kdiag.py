@@ -29,8 +29,8 @@ States and verdicts are the report contract (docs/design.md, "Kernel diag states
 Why ~600 lines in one module: each option's state, evidence and remedy are
 chosen together from the same Evidence (kit.analyse.kdiag_evidence reads the
 capture into it), and the live and offline verdicts share the protocol rules
-and the summary line. Remedies are data (Remedy); describe_remedy() is the
-one place they become words.
+and the summary line. Remedies are data (Remedy); kit.render.remedy_text
+is the one place they become words.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from kit.analyse.kdiag_evidence import Evidence, NetidTally, gather
 from kit.diag_options import EXTRA_SYMBOLS, OPTIONS, REQUIRED, SPECS, DiagOption
 from kit.parsers import kconfig as kconfig_parser
 from kit.records import KconfigOption, Parsed, Socket
+from kit.render.remedy_text import describe_remedy
 
 if TYPE_CHECKING:  # pragma: no cover
     from kit.capture import SectionOutput
@@ -57,7 +58,7 @@ NO_MEMORY_STATES = frozenset({"TIME-WAIT", "SYN-RECV"})
 
 @dataclass(frozen=True, slots=True)
 class Remedy:
-    """What to do about one option, as data; describe_remedy() is the one place it becomes words.
+    """What to do about one option, as data; kit.render.remedy_text says it in words.
 
     kind: "modprobe" (modules), "insmod" (paths, in dependency order),
     "modprobe_or_insmod" (modules), "install" (package with package_manager, on
@@ -373,55 +374,6 @@ def _config_lines(spec: DiagOption, value_of: Callable[[str], str | None]) -> tu
     return tuple(wanted)
 
 
-def describe_remedy(remedy: Remedy) -> str:
-    """The remedy in words, as the report, the JSON `remedy` and `kit kconfig` say it."""
-    lines = " ".join(remedy.config_lines)
-    module = remedy.modules[0] if remedy.modules else ""
-    if remedy.kind == "modprobe":
-        return ("modprobe -a " if len(remedy.modules) > 1 else "modprobe ") + " ".join(remedy.modules)
-    if remedy.kind == "insmod":
-        cmds = " && ".join(f"insmod {p}" for p in remedy.paths)
-        if any(p.endswith((".xz", ".gz", ".zst")) for p in remedy.paths):
-            cmds += "  (compressed: needs an insmod that reads them, e.g. kmod's)"
-        return cmds
-    if remedy.kind == "modprobe_or_insmod":
-        return f"modprobe {module}  (or insmod the .ko file)"
-    if remedy.kind == "probe_first" and remedy.then is not None:
-        return f"modprobe {module}; if there is no such module: {describe_remedy(remedy.then)}"
-    if remedy.kind == "modules_missing":
-        where = (
-            f"install the modules that belong to this kernel (OpenWrt: opkg install {remedy.package}; "
-            "Debian: the linux-image package of $(uname -r))"
-            if remedy.package
-            else "install the modules that belong to this kernel"
-        )
-        return (
-            f"{remedy.source} says {remedy.option}=m but there is no {module}.ko under {remedy.where}: "
-            f"{where}, or rebuild with: {lines}"
-        )
-    if remedy.kind == "install":
-        return (
-            f"{remedy.package_manager} {remedy.package}  (OpenWrt {remedy.source}; a custom build: enable "
-            f"{remedy.package} under Kernel modules > Network Support)"
-        )
-    if remedy.kind == "openwrt_rebuild":
-        return f"no OpenWrt package known to kit ships it: add to the target's kernel config and rebuild: {lines}"
-    if remedy.kind == "rebuild":
-        return f"rebuild the kernel with: {lines}"
-    if remedy.kind == "config_rebuild":
-        return f"add to the config and rebuild: {lines}"
-    if remedy.kind == "recollect":
-        return (
-            "the kernel config in the capture stops before this option: run kit collect again "
-            "(a complete capture decides), or check the build's .config with `kit kconfig`"
-        )
-    return (
-        "no evidence either way: make the kernel's config readable (CONFIG_IKCONFIG=y and "
-        "CONFIG_IKCONFIG_PROC=y give /proc/config.gz), or check the build's .config with "
-        "`kit kconfig` (OpenWrt: build_dir/target-*/linux-*/linux-*/.config)"
-    )
-
-
 def _protocol_capability(
     options: Mapping[str, OptionVerdict], ev: Evidence | None, netid: str, option: str, offline: bool
 ) -> tuple[bool | None, str]:
@@ -612,19 +564,3 @@ def diagnose_config(
     verdict, caps = _verdict(result, None, offline=True)
     summary = _summary(verdict, caps, result, None, offline=True)
     return KernelDiag(verdict, _only_required(result, required), summary, required=tuple(required))
-
-
-# --------------------------------------------------------------------- JSON
-
-
-def to_json(diag: KernelDiag) -> dict[str, Any]:
-    options = {}
-    for name, ov in diag.options.items():
-        entry: dict[str, Any] = {"state": ov.state, "evidence": list(ov.evidence), "required": name in diag.required}
-        if ov.remedy:
-            entry["remedy"] = describe_remedy(ov.remedy)
-        options[name] = entry
-    out: dict[str, Any] = {"verdict": diag.verdict, "summary": diag.summary, "options": options}
-    if diag.notes:
-        out["notes"] = list(diag.notes)
-    return out

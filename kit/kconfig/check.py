@@ -29,6 +29,7 @@ from kit.errors import ExitStatus, InputError, UsageError
 from kit.kconfig import image as kconfig_image
 from kit.parsers import kconfig as kconfig_parser
 from kit.records import KconfigOption, Parsed
+from kit.render.remedy_text import describe_remedy, kdiag_json
 from kit.terminal_text import visible
 
 SCHEMA = "kit.kconfig/1"
@@ -132,7 +133,7 @@ def _required(name: str, options: dict[str, KconfigOption], diag: kdiag.KernelDi
     if name in diag.options:
         ov = diag.options[name]
         ok = ov.state in ("builtin", "module", "loaded")
-        return _Check(name, value, ov.state, ok, None if ok or ov.remedy is None else kdiag.describe_remedy(ov.remedy))
+        return _Check(name, value, ov.state, ok, None if ok or ov.remedy is None else describe_remedy(ov.remedy))
     if option is None and dialect == "defconfig":
         return _Check(
             name,
@@ -259,7 +260,7 @@ def _json(results: list[_Result], names: list[str]) -> dict[str, Any]:
                     }
                     for c in r.checks
                 },
-                "kernel_diag": kdiag.to_json(r.diag),
+                "kernel_diag": kdiag_json(r.diag),
                 "parse_problems": [{"line": p.line, "text": p.text, "reason": p.reason} for p in r.parsed.problems],
             }
         )

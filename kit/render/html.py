@@ -27,13 +27,13 @@ import jinja2
 from markupsafe import Markup, escape
 
 from kit.analyse import summary as summary_rules
-from kit.analyse.kdiag import describe_remedy
 from kit.analyse.owners import LABELS as OWNER_LABELS
 from kit.analyse.owners import WHY as OWNER_WHY
 from kit.analyse.sockstat_vs_skmem import REASONS as ACCOUNTING_REASONS
 from kit.analyse.totals import HELD_NOW, Group, top_sockets
 from kit.diag_options import REQUIRED
 from kit.records import SEVERITIES, SKMEM_GLOSSARY, Socket
+from kit.render.remedy_text import describe_remedy
 from kit.render.text import human_bytes, origin, this_collect_line, undone
 from kit.terminal_text import CONTROL, CONTROL_EXCEPT_NEWLINE, escape_char
 

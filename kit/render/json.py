@@ -25,11 +25,11 @@ from dataclasses import asdict
 from json.encoder import encode_basestring
 from typing import Any, BinaryIO, TextIO
 
-from kit.analyse import kdiag
 from kit.analyse.owners import OwnerContext
 from kit.analyse.owners import cause as owner_cause
 from kit.analyse.totals import Group, Totals
 from kit.records import Skmem, Socket
+from kit.render.remedy_text import kdiag_json
 from kit.report import CaptureInfo, DeviceInfo, Report
 from kit.terminal_text import json_safe
 
@@ -223,7 +223,7 @@ def to_dict(report: Report, sockets: bool = True) -> dict[str, Any]:
         "kit_version": report.kit_version,
         "capture": capture_dict(report.capture),
         "device": device_dict(report.device),
-        "kernel_diag": kdiag.to_json(report.kernel_diag),
+        "kernel_diag": kdiag_json(report.kernel_diag),
         "socket_source": report.socket_source,
         "summary": summary_dict(report),
         "sockets": [socket_dict(s, report.owner_context) for s in report.sockets] if sockets else [],

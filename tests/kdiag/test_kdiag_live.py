@@ -20,6 +20,7 @@ from kit.analyse import kdiag
 from kit.capture import split_sections
 from kit.parsers import ss
 from kit.probe import new_token, render_probe
+from kit.render import remedy_text
 
 
 def _diagnose(stdout: bytes, token: str):
@@ -54,7 +55,7 @@ def _local_run() -> tuple[bytes, str]:
 def test_this_machine_everything_built_in(busy_sockets):
     sections, diag = _diagnose(*_local_run())
     modules_absent = not sections["modules_before"].ok
-    assert diag.verdict == "ok", kdiag.to_json(diag)
+    assert diag.verdict == "ok", remedy_text.kdiag_json(diag)
     tcp = diag.options["CONFIG_INET_TCP_DIAG"]
     assert tcp.state == "builtin" and tcp.remedy is None
     assert any(e.startswith("ss printed skmem for") and "tcp sockets" in e for e in tcp.evidence)
@@ -71,9 +72,9 @@ def test_this_machine_everything_built_in(busy_sockets):
         asked = kdiag.diagnose_live(
             sections, parse_sections(sections), sockets, required=(*kdiag.REQUIRED, "CONFIG_INET_RAW_DIAG")
         )
-        assert "CONFIG_INET_RAW_DIAG=y" in kdiag.describe_remedy(asked.options["CONFIG_INET_RAW_DIAG"].remedy)
+        assert "CONFIG_INET_RAW_DIAG=y" in remedy_text.describe_remedy(asked.options["CONFIG_INET_RAW_DIAG"].remedy)
     assert diag.options["CONFIG_IKCONFIG_PROC"].evidence[0] == "/proc/config.gz was read"
-    doc = kdiag.to_json(diag)
+    doc = remedy_text.kdiag_json(diag)
     json.dumps(doc)
     assert set(doc) >= {"verdict", "summary", "options"}
     assert "remedy" not in doc["options"]["CONFIG_INET_DIAG"]

@@ -19,6 +19,7 @@ from kit.analyse import kdiag
 from kit.capture import from_bytes
 from kit.diag_options import OPTIONS
 from kit.parsers import proc_modules, ss
+from kit.render import remedy_text
 
 RECORDED = FIXTURES / "kconfig-debian-12-malta-qemu"
 REQUIRED = ("CONFIG_INET_DIAG", "CONFIG_INET_TCP_DIAG", "CONFIG_INET_UDP_DIAG")
@@ -36,7 +37,7 @@ def _diagnose(capture_bytes: bytes) -> kdiag.KernelDiag:
 def check(scenario: str, diag: kdiag.KernelDiag) -> None:
     states = {n: diag.options[n].state for n in REQUIRED}
     ev = {n: " | ".join(diag.options[n].evidence) for n in OPTIONS}
-    json.dumps(kdiag.to_json(diag))
+    json.dumps(remedy_text.kdiag_json(diag))
     if scenario != "stale":
         assert any("no kernel config read" in n for n in diag.notes)
     assert diag.options["CONFIG_IKCONFIG_PROC"].state == "absent"
@@ -58,8 +59,8 @@ def check(scenario: str, diag: kdiag.KernelDiag) -> None:
         assert set(states.values()) == {"available"}
         assert "ss printed no skmem for 2 tcp sockets (ESTAB): it fell back to /proc" in ev["CONFIG_INET_TCP_DIAG"]
         assert "module file /lib/modules/6.1.0-" in ev["CONFIG_INET_UDP_DIAG"]
-        assert kdiag.describe_remedy(diag.options["CONFIG_INET_UDP_DIAG"].remedy) == "modprobe udp_diag"
-        assert kdiag.describe_remedy(diag.options["CONFIG_PACKET_DIAG"].remedy) == "modprobe af_packet_diag"
+        assert remedy_text.describe_remedy(diag.options["CONFIG_INET_UDP_DIAG"].remedy) == "modprobe udp_diag"
+        assert remedy_text.describe_remedy(diag.options["CONFIG_PACKET_DIAG"].remedy) == "modprobe af_packet_diag"
         assert diag.summary.endswith("fix: modprobe -a inet_diag tcp_diag udp_diag")
     elif scenario == "stale":
         # /boot/config says =m, the module files are gone: ss and the files win, and it is said.
@@ -70,7 +71,7 @@ def check(scenario: str, diag: kdiag.KernelDiag) -> None:
         )
         assert "the config disagrees with what ss showed: trust ss" in ev["CONFIG_INET_TCP_DIAG"]
         assert any("may belong to another build" in n for n in diag.notes)
-        assert "says CONFIG_INET_UDP_DIAG=m but there is no udp_diag.ko" in kdiag.describe_remedy(
+        assert "says CONFIG_INET_UDP_DIAG=m but there is no udp_diag.ko" in remedy_text.describe_remedy(
             diag.options["CONFIG_INET_UDP_DIAG"].remedy
         )
     elif scenario == "absent":
@@ -78,7 +79,7 @@ def check(scenario: str, diag: kdiag.KernelDiag) -> None:
         assert set(states.values()) == {"absent"}
         assert "/proc/kallsyms has no tcp_diag_get_info" in ev["CONFIG_INET_TCP_DIAG"]
         assert (
-            kdiag.describe_remedy(diag.options["CONFIG_INET_TCP_DIAG"].remedy)
+            remedy_text.describe_remedy(diag.options["CONFIG_INET_TCP_DIAG"].remedy)
             == "rebuild the kernel with: CONFIG_INET_DIAG=y CONFIG_INET_TCP_DIAG=y"
         )
         assert "ss fell back to /proc" in diag.summary
@@ -132,7 +133,7 @@ def test_paste_of_ss_alone():
             assert "built in, or a loaded module" in tcp.evidence[-1]
         else:
             assert tcp.state == "absent"
-            assert kdiag.describe_remedy(tcp.remedy).startswith(
+            assert remedy_text.describe_remedy(tcp.remedy).startswith(
                 "modprobe tcp_diag; if there is no such module: rebuild the kernel"
             )
 
@@ -148,10 +149,10 @@ def test_openwrt_remedies():
     diag = kdiag.diagnose_live(
         sections, parse_sections(sections), ss.parse(sections["ss"].text).records, required=kdiag.OPTIONS
     )
-    assert kdiag.describe_remedy(diag.options["CONFIG_INET_UDP_DIAG"].remedy).startswith(
+    assert remedy_text.describe_remedy(diag.options["CONFIG_INET_UDP_DIAG"].remedy).startswith(
         "opkg update && opkg install kmod-inet-diag"
     )
-    assert kdiag.describe_remedy(diag.options["CONFIG_NETLINK_DIAG"].remedy).startswith(
+    assert remedy_text.describe_remedy(diag.options["CONFIG_NETLINK_DIAG"].remedy).startswith(
         "opkg update && opkg install kmod-netlink-diag"
     )
     assert "fix: opkg update && opkg install kmod-inet-diag" in diag.summary
@@ -159,6 +160,6 @@ def test_openwrt_remedies():
     available = dict(from_bytes((RECORDED / "probe-available.cap").read_bytes()).sections)
     available["kdiag_tools"] = sections["kdiag_tools"]
     diag = kdiag.diagnose_live(available, parse_sections(available), ss.parse(available["ss"].text).records)
-    remedy = kdiag.describe_remedy(diag.options["CONFIG_INET_UDP_DIAG"].remedy)
+    remedy = remedy_text.describe_remedy(diag.options["CONFIG_INET_UDP_DIAG"].remedy)
     assert remedy.startswith("insmod /lib/modules/6.1.0-") and remedy.count("insmod ") == 2  # inet_diag first
     assert remedy.index("inet_diag.ko") < remedy.index("udp_diag.ko")

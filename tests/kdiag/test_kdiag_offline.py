@@ -10,6 +10,7 @@ from support import FIXTURES
 from kit.analyse import kdiag
 from kit.diag_options import OPTIONS
 from kit.parsers import kconfig
+from kit.render import remedy_text
 
 FIRECRACKER = gzip.decompress((FIXTURES / "kconfig-firecracker-6.18" / "config.gz").read_bytes()).decode()
 NETWORKING = (FIXTURES / "kconfig-quirks" / "networking.config").read_text()
@@ -46,9 +47,9 @@ def test_debian_modules(debian, arch):
     # IKCONFIG is an extra: absent is information, with no remedy unless asked for (--require).
     assert diag.options["CONFIG_IKCONFIG"].remedy is None
     asked = _diag(text, "config-debian", required=(*kdiag.REQUIRED, "CONFIG_IKCONFIG", "CONFIG_IKCONFIG_PROC"))
-    assert "CONFIG_IKCONFIG=y" in kdiag.describe_remedy(asked.options["CONFIG_IKCONFIG"].remedy)
+    assert "CONFIG_IKCONFIG=y" in remedy_text.describe_remedy(asked.options["CONFIG_IKCONFIG"].remedy)
     # IKCONFIG_PROC depends on IKCONFIG, also not set: both lines are in the remedy
-    assert kdiag.describe_remedy(asked.options["CONFIG_IKCONFIG_PROC"].remedy).endswith(
+    assert remedy_text.describe_remedy(asked.options["CONFIG_IKCONFIG_PROC"].remedy).endswith(
         "CONFIG_IKCONFIG=y CONFIG_IKCONFIG_PROC=y"
     )
 
@@ -82,7 +83,8 @@ def test_without_inet_diag_everything_inet_is_missing():
     # The remedy is data (the config lines to add); the sentence is made from it.
     assert udp.remedy == kdiag.Remedy("config_rebuild", config_lines=("CONFIG_INET_DIAG=y", "CONFIG_INET_UDP_DIAG=y"))
     assert (
-        kdiag.describe_remedy(udp.remedy) == "add to the config and rebuild: CONFIG_INET_DIAG=y CONFIG_INET_UDP_DIAG=y"
+        remedy_text.describe_remedy(udp.remedy)
+        == "add to the config and rebuild: CONFIG_INET_DIAG=y CONFIG_INET_UDP_DIAG=y"
     )
     assert "no memory for TCP and UDP" in diag.summary
 
@@ -93,7 +95,7 @@ def test_udp_only_missing_is_partial():
     assert diag.verdict == "partial"
     assert "memory for TCP only" in diag.summary and "no memory for UDP" in diag.summary
     assert (
-        kdiag.describe_remedy(diag.options["CONFIG_INET_UDP_DIAG"].remedy)
+        remedy_text.describe_remedy(diag.options["CONFIG_INET_UDP_DIAG"].remedy)
         == "add to the config and rebuild: CONFIG_INET_UDP_DIAG=y"
     )
 
@@ -112,12 +114,12 @@ def test_defconfig_defaults_apply():
 
 
 def test_to_json_shape():
-    doc = kdiag.to_json(_diag(FIRECRACKER))
+    doc = remedy_text.kdiag_json(_diag(FIRECRACKER))
     assert list(doc) == ["verdict", "summary", "options"]
     assert list(doc["options"]) == list(OPTIONS)
     assert "remedy" not in doc["options"]["CONFIG_INET_RAW_DIAG"]  # an extra: information
     assert not doc["options"]["CONFIG_INET_RAW_DIAG"]["required"] and doc["options"]["CONFIG_INET_DIAG"]["required"]
-    asked = kdiag.to_json(_diag(FIRECRACKER, required=("CONFIG_INET_RAW_DIAG",)))
+    asked = remedy_text.kdiag_json(_diag(FIRECRACKER, required=("CONFIG_INET_RAW_DIAG",)))
     assert asked["options"]["CONFIG_INET_RAW_DIAG"]["remedy"]
     assert "remedy" not in doc["options"]["CONFIG_INET_DIAG"]
     assert all(o["state"] in kdiag.STATES for o in doc["options"].values())
