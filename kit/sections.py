@@ -38,9 +38,10 @@ class Section:
 
 
 # Lines a section's shell writes on its stderr for kit to read back. They are
-# written by the probe itself (never by the device's commands) and read by
-# kit.analyse.kdiag (SOURCE_MARKER in kconfig), kit.analyse.this_collect
-# (PID_MARKER in ss) and shown as they are in the report's raw sections.
+# written by the probe itself (never by the device's commands), read by the
+# section's parser module (kit.parsers.kconfig.source: SOURCE_MARKER in
+# kconfig; kit.parsers.ss.own_pid: PID_MARKER in ss) and shown as they are in
+# the report's raw sections.
 MARKER = "# kit: "  # every such line starts so; kit skips them when quoting a command's stderr
 SOURCE_MARKER = MARKER + "source "  # kconfig, pagesize: the file or tool the output came from
 SKIPPED_MARKER = MARKER + "skipped: "  # socket_owners, netstat: not run, and why

@@ -2,7 +2,7 @@
 
 kit.analyse.kdiag judges the options on this; here the sections are read,
 once, into one Evidence: the config (and which file it came from: the kconfig
-section's kit.sections.SOURCE_MARKER line), /proc/modules before and after ss,
+section's SOURCE_MARKER line, read by kit.parsers.kconfig.source), /proc/modules before and after ss,
 the module files, modules.builtin, /proc/kallsyms, the tools a remedy can
 use, OpenWrt, and why no config or no ss list was there.
 """
@@ -20,7 +20,7 @@ from kit.parsers import os_release as os_release_parser
 from kit.parsers import proc_modules
 from kit.parsers.kdiag_listings import ListedFile, ModuleFile
 from kit.records import KconfigOption, Parsed, Socket
-from kit.sections import MARKER, SOURCE_MARKER
+from kit.sections import MARKER
 
 if TYPE_CHECKING:  # pragma: no cover
     from kit.capture import SectionOutput
@@ -59,9 +59,6 @@ class Evidence:
     ss_tally: dict[str | None, NetidTally] | None = None  # made from ss_sockets on first use
     ss_note: str = ""
     notes: list[str] = field(default_factory=list)
-
-
-_SOURCE = re.compile("^" + re.escape(SOURCE_MARKER) + "(.+)$", re.M)
 
 
 def _records(parsed: Mapping[str, Parsed[Any]], name: str) -> list[Any]:
@@ -150,12 +147,12 @@ def _gather_config(sections: Mapping[str, SectionOutput], parsed: Mapping[str, P
         elif re.search(r"/proc/config\.gz'?: No such file", files.stderr or ""):
             ev.proc_config = "absent"
     if sec is not None:
-        m = _SOURCE.search(sec.stderr or "")
+        source = kconfig_parser.source(sec.stderr)
         text = sec.text
         config = parsed.get("kconfig")
         if text.strip() and config is not None and config.records:
             ev.config = kconfig_parser.as_dict(config)
-            ev.config_source = m.group(1).strip() if m else "kernel config (source not recorded)"
+            ev.config_source = source if source is not None else "kernel config (source not recorded)"
             ev.config_dialect = kconfig_parser.dialect(text)
             if ev.config_source == "/proc/config.gz":
                 ev.proc_config = "read"

@@ -15,7 +15,7 @@ never from addresses (a jump host or NAT changes those):
   privilege-separation monitor sits between and holds the same connection;
   dropbear's listener is not ours). A lone SSH server process (inetd mode,
   `dropbear -i`) is the session itself, unless it holds a LISTEN socket;
-- the `ss` section's `# kit: pid N` stderr line: ss's own sock_diag socket
+- the `ss` section's `# kit: pid N` stderr line (read by kit.parsers.ss.own_pid): ss's own sock_diag socket
   (netlink protocol 4, port N) and the kernel's end of it (4:0), which hold
   the dump being read;
 - the other end of a TCP connection of this collect, when the capture lists
@@ -26,19 +26,17 @@ never from addresses (a jump host or NAT changes those):
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kit.analyse.totals import held_now
 from kit.parsers.ancestry import Ancestor
+from kit.parsers.ss import own_pid
 from kit.records import Socket
-from kit.sections import PID_MARKER
 
 SHELLS = frozenset({"sh", "ash", "dash", "bash", "busybox", "ksh", "mksh", "zsh", "hush"})
 SSH_SERVERS = ("dropbear", "sshd")  # comm prefixes: sshd, sshd-session, sshd-auth
 SOCK_DIAG = "4"  # NETLINK_SOCK_DIAG, the netlink protocol ss dumps through
-_SS_PID = re.compile("^" + re.escape(PID_MARKER) + r"(\d+)$", re.M)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,11 +56,6 @@ class ThisCollect:
 
 def is_ssh_server(name: str) -> bool:
     return name.startswith(SSH_SERVERS)
-
-
-def ss_pid(stderr: str | None) -> int | None:
-    m = _SS_PID.search(stderr or "")
-    return int(m.group(1)) if m else None
 
 
 def collect_processes(ancestors: Sequence[Ancestor], listeners: set[int]) -> list[CollectProcess]:
@@ -107,7 +100,7 @@ def mark(
     listeners = {p.pid for s in sockets if s.state == "LISTEN" for p in s.processes if p.pid is not None}
     procs = collect_processes(ancestors, listeners)
     pids = {p.pid for p in procs}
-    ss = ss_pid(ss_stderr)
+    ss = own_pid(ss_stderr)
     if ss is not None:
         procs.append(CollectProcess(ss, "ss", "ss"))
     ours: set[int] = set()  # indexes into sockets

@@ -36,6 +36,7 @@ from __future__ import annotations
 import re
 
 from kit.records import KconfigOption, Parsed, ParseProblem
+from kit.sections import SOURCE_MARKER
 
 _NAME = re.compile(r"CONFIG_[A-Za-z0-9_]+\Z")
 _NOT_SET = re.compile(r"# (CONFIG_[A-Za-z0-9_]+) is not set\Z")
@@ -122,3 +123,13 @@ def unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
         return re.sub(r"\\(.)", r"\1", value[1:-1])
     return value
+
+
+_SOURCE = re.compile("^" + re.escape(SOURCE_MARKER) + "(.+)$", re.M)
+
+
+def source(stderr: str | None) -> str | None:
+    """The file the probe's kconfig section read, from the SOURCE_MARKER line it writes on stderr
+    (kit.sections); None when the section did not say."""
+    m = _SOURCE.search(stderr or "")
+    return m.group(1).strip() if m else None

@@ -120,6 +120,7 @@ from kit.records import (
     new_procref,
     new_socket,
 )
+from kit.sections import PID_MARKER
 
 MAX_LINE = 300  # characters of a bad line kept in a ParseProblem
 
@@ -1009,3 +1010,13 @@ def _parse(text: str, fast_path: bool = True) -> Parsed[Socket]:
     slow.finish()
     out.problems.sort(key=lambda p: p.line)
     return out
+
+
+_OWN_PID = re.compile("^" + re.escape(PID_MARKER) + r"(\d+)$", re.M)
+
+
+def own_pid(stderr: str | None) -> int | None:
+    """The pid of ss itself, from the PID_MARKER line the probe's ss section writes on stderr
+    (kit.sections); its own sock_diag socket is this collect's (kit.analyse.this_collect)."""
+    m = _OWN_PID.search(stderr or "")
+    return int(m.group(1)) if m else None
