@@ -18,6 +18,11 @@ What ss's columns mean for the rules (misc/ss.c, net/ipv4/tcp_diag.c):
   for the FIN. Data there means the application neither reads nor closes.
 - skmem r (rmem_alloc) near rb (rcv_buf): the receive queue is full. UDP drops
   datagrams (sock_drop, Udp RcvbufErrors); TCP closes its window.
+
+Why ~420 lines in one module: the rules are read as one list (RULES, in the
+order the report shows them), each a few lines over the same Analysis, and
+they share the evidence helpers (describe, _evidence, drops); split by
+topic, a reader would hunt through several files for the one list.
 """
 
 from __future__ import annotations

@@ -18,6 +18,10 @@ GROW_MIN_BYTES from its first to its last sample. A growing thing is
 would within an hour push TCP memory (sockstat) to tcp_mem's pressure
 threshold (for its TCP sockets), or itself reach a tenth of MemTotal;
 otherwise `warning`.
+
+Why ~400 lines in one module: sampling, the growth rule and the trend's
+findings share the Sample and Series shapes and the constants above, which
+the glossary quotes; the renderers are kit.render.trend.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from kit.analyse.diff import Side, parse_time, same_device, side, socket_weight
+from kit.analyse.diff import parse_time, same_device, side, socket_weight
+from kit.analyse.diff_records import Side
 from kit.analyse.findings import describe
 from kit.analyse.kernel_memory import Limits
 from kit.analyse.totals import Totals, per_process

@@ -1,6 +1,6 @@
 """`kit diff` output: JSON (schema kit.diff/1, docs/diff.schema.json), text and one HTML file.
 
-Reads a kit.analyse.diff.Diff only. Device strings go through the same
+Reads a kit.analyse.diff_records.Diff only. Device strings go through the same
 guards as the report's: `visible()` for text, the `t` filter (and autoescape)
 for HTML, `plain()` inside SVG. The HTML shares the report's CSS and, like
 the report, bounds its tables (the JSON has every row).
@@ -15,7 +15,8 @@ from dataclasses import asdict
 from typing import Any, TextIO
 
 from kit import __version__
-from kit.analyse.diff import Diff, ProcessChange, ProcMem, Side, SocketChange, socket_weight
+from kit.analyse.diff import socket_weight
+from kit.analyse.diff_records import Diff, ProcessChange, ProcMem, Side, SocketChange
 from kit.analyse.findings import describe
 from kit.records import Skmem
 from kit.render import json as json_render

@@ -12,7 +12,7 @@ files), keyboard-interactive, password. Only methods the server lists are
 tried. Prompts (key passphrases, passwords) go through the `ask` callback the
 CLI supplies; without one (or without a terminal) kit never waits for input.
 
-Why ~550 lines in one module: connecting (jump hosts, host keys, handshake
+Why ~600 lines in one module: connecting (jump hosts, host keys, handshake
 errors), logging in and running the probe share one paramiko Transport and
 its state; the algorithm lists, ssh_config and known_hosts are modules apart.
 """

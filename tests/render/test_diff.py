@@ -19,6 +19,7 @@ from support import build_report as build
 from test_html_chromium import census
 
 from kit.analyse import diff as diff_mod
+from kit.analyse import diff_records
 from kit.cli import main
 from kit.render import diff as diff_render
 
@@ -133,7 +134,7 @@ def test_growing_receiver_and_close_wait_pile_are_named(growing_series, capsys):
     # The two that grew are the two at the top of the per-process changes.
     assert {p.name for p in d.processes[:2]} == {"leak", "cwpile"}, d.processes[:3]
     # The idle listener did not change.
-    assert next(p for p in d.processes if p.name == "idle").change == diff_mod.ProcMem()
+    assert next(p for p in d.processes if p.name == "idle").change == diff_records.ProcMem()
     assert d.same_device is True and not d.warnings and d.seconds and d.seconds > 2
 
     code, out, _ = run(capsys, first, last, "--format", "json")
