@@ -18,7 +18,7 @@ from kit.numbers import is_digits
 from kit.parsers import kconfig as kconfig_parser
 from kit.parsers import os_release as os_release_parser
 from kit.parsers import proc_modules
-from kit.parsers.kdiag_listings import ListedFile, ModuleFile
+from kit.parsers.kdiag_listings import ListedFile, ModuleFile, missing_modules_dir, proc_config_absent, says_missing
 from kit.records import KconfigOption, Parsed, Socket
 from kit.sections import MARKER
 
@@ -78,7 +78,7 @@ def gather(
         if sec is None:
             continue
         text = sec.text
-        if not text.strip() and _says_missing(sec.stderr):
+        if not text.strip() and says_missing(sec.stderr):
             ev.no_module_support = True
             continue
         if not text.strip() and not sec.ok:
@@ -95,16 +95,16 @@ def gather(
             for f in listed:
                 if f.module and f.module not in ev.files:
                     ev.files[f.module] = f.path
-        elif sec.ok or _says_missing(sec.stderr):
+        elif sec.ok or says_missing(sec.stderr):
             ev.files = {}  # looked: nothing there (or no module directory at all)
-            m = re.search(r"(/lib/modules/\S+?)'?: No such file", sec.stderr or "")
-            ev.modules_dir = m.group(1) if m else ""
-            ev.modules_dir_missing = bool(m)
+            missing_dir = missing_modules_dir(sec.stderr)
+            ev.modules_dir = missing_dir or ""
+            ev.modules_dir_missing = missing_dir is not None
     sec = sections.get("kdiag_modules_builtin")
     if sec is not None and (sec.text.strip() or sec.ok):
         ev.builtin = set(_records(parsed, "kdiag_modules_builtin"))
     sec = sections.get("kdiag_kallsyms")
-    if sec is not None and sec.complete and not _says_missing(sec.stderr):
+    if sec is not None and sec.complete and not says_missing(sec.stderr):
         ev.kallsyms = {}
         for symbol in _records(parsed, "kdiag_kallsyms"):
             ev.kallsyms.setdefault(symbol.name, symbol.module)
@@ -133,10 +133,6 @@ def first_line(text: str, limit: int = 120) -> str:
     return ""
 
 
-def _says_missing(stderr: str) -> bool:
-    return bool(re.search(r"No such file|not found|can't open", stderr or "", re.I))
-
-
 def _gather_config(sections: Mapping[str, SectionOutput], parsed: Mapping[str, Parsed[Any]], ev: Evidence) -> None:
     sec = sections.get("kconfig")
     files = sections.get("kdiag_config_files")
@@ -144,7 +140,7 @@ def _gather_config(sections: Mapping[str, SectionOutput], parsed: Mapping[str, P
     if files is not None and files.complete:
         if any(f.path == "/proc/config.gz" for f in listing):
             ev.proc_config = "exists"
-        elif re.search(r"/proc/config\.gz'?: No such file", files.stderr or ""):
+        elif proc_config_absent(files.stderr):
             ev.proc_config = "absent"
     if sec is not None:
         source = kconfig_parser.source(sec.stderr)

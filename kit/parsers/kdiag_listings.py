@@ -13,8 +13,9 @@
         /sbin/modprobe
 
 One parse_<section> per section; records are typed, and what each listing
-means for the verdict is kit.analyse.kdiag_evidence's to say (it also reads
-the sections' exit status and stderr: a missing file is said there).
+means for the verdict is kit.analyse.kdiag_evidence's to say. What the
+sections' commands say on stderr about a missing file is read here too
+(says_missing, missing_modules_dir, proc_config_absent), with the listings.
 """
 
 from __future__ import annotations
@@ -102,3 +103,24 @@ def parse_tools(text: str) -> Parsed[str]:
         if line.strip():
             result.records.append(line.strip().rsplit("/", 1)[-1])
     return result
+
+
+_MISSING = re.compile(r"No such file|not found|can't open", re.I)
+_NO_MODULES_DIR = re.compile(r"(/lib/modules/\S+?)'?: No such file")
+_NO_PROC_CONFIG = re.compile(r"/proc/config\.gz'?: No such file")
+
+
+def says_missing(stderr: str | None) -> bool:
+    """A command's stderr says the file (or the command) is not there: ls, cat, grep, busybox and GNU wording."""
+    return bool(_MISSING.search(stderr or ""))
+
+
+def missing_modules_dir(stderr: str | None) -> str | None:
+    """kdiag_module_files: the module directory ls said does not exist; None: it did not say so."""
+    m = _NO_MODULES_DIR.search(stderr or "")
+    return m.group(1) if m else None
+
+
+def proc_config_absent(stderr: str | None) -> bool:
+    """kdiag_config_files: ls said there is no /proc/config.gz."""
+    return bool(_NO_PROC_CONFIG.search(stderr or ""))
