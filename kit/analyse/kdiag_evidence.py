@@ -9,7 +9,6 @@ use, OpenWrt, and why no config or no ss list was there.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,16 @@ from kit.numbers import is_digits
 from kit.parsers import kconfig as kconfig_parser
 from kit.parsers import os_release as os_release_parser
 from kit.parsers import proc_modules
-from kit.parsers.kdiag_listings import ListedFile, ModuleFile, missing_modules_dir, proc_config_absent, says_missing
+from kit.parsers import ss as ss_parser
+from kit.parsers.kdiag_listings import (
+    ListedFile,
+    ModuleFile,
+    file_error,
+    missing_modules_dir,
+    proc_config_absent,
+    refused,
+    says_missing,
+)
 from kit.records import KconfigOption, Parsed, Socket
 from kit.sections import MARKER
 
@@ -119,7 +127,7 @@ def gather(
     if sockets is None:
         if sec is None:
             ev.ss_note = "ss did not run"
-        elif sec.rc == 127 or re.search(r"\bss: (not found|No such file)", sec.stderr or ""):
+        elif ss_parser.not_installed(sec.rc, sec.stderr):
             ev.ss_note = "ss is not installed on the device"
         else:
             ev.ss_note = "ss gave no socket list" + (f" ({first_line(sec.stderr)})" if sec.stderr else "")
@@ -172,7 +180,7 @@ def _gather_config(sections: Mapping[str, SectionOutput], parsed: Mapping[str, P
             size = fields[4] if len(fields) > 4 and is_digits(fields[4]) else None
             if size == "0" and not hit.startswith("/proc/"):
                 reasons.append(f"{hit} is empty")
-            elif re.search(re.escape(hit) + r".*(Permission denied|Operation not permitted)", err):
+            elif refused(hit, err):
                 reasons.append(f"{hit}: permission denied")
             elif not fields[0][1:].count("r"):
                 reasons.append(f"{hit}: not readable (mode {fields[0]})")
@@ -181,14 +189,9 @@ def _gather_config(sections: Mapping[str, SectionOutput], parsed: Mapping[str, P
             else:
                 reasons.append(f"{hit} exists ({' '.join(fields[:1])}) but could not be read")
             continue
-        m = re.search(
-            r"(" + re.escape(path) + r"\S*)[^\n]*?(No such file|Permission denied|"
-            r"Operation not permitted)",
-            err,
-        )
-        if m:
-            what = "absent" if m.group(2) == "No such file" else m.group(2).lower()
-            reasons.append(f"{m.group(1).rstrip(':')}: {what}")
+        error = file_error(path, err)
+        if error is not None:
+            reasons.append(f"{error[0]}: {error[1]}")
         elif path == "/proc/config.gz" and files is not None:
             reasons.append("/proc/config.gz: absent (CONFIG_IKCONFIG_PROC not set)")
     if sec is None:

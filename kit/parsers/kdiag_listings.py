@@ -15,7 +15,8 @@
 One parse_<section> per section; records are typed, and what each listing
 means for the verdict is kit.analyse.kdiag_evidence's to say. What the
 sections' commands say on stderr about a missing file is read here too
-(says_missing, missing_modules_dir, proc_config_absent), with the listings.
+(says_missing, missing_modules_dir, proc_config_absent, refused,
+file_error), with the listings.
 """
 
 from __future__ import annotations
@@ -124,3 +125,19 @@ def missing_modules_dir(stderr: str | None) -> str | None:
 def proc_config_absent(stderr: str | None) -> bool:
     """kdiag_config_files: ls said there is no /proc/config.gz."""
     return bool(_NO_PROC_CONFIG.search(stderr or ""))
+
+
+def refused(path: str, stderr: str) -> bool:
+    """A command's stderr says it may not read `path` (Permission denied, Operation not permitted)."""
+    return bool(re.search(re.escape(path) + r".*(Permission denied|Operation not permitted)", stderr))
+
+
+def file_error(prefix: str, stderr: str) -> tuple[str, str] | None:
+    """The first file starting with `prefix` a command's stderr says it could not read, and why:
+    "absent", "permission denied" or "operation not permitted"; None: it names none."""
+    m = re.search(
+        r"(" + re.escape(prefix) + r"\S*)[^\n]*?(No such file|Permission denied|Operation not permitted)", stderr
+    )
+    if m is None:
+        return None
+    return m.group(1).rstrip(":"), "absent" if m.group(2) == "No such file" else m.group(2).lower()

@@ -1020,3 +1020,11 @@ def own_pid(stderr: str | None) -> int | None:
     (kit.sections); its own sock_diag socket is this collect's (kit.analyse.this_collect)."""
     m = _OWN_PID.search(stderr or "")
     return int(m.group(1)) if m else None
+
+
+_NOT_INSTALLED = re.compile(r"\bss: (not found|No such file)")
+
+
+def not_installed(rc: int | None, stderr: str | None) -> bool:
+    """The probe's ss section found no ss on the device (the shell's 127, or its "ss: not found")."""
+    return rc == 127 or bool(_NOT_INSTALLED.search(stderr or ""))
