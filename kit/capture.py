@@ -45,6 +45,12 @@ class NoSocketData(ValueError):
     """The file is neither a capture nor the probe's output, and holds no line of socket data."""
 
 
+# ASCII bytes that decode to a blank to str.strip(), \n aside; NUL decodes to U+FFFD, not a blank.
+_BLANKS = rb" \t\r\x0b\x0c\x1c-\x1f"
+_NONBLANK_ASCII = re.compile(rb"^[" + _BLANKS + rb"\x80-\xff]*[^" + _BLANKS + rb"\n\x80-\xff]", re.MULTILINE)
+_BLANK_OR_HIGH = re.compile(rb"^[" + _BLANKS + rb"]*[\x80-\xff][" + _BLANKS + rb"\x80-\xff]*$", re.MULTILINE)
+
+
 @dataclass(frozen=True, slots=True)
 class SectionOutput:
     """One section as it came back from the device."""
@@ -63,6 +69,13 @@ class SectionOutput:
     @property
     def ok(self) -> bool:
         return self.rc == 0 and self.complete
+
+    def nonblank_lines(self) -> int:
+        """How many lines of `text` are not blank (`line.strip()`), counted on the bytes: decoding
+        the whole text again (20 MB of junk lines, say) would cost as much memory as the text."""
+        count = sum(1 for _ in _NONBLANK_ASCII.finditer(self.stdout))
+        # A line of blanks and non-ASCII bytes: blank only if those bytes are blanks too (NBSP, U+2028, ...).
+        return count + sum(1 for m in _BLANK_OR_HIGH.finditer(self.stdout) if decode(m.group()).strip())
 
 
 @dataclass(slots=True)
@@ -319,14 +332,16 @@ def _raw_paste(data: bytes, source: str) -> Capture:
             + (" (this is empty)" if not text.strip() else " (this looks binary)" if _binary(data) else "")
         )
     name = detect(clean.text)
+    undone = clean.undone
     header = {"target": source or "paste", "raw_paste": True, "detected": name}
     # The section holds the unmangled text: what the parser reads, and what
     # its line numbers (and the report's unread lines) refer to.
+    # Nothing reads the pasted bytes once unmangled (the file is on disk):
+    # the capture's stdout is the section's, not a second copy of the paste.
     body = clean.text.encode("utf-8") if clean.undone else data
+    del text, clean
     section = SectionOutput(name=name, stdout=body, stderr="", rc=0)
-    return Capture(
-        header=header, stdout=data, stderr=b"", sections={name: section}, raw_paste=True, undone=clean.undone
-    )
+    return Capture(header=header, stdout=body, stderr=b"", sections={name: section}, raw_paste=True, undone=undone)
 
 
 def _binary(data: bytes) -> bool:

@@ -377,7 +377,7 @@ def parse_problems(report: Analysis) -> Iterable[Finding]:
         return
     unread = {(p.section, p.problem.line) for p in report.parse_problems}
     names = {section for section, _ in unread}
-    lines = sum(sum(1 for line in s.text.split("\n") if line.strip()) for s in report.sections if s.name in names)
+    lines = sum(s.nonblank_lines() for s in report.sections if s.name in names)
     share = len(unread) / lines if lines else 1.0
     first = report.parse_problems[:3]
     evidence = tuple(f"{p.section} line {p.problem.line}: {p.problem.text[:120]!r}: {p.problem.reason}" for p in first)

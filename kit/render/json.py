@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from json.encoder import encode_basestring
 from typing import Any, BinaryIO, TextIO
@@ -30,7 +30,7 @@ from kit.analyse.owners import cause as owner_cause
 from kit.analyse.totals import Group, Totals
 from kit.records import Skmem, Socket
 from kit.render.remedy_text import kdiag_json
-from kit.report import CaptureInfo, DeviceInfo, Report
+from kit.report import CaptureInfo, DeviceInfo, Report, SectionProblem
 from kit.terminal_text import json_safe
 
 SOCKETS_PER_WRITE = 2000  # socket lines joined into one write: few calls, little memory
@@ -215,8 +215,12 @@ def device_dict(dev: DeviceInfo) -> dict[str, Any]:
     }
 
 
+def problem_dict(p: SectionProblem) -> dict[str, Any]:
+    return {"section": p.section, "line": p.problem.line, "text": p.problem.text, "reason": p.problem.reason}
+
+
 def to_dict(report: Report, sockets: bool = True) -> dict[str, Any]:
-    """The report as plain data; `sockets=False` leaves the (big) socket list empty."""
+    """The report as plain data; `sockets=False` leaves the (big) socket and parse problem lists empty."""
     km = report.kernel_memory
     return {
         "schema": report.schema,
@@ -245,10 +249,7 @@ def to_dict(report: Report, sockets: bool = True) -> dict[str, Any]:
             "counters": km.counters,
         },
         "findings": [asdict(f) for f in report.findings],
-        "parse_problems": [
-            {"section": p.section, "line": p.problem.line, "text": p.problem.text, "reason": p.problem.reason}
-            for p in report.parse_problems
-        ],
+        "parse_problems": [problem_dict(p) for p in report.parse_problems] if sockets else [],
         "sections": [
             {
                 "name": s.name,
@@ -310,19 +311,22 @@ def _value(value: Any, depth: int) -> Iterator[str]:
             yield ("," if n else "") + inner + _key(k) + ": "
             yield from _value(v, depth + 1)
         yield "\n" + " " * depth + "}"
-    elif isinstance(value, (list, tuple)) and value:
-        inner = "\n" + " " * (depth + 1)
-        yield "["
-        for n, v in enumerate(value):
-            yield ("," if n else "") + inner
-            yield from _value(v, depth + 1)
-        yield "\n" + " " * depth + "]"
+    elif isinstance(value, (list, tuple)):
+        yield from _items(value, depth)
     elif isinstance(value, dict):
         yield "{}"
-    elif isinstance(value, (list, tuple)):
-        yield "[]"
     else:
         yield _scalar(value)
+
+
+def _items(values: Iterable[Any], depth: int) -> Iterator[str]:
+    """A list laid out as `_value` lays it out, made an item at a time (200k parse problems are 40 MB of dicts)."""
+    inner = "\n" + " " * (depth + 1)
+    n = -1
+    for n, v in enumerate(values):
+        yield ("[" if n == 0 else ",") + inner
+        yield from _value(v, depth + 1)
+    yield "[]" if n < 0 else "\n" + " " * depth + "]"
 
 
 def _socket_chunks(sockets: list[Socket], owners: OwnerContext | None = None) -> Iterator[str]:
@@ -339,12 +343,14 @@ def _socket_chunks(sockets: list[Socket], owners: OwnerContext | None = None) ->
 
 
 def _document(report: Report | None, data: dict[str, Any]) -> Iterator[str]:
-    """The pieces of the whole document; `report`'s sockets stand in for data["sockets"]."""
+    """The pieces of the whole document; `report`'s sockets and parse problems stand in for data's."""
     yield "{"
     for n, (key, value) in enumerate(data.items()):
         yield ("," if n else "") + "\n " + _key(key) + ": "
         if key == "sockets" and report is not None:
             yield from _socket_chunks(report.sockets, report.owner_context)
+        elif key == "parse_problems" and report is not None:
+            yield from _items(map(problem_dict, report.parse_problems), 1)
         else:
             yield from _value(value, 1)
     yield "\n}\n" if data else "}\n"
