@@ -111,3 +111,15 @@ def test_sockets_written_a_chunk_at_a_time():
     assert sink.biggest < 2 * line * json_render.SOCKETS_PER_WRITE
     assert sink.biggest < len(sink.getvalue()) / 2
     assert len(json.loads(sink.getvalue())["sockets"]) == 10_000
+
+
+def test_parse_problems_streamed_laid_out_as_json_dumps():
+    """The unread lines come out one at a time, byte for byte as json.dumps(indent=1) lays the list out."""
+    junk = "".join(f"junk line {n} \\x00 ü\n" for n in range(500))
+    text = b"State Recv-Q Send-Q Local Address:Port Peer Address:Port\nESTAB 0 0 10.0.0.1:22 10.0.0.2:5555\n"
+    report = report_mod.build(capture_mod.from_bytes(text + junk.encode(), source="paste"))
+    assert len(report.parse_problems) == 500
+    report = dataclasses.replace(report, sockets=[])  # the socket list is laid out one a line: not json.dumps'
+    reference = json.dumps(json_render.to_dict(report), indent=1, ensure_ascii=False)
+    assert json_render.render(report) == json_safe(reference) + "\n"
+    assert json_render.to_dict(report, sockets=False)["parse_problems"] == []
