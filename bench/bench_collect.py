@@ -32,12 +32,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import devicelib  # noqa: E402
+from run_all import kit_collect_argv, ssh_argv  # noqa: E402  (bench/ is the script's folder)
 
 from kit.probe import new_token, render_probe  # noqa: E402
 from kit.transport.ssh import SshTransport  # noqa: E402
 from kit.transport.sshconfig import Target  # noqa: E402
-
-KIT = str(Path(sys.executable).with_name("kit"))
 
 
 def connections_in_log(dev) -> int:
@@ -83,40 +82,8 @@ def main() -> int:
             f"dropbear logged {connections_in_log(dev) - before} connection(s)"
         )
 
-        kit = [
-            KIT,
-            "collect",
-            f"root@{dev.host}",
-            "-p",
-            str(dev.port),
-            "-i",
-            str(dev.root_key),
-            "--known-hosts",
-            str(dev.known_hosts),
-            "-F",
-            "none",
-            "--captures",
-            str(work / "captures"),
-            "--reports",
-            str(work / "reports"),
-        ]
-        ssh = [
-            "ssh",
-            "-F",
-            "none",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            f"UserKnownHostsFile={dev.known_hosts}",
-            "-o",
-            "IdentitiesOnly=yes",
-            "-i",
-            str(dev.root_key),
-            "-p",
-            str(dev.port),
-            f"root@{dev.host}",
-            "ss -napm",
-        ]
+        kit = kit_collect_argv(dev, work)
+        ssh = ssh_argv(dev, "ss -napm")
         before = connections_in_log(dev)
         timed(kit, env)
         time.sleep(0.2)

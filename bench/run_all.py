@@ -172,6 +172,27 @@ def ssh_argv(dev, *command: str) -> list[str]:
     ]
 
 
+def kit_collect_argv(dev, work: Path) -> list[str]:
+    """`kit collect` to the device as root with its key and known_hosts, files under `work`."""
+    return [
+        KIT,
+        "collect",
+        f"root@{dev.host}",
+        "-p",
+        str(dev.port),
+        "-i",
+        str(dev.root_key),
+        "--known-hosts",
+        str(dev.known_hosts),
+        "-F",
+        "none",
+        "--captures",
+        str(work / "captures"),
+        "--reports",
+        str(work / "reports"),
+    ]
+
+
 def probe_pids(dev, probe: Path, shell: str = "sh") -> int:
     """PIDs one probe run allocates on the device (its own PID namespace).
 
@@ -205,23 +226,7 @@ def bench_device(runs: int, work: Path, dev, label: str, collect_target: str, co
     row("PIDs one probe run allocates", 0.0, None, f"{pid_count:.0f} PIDs", "<=40 PIDs", pid_count <= 40)
     ss = ssh_argv(dev, "ss -napm")
     probe_cmd = ssh_argv(dev, "sh -s")
-    kit = [
-        KIT,
-        "collect",
-        f"root@{dev.host}",
-        "-p",
-        str(dev.port),
-        "-i",
-        str(dev.root_key),
-        "--known-hosts",
-        str(dev.known_hosts),
-        "-F",
-        "none",
-        "--captures",
-        str(work / "captures"),
-        "--reports",
-        str(work / "reports"),
-    ]
+    kit = kit_collect_argv(dev, work)
     t_ss, t_probe, t_kit = [], [], []
     for _ in range(runs):
         t_ss.append(run(ss, env=env))

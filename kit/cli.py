@@ -614,6 +614,20 @@ def cmd_kconfig(args: argparse.Namespace) -> int:
 # --- the parser and the error handler ---------------------------------------
 
 
+def _add_output_options(p: argparse.ArgumentParser, redact: bool) -> None:
+    """--format, -o, [--redact,] --reports: where render, diff and trend put what they write."""
+    p.add_argument("--format", choices=("html", "json", "text"), default="html")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE|-",
+        help="write here (- is stdout); default: html under --reports, json and text on stdout",
+    )
+    if redact:
+        p.add_argument("--redact", action="store_true", help="replace addresses and host names with tokens")
+    p.add_argument("--reports", default="reports", metavar="DIR", help="where html goes without -o (default ./reports)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="kit",
@@ -732,15 +746,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a .cap file from kit collect, the saved output of kit probe, or a pasted ss/netstat/proc table; "
         "- is stdin; several: each rendered, plus their index",
     )
-    p.add_argument("--format", choices=("html", "json", "text"), default="html")
-    p.add_argument(
-        "-o",
-        "--output",
-        metavar="FILE|-",
-        help="write here (- is stdout); default: html under --reports, json and text on stdout",
-    )
-    p.add_argument("--redact", action="store_true", help="replace addresses and host names with tokens")
-    p.add_argument("--reports", default="reports", metavar="DIR", help="where html goes without -o (default ./reports)")
+    _add_output_options(p, redact=True)
     p.add_argument(
         "--index", action="store_true", help="also write the index of the inputs (implied by several inputs)"
     )
@@ -756,15 +762,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("old", metavar="OLD", help="the earlier capture (anything kit render reads)")
     p.add_argument("new", metavar="NEW", help="the later capture")
-    p.add_argument("--format", choices=("html", "json", "text"), default="html")
-    p.add_argument(
-        "-o",
-        "--output",
-        metavar="FILE|-",
-        help="write here (- is stdout); default: html under --reports, json and text on stdout",
-    )
-    p.add_argument("--redact", action="store_true", help="replace addresses and host names with tokens")
-    p.add_argument("--reports", default="reports", metavar="DIR", help="where html goes without -o (default ./reports)")
+    _add_output_options(p, redact=True)
     p.set_defaults(func=cmd_diff)
 
     p = sub.add_parser(
@@ -776,14 +774,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=raw,
     )
     p.add_argument("captures", nargs="+", metavar="CAPTURE", help="captures of one device (anything kit render reads)")
-    p.add_argument("--format", choices=("html", "json", "text"), default="html")
-    p.add_argument(
-        "-o",
-        "--output",
-        metavar="FILE|-",
-        help="write here (- is stdout); default: html under --reports, json and text on stdout",
-    )
-    p.add_argument("--reports", default="reports", metavar="DIR", help="where html goes without -o (default ./reports)")
+    _add_output_options(p, redact=False)
     p.set_defaults(func=cmd_trend)
 
     p = sub.add_parser(

@@ -348,6 +348,29 @@ def _sha256_fingerprint(public_key: str) -> str:
     return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
 
 
+def nsinit_argv(unshare: str, root: Path) -> list[str]:
+    """The start of a command line that runs a server as PID 1 of new mount, PID and UTS namespaces
+    (tests/device/nsinit.py) in `root`, named HOSTNAME: nsinit's own options and the server's argv follow."""
+    return [
+        unshare,
+        "--mount",
+        "--pid",
+        "--uts",
+        "--fork",
+        "--kill-child",
+        "--propagation",
+        "private",
+        "--",
+        sys.executable,
+        "-I",
+        str(NSINIT),
+        "--root",
+        str(root),
+        "--hostname",
+        HOSTNAME,
+    ]
+
+
 def start_device(
     workdir: Path,
     *,
@@ -391,22 +414,7 @@ def start_device(
 
     def command(port: int) -> list[str]:
         return [
-            unshare,
-            "--mount",
-            "--pid",
-            "--uts",
-            "--fork",
-            "--kill-child",
-            "--propagation",
-            "private",
-            "--",
-            sys.executable,
-            "-I",
-            str(NSINIT),
-            "--root",
-            str(root),
-            "--hostname",
-            HOSTNAME,
+            *nsinit_argv(unshare, root),
             *tweaks,
             "--",
             DROPBEAR,

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from devicelib import (
-    HOSTNAME,
-    NSINIT,
     USER,
     USER_UID,
     _credentials,
@@ -27,6 +24,7 @@ from devicelib import (
     _run,
     _sha256_fingerprint,
     ensure_packages,
+    nsinit_argv,
 )
 from servers import _RUNNING, HOST, _children, _launch, _pidns, _Running, _stop
 
@@ -189,22 +187,7 @@ def start_sshd(workdir: Path, *, mode: str = "legacy") -> Sshd:
             + "\n"
         )
         return [
-            shutil.which("unshare"),
-            "--mount",
-            "--pid",
-            "--uts",
-            "--fork",
-            "--kill-child",
-            "--propagation",
-            "private",
-            "--",
-            sys.executable,
-            "-I",
-            str(NSINIT),
-            "--root",
-            str(root),
-            "--hostname",
-            HOSTNAME,
+            *nsinit_argv(shutil.which("unshare") or "unshare", root),
             "--root-at",
             SSHD_CHROOT,
             "--run-tmpfs",

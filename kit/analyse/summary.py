@@ -89,13 +89,14 @@ class Summary:
     this_collect_bytes: int = 0  # left out of socket_memory_bytes
 
 
-def human(n: int) -> str:
+def human(n: int, byte_word: str = "bytes") -> str:
+    """1536 -> '1.5 KiB'; exact bytes below 1 KiB ('512 bytes', or `byte_word` 'B': '512 B')."""
     value = float(n)
     for unit in ("B", "KiB", "MiB", "GiB"):
         if abs(value) < 1024 or unit == "GiB":
-            return f"{n} bytes" if unit == "B" else f"{value:.1f} {unit}"
+            return f"{n} {byte_word}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
-    return f"{n} bytes"  # pragma: no cover
+    return f"{n} {byte_word}"  # pragma: no cover
 
 
 def _pct(share: float | None) -> str:

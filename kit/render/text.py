@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kit.analyse.summary import human
 from kit.records import SEVERITIES
 from kit.terminal_text import visible
 
@@ -65,14 +66,7 @@ def describe_undone(kind: str, lines: int, detail: str) -> str:
 
 def human_bytes(n: int | None) -> str:
     """1536 -> '1.5 KiB'; exact bytes below 1 KiB."""
-    if n is None:
-        return "-"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(value) < 1024 or unit == "GiB":
-            return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"  # pragma: no cover
+    return "-" if n is None else human(n, byte_word="B")
 
 
 ROLES = {"ssh session": "SSH session", "kit": "kit itself", "ss": "ss's own query"}
