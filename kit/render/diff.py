@@ -18,7 +18,6 @@ from kit import __version__
 from kit.analyse.diff import socket_weight
 from kit.analyse.diff_records import Diff, ProcessChange, ProcMem, Side, SocketChange
 from kit.analyse.findings import describe
-from kit.records import Skmem
 from kit.render import json as json_render
 from kit.render.json import socket_dict, socket_line
 from kit.render.text import human_bytes
@@ -105,7 +104,7 @@ def to_dict(d: Diff, sockets: bool = True) -> dict[str, Any]:
 
 def _socket_lists(d: Diff, rest: dict[str, Any]) -> Iterator[str]:
     """data["sockets"], its lists one socket a line (kit.render.json's layout and escaping)."""
-    memo: dict[Skmem, str] = {}
+    memo: dict[Any, str] = {}
 
     def lines(items: list[str]) -> Iterator[str]:
         if not items:

@@ -84,30 +84,57 @@ def _str(text: str | None) -> str:
     return "null" if text is None else string(text)
 
 
-def socket_line(sock: Socket, skmem_memo: dict[Skmem, str], owners: OwnerContext | None = None) -> str:
+# One socket's line; the values are JSON text already (see socket_line).
+_SOCKET_LINE = (
+    '{"netid": %s, "state": %s, "recv_q": %s, "send_q": %s, "local": %s, "peer": %s, "processes": [%s], '
+    '"skmem": %s, "inode": %s, "drops": %s, "line": %d, "this_collect": %s, "owner_missing": %s}'
+)
+_PROCESS = '{"name": %s, "pid": %s, "fd": %s}'
+
+
+def socket_line(sock: Socket, memo: dict[Any, str], owners: OwnerContext | None = None) -> str:
     """One socket as a one-line JSON object, the same value as `socket_dict(sock, owners)`.
 
-    Identical skmem values are one shared `Skmem` (the parser shares them), so
-    their JSON is made once per distinct value, in `skmem_memo`.
+    `memo` holds the JSON text of values that repeat from socket to socket:
+    netids, states, process names and skmem values (the parser shares
+    identical `Skmem`s), so each is made once. The line is one %-format of
+    ready JSON text: formatting 100k sockets is ~1.5 us a socket.
     """
-    mem = sock.skmem
-    skmem: str | None
-    if mem is None:
-        skmem = "null"
+    mem, netid, state, procs = sock.skmem, sock.netid, sock.state, sock.processes
+    skmem = memo.get(mem)
+    if skmem is None:
+        skmem = memo[mem] = "null" if mem is None else _inline(skmem_dict(mem))
+    if procs:
+        owner_missing = "null"
+        processes = ", ".join(
+            [
+                _PROCESS
+                % (
+                    memo.get(p.name) or memo.setdefault(p.name, string(p.name)),
+                    "null" if p.pid is None else p.pid,
+                    "null" if p.fd is None else p.fd,
+                )
+                for p in procs
+            ]
+        )
     else:
-        skmem = skmem_memo.get(mem)
-        if skmem is None:
-            skmem = skmem_memo[mem] = _inline(skmem_dict(mem))
-    procs = ", ".join(
-        [f'{{"name": {string(p.name)}, "pid": {_num(p.pid)}, "fd": {_num(p.fd)}}}' for p in sock.processes]
-    )
-    return (
-        f'{{"netid": {_str(sock.netid)}, "state": {_str(sock.state)}, '
-        f'"recv_q": {_num(sock.recv_q)}, "send_q": {_num(sock.send_q)}, '
-        f'"local": {string(sock.local)}, "peer": {string(sock.peer)}, "processes": [{procs}], '
-        f'"skmem": {skmem}, "inode": {_num(sock.inode)}, "drops": {_num(sock.drops)}, "line": {sock.line}, '
-        f'"this_collect": {"true" if sock.this_collect else "false"}, '
-        f'"owner_missing": {_str(None if sock.processes or owners is None else owner_cause(sock, owners))}}}'
+        processes = ""
+        owner_missing = "null" if owners is None else _str(owner_cause(sock, owners))
+    rq, sq, inode, drops = sock.recv_q, sock.send_q, sock.inode, sock.drops
+    return _SOCKET_LINE % (
+        "null" if netid is None else memo.get(netid) or memo.setdefault(netid, string(netid)),
+        "null" if state is None else memo.get(state) or memo.setdefault(state, string(state)),
+        "null" if rq is None else rq,
+        "null" if sq is None else sq,
+        string(sock.local),
+        string(sock.peer),
+        processes,
+        skmem,
+        "null" if inode is None else inode,
+        "null" if drops is None else drops,
+        sock.line,
+        "true" if sock.this_collect else "false",
+        owner_missing,
     )
 
 
@@ -334,7 +361,7 @@ def _socket_chunks(sockets: list[Socket], owners: OwnerContext | None = None) ->
     if not sockets:
         yield "[]"
         return
-    memo: dict[Skmem, str] = {}
+    memo: dict[Any, str] = {}
     yield "[\n  "
     for start in range(0, len(sockets), SOCKETS_PER_WRITE):
         chunk = sockets[start : start + SOCKETS_PER_WRITE]
