@@ -172,3 +172,27 @@ def test_device_without_ss_still_lists_sockets_and_owners(device_no_ss, tmp_path
     owners = {p["name"] for s in report["sockets"] for p in s["processes"]}
     assert "dropbear" in owners
     assert any("ss" in f["title"] and f["severity"] != "info" for f in report["findings"])
+
+
+def test_ssh_link_sends_each_packet_at_once(device):
+    """TCP_NODELAY on kit's socket: with Nagle's algorithm paramiko's small
+    handshake packets waited for the server's delayed ACK (~40 ms, twice a
+    connection). Checked on the socket paramiko really uses."""
+    import socket
+
+    from kit.transport.ssh import SshTransport
+    from kit.transport.sshconfig import Target
+
+    target = Target(
+        host=device.host,
+        port=device.port,
+        user="root",
+        key_files=(device.root_key,),
+        known_hosts=device.known_hosts,
+        use_agent=False,
+    )
+    with SshTransport(target).connect() as conn:
+        sock = conn._transport.sock
+        assert isinstance(sock, socket.socket)
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) != 0
