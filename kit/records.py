@@ -35,6 +35,26 @@ class Parsed(Generic[T]):
 
 
 @dataclass(frozen=True, slots=True)
+class SectionStatus:
+    """What a section's command said besides its stdout: its stderr and how it ended.
+
+    kit.report.parse_section hands it to the parsers that take a `status`
+    argument (the ones whose section writes facts on stderr, or whose empty
+    output means something only with the exit status); the analysis reads
+    what those parsers made of it, never the stderr itself.
+    """
+
+    stderr: str = ""
+    rc: int | None = 0  # None: the section never finished
+    complete: bool = True  # the END marker arrived
+    truncated: bool = False  # stdout cut at the section's max_bytes
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0 and self.complete
+
+
+@dataclass(frozen=True, slots=True)
 class ProcRef:
     """One owner of a socket, from ss's users:(("name",pid=N,fd=N)) field."""
 

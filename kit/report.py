@@ -6,7 +6,9 @@ comes out; no files, no network. Renderers (kit.render.*) only read Reports.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -21,8 +23,9 @@ from kit.capture import Capture, SectionOutput
 from kit.parsers import meminfo
 from kit.parsers import sockstat as sockstat_parser
 from kit.parsers.ancestry import Ancestor, PidTwo
+from kit.parsers.ss import SsOutput
 from kit.parsers.user_id import Identity
-from kit.records import Finding, Parsed, ParseProblem, Socket
+from kit.records import Finding, Parsed, ParseProblem, SectionStatus, Socket
 from kit.sections import BY_NAME, SECTIONS
 from kit.unmangle import WRAPPED, Undone
 
@@ -109,16 +112,47 @@ class Report(Analysis):
 
 
 def parse_section(section: SectionOutput, parser: str | None = None) -> Parsed[Any]:
-    """Run the section's parser on its text.
+    """Run the section's parser on its text, and on its SectionStatus when the parser takes one.
 
     `parser` (default: the section table's) names a module under kit.parsers,
-    optionally with the function to call: "proc_net:parse_raw".
+    optionally with the function to call: "proc_net:parse_raw". A parser with
+    a `status` parameter reads the section's stderr and exit status itself
+    (kit.records.SectionStatus): the analysis reads only what parsers return.
     """
     spec = parser or (BY_NAME[section.name].parser if section.name in BY_NAME else None) or section.name
-    module_name, _, function = spec.partition(":")
-    module = importlib.import_module(f"kit.parsers.{module_name}")
-    result: Parsed[Any] = getattr(module, function or "parse")(section.text)
+    parse = parser_function(spec)
+    if takes_status(parse):
+        status = SectionStatus(section.stderr, section.rc, section.complete, section.truncated)
+        return parse(section.text, status=status)
+    result: Parsed[Any] = parse(section.text)
     return result
+
+
+def parser_function(spec: str) -> Callable[..., Parsed[Any]]:
+    module_name, _, function = spec.partition(":")
+    parse: Callable[..., Parsed[Any]] = getattr(
+        importlib.import_module(f"kit.parsers.{module_name}"), function or "parse"
+    )
+    return parse
+
+
+@functools.cache
+def takes_status(parse: Callable[..., Parsed[Any]]) -> bool:
+    """Whether a parser reads its section's SectionStatus (a `status` parameter) besides the text."""
+    return "status" in inspect.signature(parse).parameters
+
+
+def parses(section: SectionOutput, raw_paste: bool = False) -> str | None:
+    """The parser build() runs on this section, or None when it leaves it raw: no parser, or
+    nothing for it to read (no output and a parser that reads only the text, or a failed
+    `only_if_ok` section)."""
+    spec = BY_NAME.get(section.name)
+    parser = spec.parser if spec else (section.name if raw_paste else None)
+    if not parser or (spec is not None and spec.only_if_ok and not section.ok):
+        return None
+    if not section.stdout and not takes_status(parser_function(parser)):
+        return None
+    return parser
 
 
 def _reread_wrapped(section: SectionOutput, parser: str, result: Parsed[Any], wrapped: list[int]) -> Parsed[Any]:
@@ -128,10 +162,7 @@ def _reread_wrapped(section: SectionOutput, parser: str, result: Parsed[Any], wr
         return result
     from kit.paste import rejoin_wrapped
 
-    module_name, _, function = parser.partition(":")
-    parse: Callable[[str], Parsed[Any]] = getattr(
-        importlib.import_module(f"kit.parsers.{module_name}"), function or "parse"
-    )
+    parse: Callable[[str], Parsed[Any]] = parser_function(parser)
     text, joined = rejoin_wrapped(section.text, parse, result)
     if not joined:
         return result
@@ -165,8 +196,9 @@ def _not_needed(capture: Capture) -> set[str]:
     return set()
 
 
-def _sockets(parsed: dict[str, Parsed[Any]]) -> tuple[str, list[Socket]]:
-    """The socket list and where it came from: "ss", "proc_net", "netstat" or ""."""
+def _sockets(parsed: dict[str, Parsed[Any]], ss_printed: bool) -> tuple[str, list[Socket]]:
+    """The socket list and where it came from: "ss", "proc_net", "netstat" or "".
+    `ss_printed`: the ss section has output (an empty one is not a socket list)."""
     if "ss" in parsed and parsed["ss"].records:
         return "ss", parsed["ss"].records
     owners = parsed["socket_owners"].records if "socket_owners" in parsed else []
@@ -175,7 +207,7 @@ def _sockets(parsed: dict[str, Parsed[Any]]) -> tuple[str, list[Socket]]:
         return "proc_net", join_owners(tables, owners)
     if "netstat" in parsed and parsed["netstat"].records:
         return "netstat", join_owners(parsed["netstat"].records, owners)
-    return ("ss", []) if "ss" in parsed else ("", [])
+    return ("ss", []) if ss_printed else ("", [])
 
 
 def build(capture: Capture, source: str = "") -> Report:
@@ -186,9 +218,8 @@ def build(capture: Capture, source: str = "") -> Report:
     for name, section in capture.sections.items():
         if name in skip:
             continue
-        spec = BY_NAME.get(name)
-        parser = spec.parser if spec else (name if capture.raw_paste else None)
-        if not parser or not section.stdout or (spec is not None and spec.only_if_ok and not section.ok):
+        parser = parses(section, capture.raw_paste)
+        if parser is None:
             continue
         result = parse_section(section, parser)
         if capture.raw_paste:
@@ -196,21 +227,22 @@ def build(capture: Capture, source: str = "") -> Report:
         parsed[name] = result
         problems.extend(SectionProblem(name, p) for p in result.problems)
 
-    socket_source, sockets = _sockets(parsed)
     ss_section = capture.sections.get("ss")
+    socket_source, sockets = _sockets(parsed, bool(ss_section and ss_section.stdout))
+    ss_said = parsed.get("ss")
     lineage = parsed["ancestry"].records if "ancestry" in parsed else []
     ancestors = [r for r in lineage if isinstance(r, Ancestor)]
-    sockets, ours = this_collect.mark(sockets, ancestors, ss_section.stderr if ss_section else None)
+    sockets, ours = this_collect.mark(sockets, ancestors, ss_said.own_pid if isinstance(ss_said, SsOutput) else None)
 
     device = _device(capture, parsed)
-    diag = kdiag.diagnose_live(capture.sections, parsed, sockets if socket_source == "ss" else None)
+    diag = kdiag.diagnose_live(parsed, sockets if socket_source == "ss" else None)
     sockstat: dict[str, dict[str, int]] = {}
     for name in ("sockstat", "sockstat6"):
         if name in parsed:
             sockstat.update(sockstat_parser.as_dict(parsed[name]))
     kmem = kernel_memory.analyse(parsed)
     mem = meminfo.as_dict(parsed["meminfo"]) if "meminfo" in parsed else {}
-    elsewhere = memory_elsewhere.analyse(capture.sections, parsed, mem, kmem.page_size)
+    elsewhere = memory_elsewhere.analyse(parsed, mem, kmem.page_size)
     owner_ctx = OwnerContext(root=device.root, child_pid_namespace=_child_pid_namespace(lineage))
     sums = breakdown(sockets, owner_ctx)
     if ours.sockets:

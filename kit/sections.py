@@ -39,8 +39,8 @@ class Section:
 
 # Lines a section's shell writes on its stderr for kit to read back. They are
 # written by the probe itself (never by the device's commands), read by the
-# section's parser module (kit.parsers.kconfig.source: SOURCE_MARKER in
-# kconfig; kit.parsers.ss.own_pid: PID_MARKER in ss) and shown as they are in
+# section's parser (kit.parsers.kconfig.parse: SOURCE_MARKER in kconfig;
+# kit.parsers.ss.parse_section: PID_MARKER in ss) and shown as they are in
 # the report's raw sections.
 MARKER = "# kit: "  # every such line starts so; kit skips them when quoting a command's stderr
 SOURCE_MARKER = MARKER + "source "  # kconfig, pagesize: the file or tool the output came from
@@ -202,7 +202,7 @@ SECTIONS: tuple[Section, ...] = (
     Section(
         "ss",
         _SS,
-        parser="ss",
+        parser="ss:parse_section",
         changes_kernel=True,
         timeout=60,
         max_bytes=256 * MIB,

@@ -35,7 +35,6 @@ def build_report(path: Path):
 
 def parse_sections(sections):
     """Each section's parser run on it, as kit.report.build does (what kdiag.diagnose_live reads)."""
-    from kit.report import parse_section
-    from kit.sections import BY_NAME
+    from kit.report import parse_section, parses
 
-    return {n: parse_section(s) for n, s in sections.items() if n in BY_NAME and BY_NAME[n].parser and s.stdout}
+    return {n: parse_section(s, parser) for n, s in sections.items() if (parser := parses(s)) is not None}

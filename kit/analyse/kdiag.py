@@ -37,16 +37,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kit.analyse.kdiag_evidence import Evidence, NetidTally, gather
 from kit.diag_options import EXTRA_SYMBOLS, OPTIONS, REQUIRED, SPECS, DiagOption
 from kit.parsers import kconfig as kconfig_parser
 from kit.records import KconfigOption, Parsed, Socket
 from kit.render.remedy_text import describe_remedy
-
-if TYPE_CHECKING:  # pragma: no cover
-    from kit.capture import SectionOutput
 
 STATES = ("builtin", "module", "loaded", "available", "absent", "unknown")
 VERDICTS = ("ok", "partial", "missing", "unknown")
@@ -469,15 +466,14 @@ def _only_required(options: dict[str, OptionVerdict], required: Sequence[str]) -
 
 
 def diagnose_live(
-    sections: Mapping[str, SectionOutput],
     parsed: Mapping[str, Parsed[Any]],
     sockets: Sequence[Socket] | None,
     required: Sequence[str] = REQUIRED,
 ) -> KernelDiag:
-    """The running kernel's verdict from one capture: its sections, what their parsers read
+    """The running kernel's verdict from one capture: what its sections' parsers read
     (kit.report.build's `parsed`), and ss's sockets (None: ss did not run). Only `required`
     options get a remedy."""
-    ev = gather(sections, parsed, sockets)
+    ev = gather(parsed, sockets)
     options: dict[str, OptionVerdict] = {}
     for name in OPTIONS:  # in order: dependencies come before what needs them
         options[name] = _option_live(SPECS[name], ev, options)

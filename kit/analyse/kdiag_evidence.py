@@ -1,37 +1,29 @@
 """The kernel diag evidence in a capture: what each kdiag section, the config and /proc/modules say.
 
-kit.analyse.kdiag judges the options on this; here the sections are read,
-once, into one Evidence: the config (and which file it came from: the kconfig
-section's SOURCE_MARKER line, read by kit.parsers.kconfig.source), /proc/modules before and after ss,
-the module files, modules.builtin, /proc/kallsyms, the tools a remedy can
-use, OpenWrt, and why no config or no ss list was there.
+kit.analyse.kdiag judges the options on this; here what the sections'
+parsers returned (each reads its own section's stderr and exit status:
+kit.report.parse_section) is gathered, once, into one Evidence: the config
+(and which file it came from: kit.parsers.kconfig.ConfigText.source),
+/proc/modules before and after ss, the module files, modules.builtin,
+/proc/kallsyms, the tools a remedy can use, OpenWrt, and why no config or no
+ss list was there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kit.numbers import is_digits
 from kit.parsers import kconfig as kconfig_parser
 from kit.parsers import os_release as os_release_parser
 from kit.parsers import proc_modules
-from kit.parsers import ss as ss_parser
-from kit.parsers.kdiag_listings import (
-    ListedFile,
-    ModuleFile,
-    file_error,
-    missing_modules_dir,
-    proc_config_absent,
-    refused,
-    says_missing,
-)
+from kit.parsers.kconfig import ConfigText
+from kit.parsers.kdiag_listings import ConfigFiles, Listing, ModuleFiles
+from kit.parsers.proc_modules import ModuleList
+from kit.parsers.ss import SsOutput
 from kit.records import KconfigOption, Parsed, Socket
-from kit.sections import MARKER
-
-if TYPE_CHECKING:  # pragma: no cover
-    from kit.capture import SectionOutput
 
 
 @dataclass
@@ -69,110 +61,85 @@ class Evidence:
     notes: list[str] = field(default_factory=list)
 
 
-def _records(parsed: Mapping[str, Parsed[Any]], name: str) -> list[Any]:
-    """What the section's parser read (kit.parsers.kdiag_listings); [] when it printed nothing."""
-    result = parsed.get(name)
-    return result.records if result is not None else []
-
-
-def gather(
-    sections: Mapping[str, SectionOutput], parsed: Mapping[str, Parsed[Any]], sockets: Sequence[Socket] | None
-) -> Evidence:
-    """The evidence in one capture: its sections (exit status, stderr, cut short?) and what their parsers read."""
+def gather(parsed: Mapping[str, Parsed[Any]], sockets: Sequence[Socket] | None) -> Evidence:
+    """The evidence in one capture: what its sections' parsers read (kit.report.build's `parsed`;
+    a section missing there is not in the capture), and ss's sockets (None: no socket list from ss)."""
     ev = Evidence(ss_sockets=sockets)
-    _gather_config(sections, parsed, ev)
+    _gather_config(parsed, ev)
     for name in ("modules_before", "modules_after"):
-        sec = sections.get(name)
-        if sec is None:
+        modules = parsed.get(name)
+        if not isinstance(modules, ModuleList):
             continue
-        text = sec.text
-        if not text.strip() and says_missing(sec.stderr):
+        if modules.absent:
             ev.no_module_support = True
             continue
-        if not text.strip() and not sec.ok:
+        if modules.unread:
             continue  # unreadable: says nothing
-        modules = parsed.get(name)
-        names = proc_modules.names(modules) if modules is not None else set()
-        setattr(ev, "before" if name == "modules_before" else "after", names)
-    sec = sections.get("kdiag_module_files")
-    if sec is not None and sec.complete:
-        listed: list[ModuleFile] = _records(parsed, "kdiag_module_files")
+        setattr(ev, "before" if name == "modules_before" else "after", proc_modules.names(modules))
+    module_files = parsed.get("kdiag_module_files")
+    if isinstance(module_files, ModuleFiles) and module_files.looked:
+        listed = module_files.records
+        ev.files = {}
         if listed:
             ev.modules_dir = listed[0].path if listed[0].module is None else ""
-            ev.files = {}
             for f in listed:
                 if f.module and f.module not in ev.files:
                     ev.files[f.module] = f.path
-        elif sec.ok or says_missing(sec.stderr):
-            ev.files = {}  # looked: nothing there (or no module directory at all)
-            missing_dir = missing_modules_dir(sec.stderr)
-            ev.modules_dir = missing_dir or ""
-            ev.modules_dir_missing = missing_dir is not None
-    sec = sections.get("kdiag_modules_builtin")
-    if sec is not None and (sec.text.strip() or sec.ok):
-        ev.builtin = set(_records(parsed, "kdiag_modules_builtin"))
-    sec = sections.get("kdiag_kallsyms")
-    if sec is not None and sec.complete and not says_missing(sec.stderr):
+        else:  # looked: nothing there (or no module directory at all)
+            ev.modules_dir = module_files.missing_dir or ""
+            ev.modules_dir_missing = module_files.missing_dir is not None
+    builtin = parsed.get("kdiag_modules_builtin")
+    if isinstance(builtin, Listing) and builtin.read:
+        ev.builtin = set(builtin.records)
+    kallsyms = parsed.get("kdiag_kallsyms")
+    if isinstance(kallsyms, Listing) and kallsyms.read:
         ev.kallsyms = {}
-        for symbol in _records(parsed, "kdiag_kallsyms"):
+        for symbol in kallsyms.records:
             ev.kallsyms.setdefault(symbol.name, symbol.module)
-    sec = sections.get("kdiag_tools")
-    if sec is not None and sec.complete:
-        ev.tools = set(_records(parsed, "kdiag_tools"))
-    sec = sections.get("os_release")
-    if sec is not None:
-        values = os_release_parser.as_dict(parsed["os_release"]) if "os_release" in parsed else {}
-        ev.openwrt = os_release_parser.openwrt_release(values) or ""
-    sec = sections.get("ss")
+    tools = parsed.get("kdiag_tools")
+    if isinstance(tools, Listing) and tools.read:
+        ev.tools = set(tools.records)
+    if "os_release" in parsed:
+        ev.openwrt = os_release_parser.openwrt_release(os_release_parser.as_dict(parsed["os_release"])) or ""
+    ss = parsed.get("ss")
     if sockets is None:
-        if sec is None:
+        if not isinstance(ss, SsOutput):
             ev.ss_note = "ss did not run"
-        elif ss_parser.not_installed(sec.rc, sec.stderr):
+        elif ss.not_installed:
             ev.ss_note = "ss is not installed on the device"
         else:
-            ev.ss_note = "ss gave no socket list" + (f" ({first_line(sec.stderr)})" if sec.stderr else "")
+            ev.ss_note = "ss gave no socket list" + (f" ({ss.said})" if ss.said else "")
     return ev
 
 
-def first_line(text: str, limit: int = 120) -> str:
-    for ln in (text or "").splitlines():
-        if ln.strip() and not ln.startswith(MARKER.rstrip()):
-            return ln.strip()[:limit]
-    return ""
-
-
-def _gather_config(sections: Mapping[str, SectionOutput], parsed: Mapping[str, Parsed[Any]], ev: Evidence) -> None:
-    sec = sections.get("kconfig")
-    files = sections.get("kdiag_config_files")
-    listing: list[ListedFile] = _records(parsed, "kdiag_config_files") if files is not None else []
-    if files is not None and files.complete:
-        if any(f.path == "/proc/config.gz" for f in listing):
+def _gather_config(parsed: Mapping[str, Parsed[Any]], ev: Evidence) -> None:
+    config = parsed.get("kconfig")
+    files = parsed.get("kdiag_config_files")
+    listing = files if isinstance(files, ConfigFiles) else None
+    if listing is not None and listing.looked:
+        if any(f.path == "/proc/config.gz" for f in listing.records):
             ev.proc_config = "exists"
-        elif proc_config_absent(files.stderr):
+        elif listing.proc_config_absent:
             ev.proc_config = "absent"
-    if sec is not None:
-        source = kconfig_parser.source(sec.stderr)
-        text = sec.text
-        config = parsed.get("kconfig")
-        if text.strip() and config is not None and config.records:
-            ev.config = kconfig_parser.as_dict(config)
-            ev.config_source = source if source is not None else "kernel config (source not recorded)"
-            ev.config_dialect = kconfig_parser.dialect(text)
-            if ev.config_source == "/proc/config.gz":
-                ev.proc_config = "read"
-            if not sec.complete or sec.truncated:
-                ev.config_cut = True
-                ev.notes.append(f"{ev.config_source} was cut short: options after the cut are unknown")
-            if ev.config_source != "/proc/config.gz":
-                ev.notes.append(
-                    f"config read from {ev.config_source}: it may belong to another build "
-                    "than the running kernel; the live evidence decides where they disagree"
-                )
-            return
+    if isinstance(config, ConfigText) and config.records:
+        ev.config = kconfig_parser.as_dict(config)
+        ev.config_source = config.source if config.source is not None else "kernel config (source not recorded)"
+        ev.config_dialect = config.dialect
+        if ev.config_source == "/proc/config.gz":
+            ev.proc_config = "read"
+        if config.cut:
+            ev.config_cut = True
+            ev.notes.append(f"{ev.config_source} was cut short: options after the cut are unknown")
+        if ev.config_source != "/proc/config.gz":
+            ev.notes.append(
+                f"config read from {ev.config_source}: it may belong to another build "
+                "than the running kernel; the live evidence decides where they disagree"
+            )
+        return
     # No config: say why, file by file (the kconfig section hides zcat's complaint).
     reasons = []
-    listed = {f.path: list(f.fields) for f in listing if len(f.fields) >= 5}
-    err = (files.stderr if files is not None else "") + "\n" + (sec.stderr if sec is not None else "")
+    listed = {f.path: list(f.fields) for f in (listing.records if listing else []) if len(f.fields) >= 5}
+    complaints = [c.complaints for c in (listing, config) if isinstance(c, (ConfigFiles, ConfigText))]
     for path in ("/proc/config.gz", "/boot/config-", "/lib/modules/"):
         hit = next((p for p in listed if p.startswith(path)), None)
         if hit is not None:
@@ -180,7 +147,7 @@ def _gather_config(sections: Mapping[str, SectionOutput], parsed: Mapping[str, P
             size = fields[4] if len(fields) > 4 and is_digits(fields[4]) else None
             if size == "0" and not hit.startswith("/proc/"):
                 reasons.append(f"{hit} is empty")
-            elif refused(hit, err):
+            elif any(c.refuses(hit) for c in complaints):
                 reasons.append(f"{hit}: permission denied")
             elif not fields[0][1:].count("r"):
                 reasons.append(f"{hit}: not readable (mode {fields[0]})")
@@ -189,13 +156,13 @@ def _gather_config(sections: Mapping[str, SectionOutput], parsed: Mapping[str, P
             else:
                 reasons.append(f"{hit} exists ({' '.join(fields[:1])}) but could not be read")
             continue
-        error = file_error(path, err)
+        error = next((e for e in (c.error(path) for c in complaints) if e is not None), None)
         if error is not None:
             reasons.append(f"{error[0]}: {error[1]}")
         elif path == "/proc/config.gz" and files is not None:
             reasons.append("/proc/config.gz: absent (CONFIG_IKCONFIG_PROC not set)")
-    if sec is None:
+    if not isinstance(config, ConfigText):
         reasons.insert(0, "the capture has no kernel config section")
     elif not reasons:
-        reasons.append(f"no config file could be read ({first_line(sec.stderr) or 'nothing printed'})")
+        reasons.append(f"no config file could be read ({config.said or 'nothing printed'})")
     ev.notes.append("no kernel config read: " + "; ".join(reasons))

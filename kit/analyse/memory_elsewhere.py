@@ -20,8 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kit.capture import SectionOutput
-from kit.parsers.slab_conntrack import Conntrack, SlabCache
+from kit.parsers.slab_conntrack import Conntrack, SlabCache, SlabConntrack
 from kit.records import Parsed
 
 CONNTRACK_NEAR_FULL = 0.80  # count >= 80% of max: a finding
@@ -76,19 +75,6 @@ class MemoryElsewhere:
         return value / self.mem_total
 
 
-def _slabinfo_state(section: SectionOutput | None, caches: list[SlabCache]) -> str:
-    if section is None:
-        return "not collected"
-    if caches:
-        return "read"
-    err = section.stderr or ""
-    if "ermission denied" in err:
-        return "denied"
-    if "No such file" in err or "can't open" in err:
-        return "absent"
-    return "read" if "/proc/slabinfo:" in section.text else "absent"
-
-
 def _groups(caches: list[SlabCache], page_size: int) -> tuple[SlabGroup, ...]:
     out = []
     for label, prefixes in SLAB_GROUPS:
@@ -99,10 +85,9 @@ def _groups(caches: list[SlabCache], page_size: int) -> tuple[SlabGroup, ...]:
     return tuple(out)
 
 
-def analyse(
-    sections: Mapping[str, SectionOutput], parsed: Mapping[str, Parsed[Any]], mem: Mapping[str, int], page_size: int
-) -> MemoryElsewhere:
-    records = parsed["slab_conntrack"].records if "slab_conntrack" in parsed else []
+def analyse(parsed: Mapping[str, Parsed[Any]], mem: Mapping[str, int], page_size: int) -> MemoryElsewhere:
+    section = parsed.get("slab_conntrack")
+    records = section.records if section is not None else []
     caches = [r for r in records if isinstance(r, SlabCache)]
     track = {r.key: r.value for r in records if isinstance(r, Conntrack)}
     return MemoryElsewhere(
@@ -114,5 +99,5 @@ def analyse(
         conntrack_count=track.get("count"),
         conntrack_max=track.get("max"),
         slab_groups=_groups(caches, page_size),
-        slabinfo=_slabinfo_state(sections.get("slab_conntrack"), caches),
+        slabinfo=section.slabinfo if isinstance(section, SlabConntrack) else "not collected",
     )

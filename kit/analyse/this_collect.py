@@ -15,7 +15,7 @@ never from addresses (a jump host or NAT changes those):
   privilege-separation monitor sits between and holds the same connection;
   dropbear's listener is not ours). A lone SSH server process (inetd mode,
   `dropbear -i`) is the session itself, unless it holds a LISTEN socket;
-- the `ss` section's `# kit: pid N` stderr line (read by kit.parsers.ss.own_pid): ss's own sock_diag socket
+- the `ss` section's `# kit: pid N` stderr line (read by the ss section's parser, kit.parsers.ss.parse_section): ss's own sock_diag socket
   (netlink protocol 4, port N) and the kernel's end of it (4:0), which hold
   the dump being read;
 - the other end of a TCP connection of this collect, when the capture lists
@@ -31,7 +31,6 @@ from dataclasses import dataclass
 
 from kit.analyse.totals import held_now
 from kit.parsers.ancestry import Ancestor
-from kit.parsers.ss import own_pid
 from kit.records import Socket
 
 SHELLS = frozenset({"sh", "ash", "dash", "bash", "busybox", "ksh", "mksh", "zsh", "hush"})
@@ -94,13 +93,14 @@ def _memory(sock: Socket) -> int:
 
 
 def mark(
-    sockets: Sequence[Socket], ancestors: Sequence[Ancestor], ss_stderr: str | None
+    sockets: Sequence[Socket], ancestors: Sequence[Ancestor], ss_pid: int | None
 ) -> tuple[list[Socket], ThisCollect]:
-    """Sockets with `this_collect` set where the capture shows they are this collect's own."""
+    """Sockets with `this_collect` set where the capture shows they are this collect's own.
+    `ss_pid`: ss's own pid (kit.parsers.ss.SsOutput.own_pid), None when the capture does not say."""
     listeners = {p.pid for s in sockets if s.state == "LISTEN" for p in s.processes if p.pid is not None}
     procs = collect_processes(ancestors, listeners)
     pids = {p.pid for p in procs}
-    ss = own_pid(ss_stderr)
+    ss = ss_pid
     if ss is not None:
         procs.append(CollectProcess(ss, "ss", "ss"))
     ours: set[int] = set()  # indexes into sockets

@@ -34,8 +34,10 @@ the Kconfig defaults, so an option it does not mention takes its default
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from kit.records import KconfigOption, Parsed, ParseProblem
+from kit.parsers.command_stderr import FileComplaints, first_line
+from kit.records import KconfigOption, Parsed, ParseProblem, SectionStatus
 from kit.sections import SOURCE_MARKER
 
 _NAME = re.compile(r"CONFIG_[A-Za-z0-9_]+\Z")
@@ -49,8 +51,27 @@ _HEADER = re.compile(
 )
 
 
-def parse(text: str) -> Parsed[KconfigOption]:
-    result: Parsed[KconfigOption] = Parsed()
+@dataclass(slots=True)
+class ConfigText(Parsed[KconfigOption]):
+    """The options, and what the probe's kconfig section said about the text (its SectionStatus)."""
+
+    dialect: str = "config"  # dialect(text)
+    source: str | None = None  # the file the probe read (its SOURCE_MARKER line); None: not said
+    cut: bool = False  # the section was cut off or truncated: an option after the cut is unknown
+    said: str = ""  # the first line the commands wrote on stderr (command_stderr.first_line)
+    complaints: FileComplaints = FileComplaints()  # the config files the commands could not read
+
+
+def parse(text: str, status: SectionStatus | None = None) -> ConfigText:
+    """`status`: the probe's kconfig section's (kit.report.parse_section); None for a config file."""
+    status = status or SectionStatus()
+    result = ConfigText(
+        dialect=dialect(text),
+        source=source(status.stderr),
+        cut=not status.complete or status.truncated,
+        said=first_line(status.stderr),
+        complaints=FileComplaints.of(status.stderr),
+    )
     for number, raw in enumerate(text.split("\n"), 1):
         line = raw.rstrip("\r")
         if not line.strip():

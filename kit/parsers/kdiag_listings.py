@@ -13,18 +13,22 @@
         /sbin/modprobe
 
 One parse_<section> per section; records are typed, and what each listing
-means for the verdict is kit.analyse.kdiag_evidence's to say. What the
-sections' commands say on stderr about a missing file is read here too
-(says_missing, missing_modules_dir, proc_config_absent, refused,
-file_error), with the listings.
+means for the verdict is kit.analyse.kdiag_evidence's to say. Each takes the
+section's SectionStatus (kit.report.parse_section passes it): what the
+command said on stderr about a missing or unreadable file, and whether it
+finished, are read here, into the result beside the listing.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TypeVar
 
-from kit.records import Parsed, ParseProblem
+from kit.parsers.command_stderr import FileComplaints, says_missing
+from kit.records import Parsed, ParseProblem, SectionStatus
+
+T = TypeVar("T")
 
 _MODULE_FILE = re.compile(r"(.+)\.ko(\.(xz|gz|zst))?$")
 
@@ -54,8 +58,37 @@ class Symbol:
     module: str  # "" when built in, else the module in [brackets]
 
 
-def parse_config_files(text: str) -> Parsed[ListedFile]:
-    result: Parsed[ListedFile] = Parsed()
+@dataclass(slots=True)
+class ConfigFiles(Parsed[ListedFile]):
+    """kdiag_config_files: the ls -l lines, and what ls said about the files it could not list."""
+
+    looked: bool = False  # the section finished: a file not listed is not there
+    proc_config_absent: bool = False  # ls said there is no /proc/config.gz
+    complaints: FileComplaints = FileComplaints()
+
+
+@dataclass(slots=True)
+class ModuleFiles(Parsed[ModuleFile]):
+    """kdiag_module_files: the module directory and its diag module files."""
+
+    looked: bool = False  # finished, and listed files, exited 0, or said the directory is not there
+    missing_dir: str | None = None  # the module directory ls said does not exist
+
+
+@dataclass(slots=True)
+class Listing(Parsed[T]):
+    """kdiag_modules_builtin, kdiag_kallsyms, kdiag_tools: the names, and whether the list was read at all."""
+
+    read: bool = False  # False: the command failed or was cut off, so a name missing here says nothing
+
+
+def parse_config_files(text: str, status: SectionStatus | None = None) -> ConfigFiles:
+    status = status or SectionStatus()
+    result = ConfigFiles(
+        looked=status.complete,
+        proc_config_absent=bool(_NO_PROC_CONFIG.search(status.stderr)),
+        complaints=FileComplaints.of(status.stderr),
+    )
     for line in text.splitlines():
         words = line.split()
         if words:
@@ -63,17 +96,24 @@ def parse_config_files(text: str) -> Parsed[ListedFile]:
     return result
 
 
-def parse_module_files(text: str) -> Parsed[ModuleFile]:
-    result: Parsed[ModuleFile] = Parsed()
+def parse_module_files(text: str, status: SectionStatus | None = None) -> ModuleFiles:
+    status = status or SectionStatus()
+    result = ModuleFiles()
     for line in text.splitlines():
         path = line.strip()
         if path:
             result.records.append(ModuleFile(path, module_name(path)))
+    if status.complete and (result.records or status.ok or says_missing(status.stderr)):
+        result.looked = True
+        if not result.records:
+            m = _NO_MODULES_DIR.search(status.stderr)
+            result.missing_dir = m.group(1) if m else None
     return result
 
 
-def parse_modules_builtin(text: str) -> Parsed[str]:
-    result: Parsed[str] = Parsed()
+def parse_modules_builtin(text: str, status: SectionStatus | None = None) -> Listing[str]:
+    status = status or SectionStatus()
+    result: Listing[str] = Listing(read=bool(text.strip()) or status.ok)
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -85,8 +125,9 @@ def parse_modules_builtin(text: str) -> Parsed[str]:
     return result
 
 
-def parse_kallsyms(text: str) -> Parsed[Symbol]:
-    result: Parsed[Symbol] = Parsed()
+def parse_kallsyms(text: str, status: SectionStatus | None = None) -> Listing[Symbol]:
+    status = status or SectionStatus()
+    result: Listing[Symbol] = Listing(read=status.complete and not says_missing(status.stderr))
     for number, line in enumerate(text.splitlines(), 1):
         parts = line.split()
         if not parts:
@@ -98,46 +139,14 @@ def parse_kallsyms(text: str) -> Parsed[Symbol]:
     return result
 
 
-def parse_tools(text: str) -> Parsed[str]:
-    result: Parsed[str] = Parsed()
+def parse_tools(text: str, status: SectionStatus | None = None) -> Listing[str]:
+    status = status or SectionStatus()
+    result: Listing[str] = Listing(read=status.complete)
     for line in text.splitlines():
         if line.strip():
             result.records.append(line.strip().rsplit("/", 1)[-1])
     return result
 
 
-_MISSING = re.compile(r"No such file|not found|can't open", re.I)
 _NO_MODULES_DIR = re.compile(r"(/lib/modules/\S+?)'?: No such file")
 _NO_PROC_CONFIG = re.compile(r"/proc/config\.gz'?: No such file")
-
-
-def says_missing(stderr: str | None) -> bool:
-    """A command's stderr says the file (or the command) is not there: ls, cat, grep, busybox and GNU wording."""
-    return bool(_MISSING.search(stderr or ""))
-
-
-def missing_modules_dir(stderr: str | None) -> str | None:
-    """kdiag_module_files: the module directory ls said does not exist; None: it did not say so."""
-    m = _NO_MODULES_DIR.search(stderr or "")
-    return m.group(1) if m else None
-
-
-def proc_config_absent(stderr: str | None) -> bool:
-    """kdiag_config_files: ls said there is no /proc/config.gz."""
-    return bool(_NO_PROC_CONFIG.search(stderr or ""))
-
-
-def refused(path: str, stderr: str) -> bool:
-    """A command's stderr says it may not read `path` (Permission denied, Operation not permitted)."""
-    return bool(re.search(re.escape(path) + r".*(Permission denied|Operation not permitted)", stderr))
-
-
-def file_error(prefix: str, stderr: str) -> tuple[str, str] | None:
-    """The first file starting with `prefix` a command's stderr says it could not read, and why:
-    "absent", "permission denied" or "operation not permitted"; None: it names none."""
-    m = re.search(
-        r"(" + re.escape(prefix) + r"\S*)[^\n]*?(No such file|Permission denied|Operation not permitted)", stderr
-    )
-    if m is None:
-        return None
-    return m.group(1).rstrip(":"), "absent" if m.group(2) == "No such file" else m.group(2).lower()

@@ -16,7 +16,8 @@ Quirks seen:
   addresses (kptr_restrict): kept out of the record, it says nothing here.
 - The taint flags `(OE)` appear only for tainting modules.
 - A kernel without module support (CONFIG_MODULES not set) has no
-  /proc/modules at all: the probe's `cat` fails and the text is empty.
+  /proc/modules at all: the probe's `cat` fails and the text is empty
+  (ModuleList.absent, from the section's stderr).
 
 Fields: Module(name, size, refcount, state, line, used_by). state is Live,
 Loading or Unloading (as printed).
@@ -27,7 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kit.numbers import is_digits, to_int
-from kit.records import Parsed, ParseProblem
+from kit.parsers.command_stderr import says_missing
+from kit.records import Parsed, ParseProblem, SectionStatus
 
 _STATES = ("Live", "Loading", "Unloading")
 
@@ -42,8 +44,19 @@ class Module:
     used_by: tuple[str, ...] = ()
 
 
-def parse(text: str) -> Parsed[Module]:
-    result: Parsed[Module] = Parsed()
+@dataclass(slots=True)
+class ModuleList(Parsed[Module]):
+    """The modules, and what an empty list means (from the section's SectionStatus)."""
+
+    absent: bool = False  # nothing read, and the command said there is no /proc/modules: no module support
+    unread: bool = False  # nothing read, and the command failed or was cut off: the list says nothing
+
+
+def parse(text: str, status: SectionStatus | None = None) -> ModuleList:
+    status = status or SectionStatus()
+    empty = not text.strip()
+    absent = empty and says_missing(status.stderr)
+    result = ModuleList(absent=absent, unread=empty and not absent and not status.ok)
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kit.records import Parsed, ParseProblem
+from kit.records import Parsed, ParseProblem, SectionStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +57,16 @@ class SlabCache:
         return self.num_slabs * self.pagesperslab
 
 
-def parse(text: str) -> Parsed[Conntrack | SlabCache]:
-    result: Parsed[Conntrack | SlabCache] = Parsed()
+@dataclass(slots=True)
+class SlabConntrack(Parsed[Conntrack | SlabCache]):
+    """The records, and whether /proc/slabinfo was read (from the section's SectionStatus too)."""
+
+    slabinfo: str = "absent"  # "read", "denied" (not root), "absent" (no such file)
+
+
+def parse(text: str, status: SectionStatus | None = None) -> SlabConntrack:
+    status = status or SectionStatus()
+    result = SlabConntrack()
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -83,4 +91,15 @@ def parse(text: str) -> Parsed[Conntrack | SlabCache]:
                 result.records.append(SlabCache(words[0][:64], a, n, size, per, pages, act_slabs, slabs, number))
                 continue
         result.problems.append(ParseProblem(number, line[:300], "not a conntrack sysctl nor a slabinfo 2.1 line"))
+    result.slabinfo = _slabinfo(text, status.stderr, any(isinstance(r, SlabCache) for r in result.records))
     return result
+
+
+def _slabinfo(text: str, stderr: str, caches: bool) -> str:
+    if caches:
+        return "read"
+    if "ermission denied" in stderr:
+        return "denied"
+    if "No such file" in stderr or "can't open" in stderr:
+        return "absent"
+    return "read" if "/proc/slabinfo:" in text else "absent"

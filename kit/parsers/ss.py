@@ -106,15 +106,18 @@ import gc
 import re
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from kit.numbers import is_digits
+from kit.parsers.command_stderr import first_line
 from kit.records import (
     OLD_MEM_KEYS,
     SKMEM_KEYS,
     Parsed,
     ParseProblem,
     ProcRef,
+    SectionStatus,
     Skmem,
     Socket,
     new_procref,
@@ -1028,3 +1031,26 @@ _NOT_INSTALLED = re.compile(r"\bss: (not found|No such file)")
 def not_installed(rc: int | None, stderr: str | None) -> bool:
     """The probe's ss section found no ss on the device (the shell's 127, or its "ss: not found")."""
     return rc == 127 or bool(_NOT_INSTALLED.search(stderr or ""))
+
+
+@dataclass(slots=True)
+class SsOutput(Parsed[Socket]):
+    """The sockets, and what the probe's ss section said on stderr (parse_section)."""
+
+    own_pid: int | None = None  # own_pid(): ss's own pid, from the probe's PID_MARKER line
+    not_installed: bool = False  # not_installed(): there is no ss on the device
+    said: str = ""  # the first line ss (or the shell) wrote on stderr, kit's markers left out
+
+
+def parse_section(text: str, status: SectionStatus | None = None) -> SsOutput:
+    """The ss section (kit.sections): parse() of its text, and its stderr's facts from `status`."""
+    status = status or SectionStatus()
+    parsed = parse(text)
+    return SsOutput(
+        parsed.records,
+        parsed.problems,
+        parsed.joined,
+        own_pid=own_pid(status.stderr),
+        not_installed=not_installed(status.rc, status.stderr),
+        said=first_line(status.stderr),
+    )

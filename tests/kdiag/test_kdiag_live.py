@@ -27,7 +27,7 @@ def _diagnose(stdout: bytes, token: str):
     sections, problems = split_sections(stdout, token)
     assert problems == []
     sockets = ss.parse(sections["ss"].text).records if sections["ss"].ok and sections["ss"].stdout else None
-    return sections, kdiag.diagnose_live(sections, parse_sections(sections), sockets)
+    return sections, kdiag.diagnose_live(parse_sections(sections), sockets)
 
 
 @pytest.fixture()
@@ -70,7 +70,7 @@ def test_this_machine_everything_built_in(busy_sockets):
         assert raw.state == "absent" and raw.remedy is None  # an extra: information, no remedy
         sockets = ss.parse(sections["ss"].text).records
         asked = kdiag.diagnose_live(
-            sections, parse_sections(sections), sockets, required=(*kdiag.REQUIRED, "CONFIG_INET_RAW_DIAG")
+            parse_sections(sections), sockets, required=(*kdiag.REQUIRED, "CONFIG_INET_RAW_DIAG")
         )
         assert "CONFIG_INET_RAW_DIAG=y" in remedy_text.describe_remedy(asked.options["CONFIG_INET_RAW_DIAG"].remedy)
     assert diag.options["CONFIG_IKCONFIG_PROC"].evidence[0] == "/proc/config.gz was read"

@@ -31,7 +31,7 @@ def _diagnose(capture_bytes: bytes) -> kdiag.KernelDiag:
     sections = capture.sections
     sockets = ss.parse(sections["ss"].text).records
     # Every option required: these tests check the remedy kit would give for each one.
-    return kdiag.diagnose_live(sections, parse_sections(sections), sockets, required=kdiag.OPTIONS)
+    return kdiag.diagnose_live(parse_sections(sections), sockets, required=kdiag.OPTIONS)
 
 
 def check(scenario: str, diag: kdiag.KernelDiag) -> None:
@@ -125,7 +125,7 @@ def test_paste_of_ss_alone():
     for scenario, verdict in (("loaded", "ok"), ("available", "missing")):
         cap = from_bytes((RECORDED / f"probe-{scenario}.cap").read_bytes())
         paste = {"ss": SectionOutput("ss", cap.sections["ss"].stdout, "", 0)}
-        diag = kdiag.diagnose_live(paste, parse_sections(paste), ss.parse(paste["ss"].text).records)
+        diag = kdiag.diagnose_live(parse_sections(paste), ss.parse(paste["ss"].text).records)
         assert diag.verdict == verdict
         assert diag.notes == ("no kernel config read: the capture has no kernel config section",)
         tcp = diag.options["CONFIG_INET_TCP_DIAG"]
@@ -146,9 +146,7 @@ def test_openwrt_remedies():
     sections = dict(cap.sections)
     sections["os_release"] = SectionOutput("os_release", b"DISTRIB_ID='OpenWrt'\nDISTRIB_RELEASE='23.05.3'\n", "", 0)
     sections["kdiag_tools"] = SectionOutput("kdiag_tools", b"/sbin/modprobe\n/sbin/insmod\n/bin/opkg\n", "", 0)
-    diag = kdiag.diagnose_live(
-        sections, parse_sections(sections), ss.parse(sections["ss"].text).records, required=kdiag.OPTIONS
-    )
+    diag = kdiag.diagnose_live(parse_sections(sections), ss.parse(sections["ss"].text).records, required=kdiag.OPTIONS)
     assert remedy_text.describe_remedy(diag.options["CONFIG_INET_UDP_DIAG"].remedy).startswith(
         "opkg update && opkg install kmod-inet-diag"
     )
@@ -159,7 +157,7 @@ def test_openwrt_remedies():
     sections["kdiag_tools"] = SectionOutput("kdiag_tools", b"/sbin/insmod\n", "", 0)
     available = dict(from_bytes((RECORDED / "probe-available.cap").read_bytes()).sections)
     available["kdiag_tools"] = sections["kdiag_tools"]
-    diag = kdiag.diagnose_live(available, parse_sections(available), ss.parse(available["ss"].text).records)
+    diag = kdiag.diagnose_live(parse_sections(available), ss.parse(available["ss"].text).records)
     remedy = remedy_text.describe_remedy(diag.options["CONFIG_INET_UDP_DIAG"].remedy)
     assert remedy.startswith("insmod /lib/modules/6.1.0-") and remedy.count("insmod ") == 2  # inet_diag first
     assert remedy.index("inet_diag.ko") < remedy.index("udp_diag.ko")

@@ -45,3 +45,37 @@ def test_never_raise(text):
     for parse in (kl.parse_config_files, kl.parse_module_files, kl.parse_modules_builtin, kl.parse_kallsyms):
         parse(text)
     kl.parse_tools(text)
+
+
+def _section(name, stdout, stderr, rc=0, complete=True):
+    return capture.SectionOutput(name, stdout.encode(), stderr, rc, complete=complete)
+
+
+def test_the_section_status_reaches_the_parsers_through_parse_section():
+    """What a command said on stderr is the parser's to read (kit.report.parse_section passes it)."""
+    from kit.report import parse_section
+
+    # busybox ls on a kernel whose modules were never installed
+    gone = _section("kdiag_module_files", "", "ls: /lib/modules/6.1.0-18-4kc-malta: No such file or directory\n", 1)
+    files = parse_section(gone)
+    assert isinstance(files, kl.ModuleFiles) and files.looked and files.missing_dir == "/lib/modules/6.1.0-18-4kc-malta"
+    assert not parse_section(_section("kdiag_module_files", "", "", None, complete=False)).looked
+    denied = parse_section(_section("kdiag_kallsyms", "", "grep: /proc/kallsyms: No such file or directory\n", 2))
+    assert isinstance(denied, kl.Listing) and not denied.read
+    assert parse_section(_section("kdiag_tools", "/sbin/modprobe\n", "", 1)).read
+    listing = parse_section(
+        _section("kdiag_config_files", "", "ls: /proc/config.gz: No such file or directory\n", 1, complete=True)
+    )
+    assert isinstance(listing, kl.ConfigFiles) and listing.proc_config_absent
+    assert listing.complaints.error("/proc/config.gz") == ("/proc/config.gz", "absent")
+
+
+@given(st.text(), st.text(), st.one_of(st.none(), st.integers(-1, 255)), st.booleans())
+def test_status_parsers_never_raise(text, stderr, rc, complete):
+    from kit.report import parse_section, parser_function, takes_status
+    from kit.sections import SECTIONS
+
+    for spec in SECTIONS:
+        section = capture.SectionOutput(spec.name, text.encode("utf-8", "surrogatepass"), stderr, rc, complete=complete)
+        if spec.parser and takes_status(parser_function(spec.parser)):
+            parse_section(section)

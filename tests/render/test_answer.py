@@ -126,11 +126,12 @@ def test_unowned_sockets_of_another_pid_namespace_on_the_test_device():
     """The test device's ss sees the host's sockets (shared network namespace), not their processes."""
     from kit.analyse import owners, this_collect
     from kit.parsers import ancestry, ss
+    from kit.records import SectionStatus
 
-    sockets = ss.parse((FIXTURES / "testdev-dropbear" / "ss-napm.out").read_text()).records
-    lineage = ancestry.parse((FIXTURES / "testdev-dropbear" / "ancestry.out").read_text()).records
     err = (FIXTURES / "testdev-dropbear" / "ss-napm.err").read_text()
-    marked, ours = this_collect.mark(sockets, [a for a in lineage if hasattr(a, "ppid")], err)
+    said = ss.parse_section((FIXTURES / "testdev-dropbear" / "ss-napm.out").read_text(), SectionStatus(err))
+    lineage = ancestry.parse((FIXTURES / "testdev-dropbear" / "ancestry.out").read_text()).records
+    marked, ours = this_collect.mark(said.records, [a for a in lineage if hasattr(a, "ppid")], said.own_pid)
     assert [(p.name, p.pid, p.role) for p in ours.processes] == [("dropbear", 3, "ssh session"), ("ss", 111, "ss")]
     session = [s for s in marked if any(p.pid == 3 for p in s.processes)]
     assert session and all(s.this_collect for s in session)
