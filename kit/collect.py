@@ -17,14 +17,20 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import importlib
+import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kit import __version__, capture, capture_writer, output_file, probe
 from kit.errors import CaptureWriteError, ExitStatus, InputError, ProbeIncomplete
-from kit.report import Report
 from kit.transport.base import Connection, Progress, Transport, no_progress
+
+if TYPE_CHECKING:
+    from kit.report import Report
 
 DEFAULT_PROBE_TIMEOUT = 300.0
 
@@ -81,6 +87,51 @@ def render_files(cap_path: Path, reports: Path, name: str) -> tuple[Report, Path
     return rep, html_path, json_path
 
 
+def after_probe_modules(render: bool) -> list[str]:
+    """The modules reading, parsing, analysing and rendering a capture import (the capture reader's,
+    the report's, every section's parser, the renderers); tests/test_collect_imports.py checks none is missed."""
+    from kit.sections import SECTIONS
+
+    parsers = sorted({f"kit.parsers.{s.parser.partition(':')[0]}" for s in SECTIONS if s.parser})
+    renderers = ["kit.render.html", "kit.render.json"] if render else []
+    return ["kit.bounded_read", "kit.report", *parsers, *renderers]
+
+
+def import_while_waiting(modules: list[str]) -> threading.Thread | None:
+    """Import `modules` in a thread while this one waits for the device; None when all are imported already.
+
+    The analysis modules and Jinja2 cost ~0.1 s of CPU to import, as long as
+    the whole probe takes on a fast device; the probe's run is spent waiting
+    on the link, so they cost nothing there. Imports only: nothing is parsed
+    before the capture is on disk. A failed import is left for the caller's
+    own import to raise, where errors are handled.
+    """
+    missing = [name for name in modules if name not in sys.modules]
+    if not missing:
+        return None
+
+    def work() -> None:
+        for name in missing:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001, S112 - the caller's import raises it again
+                continue
+
+    thread = threading.Thread(target=work, name="kit-import", daemon=True)
+    thread.start()
+    return thread
+
+
+@contextlib.contextmanager
+def _connected(transport: Transport | Connection, progress: Progress) -> Iterator[Connection]:
+    """An open link: `transport` connected (closed on the way out), or the open Connection it already is."""
+    if isinstance(transport, Transport):
+        with transport.connect(progress) as link:
+            yield link
+    else:
+        yield transport
+
+
 @contextlib.contextmanager
 def _capture_errors(directory: Path) -> Iterator[None]:
     """A capture that cannot be written (disk full, no such directory): one line, exit 4, nothing left."""
@@ -127,12 +178,16 @@ def run(
     # The writer opens its files before the device is reached: a captures
     # directory that cannot be written fails first, not after the probe ran.
     with _capture_errors(captures), capture_writer.CaptureWriter(captures, max_capture) as writer:
-        try:
-            result = transport.run(script, timeout=probe_timeout, progress=progress, sink=writer)
-        except ProbeIncomplete as exc:
-            if exc.result is None:  # nothing arrived that could be saved
-                raise
-            incomplete, result = exc, exc.result
+        with _connected(transport, progress) as link:
+            # Started after the handshake, whose packets it would slow (one
+            # GIL): the probe's run is mostly waiting for the device.
+            importing = import_while_waiting(after_probe_modules(render))
+            try:
+                result = link.run(script, timeout=probe_timeout, progress=progress, sink=writer)
+            except ProbeIncomplete as exc:
+                if exc.result is None:  # nothing arrived that could be saved
+                    raise
+                incomplete, result = exc, exc.result
         header = {
             "kit_version": __version__,
             "target": transport.target,
@@ -146,6 +201,8 @@ def run(
         }
         name = stem(transport.target, result.started)
         cap_path = writer.save(name, header)
+    if importing is not None:
+        importing.join()
     progress("capture saved; rendering")
     # Parse what is on disk, exactly as `kit render` would later.
     html_path = json_path = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from kit.errors import CaptureLimitReached
 
@@ -72,6 +72,7 @@ class RunResult:
         return self.exit_status == 0 and not self.timed_out and not self.error
 
 
+@runtime_checkable
 class Transport(Protocol):
     target: str
 
