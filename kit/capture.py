@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,6 +130,8 @@ def write_new(
     file and an existing file is never replaced.
     """
     directory.mkdir(parents=True, exist_ok=True)
+    import tempfile  # here: reading commands never write a temporary file
+
     fd, tmp = tempfile.mkstemp(prefix=".kit-", suffix=".tmp", dir=directory)
     try:
         os.fchmod(fd, mode)

@@ -10,15 +10,11 @@ handler); the work of each cmd_<name>() lives in the module it calls.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import getpass
 import logging
 import math
 import os
 import sys
-import tempfile
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
@@ -258,7 +254,11 @@ def _transport(args: argparse.Namespace) -> Transport:
         try:
             # The prompt may come from the server (keyboard-interactive): shown inert.
             shown = visible(prompt)
-            return input(shown) if echo else getpass.getpass(shown)
+            if echo:
+                return input(shown)
+            import getpass
+
+            return getpass.getpass(shown)
         except EOFError:
             return None
 
@@ -820,6 +820,10 @@ def _write_crash_log(exc: BaseException) -> Path:
     The log holds argv and tracebacks: never a predictable name in a shared
     /tmp (a planted symlink there would be followed), never readable by others.
     """
+    import datetime as dt  # here: commands that do not crash do not pay for these imports
+    import tempfile
+    import traceback
+
     text = "".join(traceback.format_exception(exc))
     stamp = dt.datetime.now(dt.timezone.utc).isoformat()
     entry = f"--- {stamp} kit {__version__} {' '.join(sys.argv)}\n{text}\n"

@@ -21,7 +21,6 @@ import contextlib
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -75,6 +74,8 @@ def replacing(dest: Path, inputs: Iterable[str | Path] = ()) -> Iterator[TextIO]
     """A text stream whose content replaces `dest` (UTF-8) once the block ends without error."""
     inputs = list(inputs)
     refuse_unsafe(dest, inputs)
+    import tempfile  # here: only -o FILE needs it
+
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=".kit-", suffix=".tmp", dir=dest.parent)

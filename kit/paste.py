@@ -30,7 +30,7 @@ line or stderr above the output do not matter:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from kit.records import Parsed
@@ -43,8 +43,7 @@ _PROC_ROW = re.compile(r" *\d+: ([0-9A-Fa-f]+):[0-9A-Fa-f]{4} ")
 def detect(text: str) -> str:
     """The section name to parse `text` as; "ss" when nothing else fits."""
     seen = 0
-    lines = text.split("\n")
-    for i, line in enumerate(lines):
+    for i, line in enumerate(_lines(text)):  # only the first lines are read: no split of 100k lines
         s = line.strip()
         if not s:
             continue
@@ -61,7 +60,7 @@ def detect(text: str) -> str:
         if "Recv-Q" in words and "Send-Q" in words:
             return "ss"
         if words[:2] == ["sl", "local_address"]:
-            return _proc_table(words, lines[i + 1 : i + 20], text)
+            return _proc_table(words, text.split("\n", i + 20)[i + 1 : i + 20], text)
         if words[:3] == ["Num", "RefCount", "Protocol"]:
             return "proc_net_unix"
         if s.startswith("sockets: used") or s.startswith(("TCP6: inuse", "UDP6: inuse")):
@@ -69,6 +68,18 @@ def detect(text: str) -> str:
         if SS_ROW.match(s):
             return "ss"
     return "ss"
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of `text` one at a time, as text.split("\\n") gives them."""
+    start = 0
+    while True:
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
 
 
 def has_socket_data(text: str) -> bool:
