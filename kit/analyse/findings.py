@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from kit.analyse.memory_elsewhere import CONNTRACK_NEAR_FULL
 from kit.diag_options import REQUIRED
 from kit.records import SEVERITIES, Finding, Socket
-from kit.render.remedy_text import describe_remedy
+from kit.render.kdiag_text import describe_remedy, evidence_text, summary_text
 
 if TYPE_CHECKING:
     from kit.report import Analysis
@@ -125,9 +125,9 @@ def kernel_diag_not_ok(report: Analysis) -> Iterable[Finding]:
     severity = "critical" if diag.verdict == "missing" else "warning"
     yield Finding(
         severity,
-        f"Kernel socket diag: {diag.verdict} — {diag.summary}",
+        f"Kernel socket diag: {diag.verdict} — {summary_text(diag)}",
         tuple(
-            f"{name}: {diag.options[name].state}: {e}"
+            f"{name}: {diag.options[name].state}: {evidence_text(e)}"
             for name in REQUIRED
             if name in diag.options
             for e in diag.options[name].evidence[:3]

@@ -26,11 +26,12 @@ Kconfig default, said as such.
 
 States and verdicts are the report contract (docs/design.md, "Kernel diag states").
 
-Why ~600 lines in one module: each option's state, evidence and remedy are
-chosen together from the same Evidence (kit.analyse.kdiag_evidence reads the
-capture into it), and the live and offline verdicts share the protocol rules
-and the summary line. Remedies are data (Remedy); kit.render.remedy_text
-is the one place they become words.
+Why ~500 lines in one module: each option's state, evidence and remedy are
+chosen together from the same Evidence (kit.analyse.kdiag_evidence gathers
+it from what the parsers read), and the live and offline verdicts share the
+protocol rules and the summary. States, evidence, notes, remedies and the
+summary are data (kit.analyse.kdiag_facts); kit.render.kdiag_text is the one
+place they become words.
 """
 
 from __future__ import annotations
@@ -40,61 +41,48 @@ from dataclasses import dataclass
 from typing import Any
 
 from kit.analyse.kdiag_evidence import Evidence, NetidTally, gather
+from kit.analyse.kdiag_facts import (
+    STATES,
+    VERDICTS,
+    BuiltAsModule,
+    BuiltInOrLoaded,
+    ConfigDefault,
+    ConfigDepsUnmet,
+    ConfigDisagrees,
+    ConfigLine,
+    EveryFamilyFailed,
+    EvidenceItem,
+    InKallsyms,
+    InModulesBuiltin,
+    InProcModules,
+    KernelDiag,
+    LoadedWithoutMemory,
+    ModuleFileFound,
+    Needs,
+    NoEligibleSocket,
+    NoModuleDir,
+    NoModuleFile,
+    NoModuleSupport,
+    NoSocketList,
+    NotInKallsyms,
+    OptionVerdict,
+    ProcConfig,
+    Remedy,
+    SkmemMissing,
+    SkmemShown,
+    Summary,
+    UnexpectedValue,
+)
 from kit.diag_options import EXTRA_SYMBOLS, OPTIONS, REQUIRED, SPECS, DiagOption
 from kit.parsers import kconfig as kconfig_parser
 from kit.records import KconfigOption, Parsed, Socket
-from kit.render.remedy_text import describe_remedy
 
-STATES = ("builtin", "module", "loaded", "available", "absent", "unknown")
-VERDICTS = ("ok", "partial", "missing", "unknown")
+__all__ = ["STATES", "VERDICTS", "KernelDiag", "OptionVerdict", "Remedy", "diagnose_config", "diagnose_live"]
+
 OK_STATES = ("builtin", "loaded")
 # TIME-WAIT and SYN-RECV sockets are minisocks: the kernel has no sk_buff
 # accounting for them, so ss never prints skmem there, whatever the kernel.
 NO_MEMORY_STATES = frozenset({"TIME-WAIT", "SYN-RECV"})
-
-
-@dataclass(frozen=True, slots=True)
-class Remedy:
-    """What to do about one option, as data; kit.render.remedy_text says it in words.
-
-    kind: "modprobe" (modules), "insmod" (paths, in dependency order),
-    "modprobe_or_insmod" (modules), "install" (package with package_manager, on
-    OpenWrt release `source`), "modules_missing" (the config at `source` says
-    option=m but `modules` are not under `where`; package: the OpenWrt one,
-    config_lines: the rebuild instead), "rebuild", "openwrt_rebuild" and
-    "config_rebuild" (config_lines), "probe_first" (modprobe modules; if there
-    is none, `then`), "recollect" (the config in the capture was cut short),
-    "no_evidence" (nothing says: make the config readable).
-    """
-
-    kind: str
-    modules: tuple[str, ...] = ()
-    paths: tuple[str, ...] = ()
-    config_lines: tuple[str, ...] = ()
-    package: str = ""
-    package_manager: str = ""
-    source: str = ""
-    where: str = ""
-    option: str = ""
-    then: Remedy | None = None
-
-
-@dataclass(frozen=True)
-class OptionVerdict:
-    state: str
-    evidence: tuple[str, ...]
-    remedy: Remedy | None
-
-
-@dataclass(frozen=True)
-class KernelDiag:
-    verdict: str
-    options: dict[str, OptionVerdict]
-    summary: str  # one line for the report's first screen
-    notes: tuple[str, ...] = ()  # evidence about the evidence: which config was read, why not
-    # The options the user needs (REQUIRED, or `kit kconfig --require`): only they carry a
-    # remedy; the others are information (an absent UNIX_DIAG costs nothing asked for).
-    required: tuple[str, ...] = REQUIRED
 
 
 PROTOCOLS = (("TCP", "tcp", "CONFIG_INET_TCP_DIAG"), ("UDP", "udp", "CONFIG_INET_UDP_DIAG"))
@@ -106,7 +94,7 @@ PROTOCOLS = (("TCP", "tcp", "CONFIG_INET_TCP_DIAG"), ("UDP", "udp", "CONFIG_INET
 @dataclass
 class _Functional:
     works: bool | None  # None: nothing to judge on
-    evidence: str
+    evidence: EvidenceItem | None
 
 
 def _tally(sockets: Sequence[Socket]) -> dict[str | None, NetidTally]:
@@ -127,30 +115,24 @@ def _tally(sockets: Sequence[Socket]) -> dict[str | None, NetidTally]:
 
 def _functional(ev: Evidence, netids: tuple[str, ...], label: str) -> _Functional:
     if not netids:
-        return _Functional(None, "")
+        return _Functional(None, None)
     if ev.ss_sockets is None:
-        return _Functional(None, f"{ev.ss_note or 'ss did not run'}: no functional proof")
+        return _Functional(None, ev.ss_note or NoSocketList("not_run"))
     if ev.ss_tally is None:
         ev.ss_tally = _tally(ev.ss_sockets)
     tallies = [ev.ss_tally[n] for n in netids if n in ev.ss_tally]
     eligible = sum(t.eligible for t in tallies)
     if not eligible:
-        skipped = sum(t.sockets for t in tallies)
-        extra = f" ({skipped} in TIME-WAIT/SYN-RECV, which never carry it)" if skipped else ""
-        return _Functional(None, f"no {label} socket that can carry memory in the capture{extra}")
+        return _Functional(None, NoEligibleSocket(label, sum(t.sockets for t in tallies)))
     with_mem = sum(t.with_skmem for t in tallies)
     if with_mem:
-        return _Functional(True, f"ss printed skmem for {with_mem} of {eligible} {label} sockets")
-    states = ", ".join(sorted(set().union(*(t.states for t in tallies))))
-    return _Functional(False, f"ss printed no skmem for {eligible} {label} sockets ({states}): it fell back to /proc")
+        return _Functional(True, SkmemShown(label, with_mem, eligible))
+    states = tuple(sorted(set().union(*(t.states for t in tallies))))
+    return _Functional(False, SkmemMissing(label, eligible, states))
 
 
-def _config_line(option: KconfigOption | None, name: str) -> str:
-    if option is None:
-        return f"{name} not in the config"
-    if option.value is None:
-        return f"# {name} is not set"
-    return f"{name}={option.value}"
+def _config_line(source: str, option: KconfigOption | None, name: str) -> ConfigLine:
+    return ConfigLine(source, name, option is not None, option.value if option is not None else None)
 
 
 def _config_value(ev: Evidence, name: str) -> str | None:
@@ -166,26 +148,25 @@ def _config_value(ev: Evidence, name: str) -> str | None:
 
 
 def _option_live(spec: DiagOption, ev: Evidence, verdicts: dict[str, OptionVerdict]) -> OptionVerdict:
-    evidence: list[str] = []
+    evidence: list[EvidenceItem] = []
     name, mod = spec.name, spec.module
     # --- functional proof
-    func = _Functional(None, "")
+    func = _Functional(None, None)
     if name == "CONFIG_INET_DIAG":
         parts = [_functional(ev, (n,), n) for n in spec.netids]
         if any(p.works for p in parts):
             func = next(p for p in parts if p.works)
         elif any(p.works is False for p in parts):
             # Every inet family failed: inet_diag itself, or each protocol module.
-            func = _Functional(False, "; ".join(p.evidence for p in parts if p.works is False))
+            failed = tuple(p.evidence for p in parts if p.works is False and isinstance(p.evidence, SkmemMissing))
+            func = _Functional(False, EveryFamilyFailed(failed))
         else:
             func = parts[0]
     elif name in ("CONFIG_IKCONFIG", "CONFIG_IKCONFIG_PROC"):
-        if ev.proc_config == "read":
-            func = _Functional(True, "/proc/config.gz was read")
-        elif ev.proc_config == "exists":
-            func = _Functional(True, "/proc/config.gz exists (unreadable here)")
+        if ev.proc_config in ("read", "exists"):
+            func = _Functional(True, ProcConfig(ev.proc_config))
         elif ev.proc_config == "absent" and name == "CONFIG_IKCONFIG_PROC":
-            func = _Functional(False, "no /proc/config.gz")
+            func = _Functional(False, ProcConfig("absent"))
     else:
         func = _functional(
             ev,
@@ -194,7 +175,7 @@ def _option_live(spec: DiagOption, ev: Evidence, verdicts: dict[str, OptionVerdi
             if len(spec.netids) == 1
             else {"u_str": "unix", "nl": "netlink", "p_raw": "packet"}.get(spec.netids[0], "?"),
         )
-    if func.evidence:
+    if func.evidence is not None:
         evidence.append(func.evidence)
     # --- modules
     loaded_before = mod is not None and ev.before is not None and mod in ev.before
@@ -203,40 +184,39 @@ def _option_live(spec: DiagOption, ev: Evidence, verdicts: dict[str, OptionVerdi
     lists_known = ev.before is not None or ev.after is not None
     if mod is not None:
         if loaded_after and not loaded_before and ev.before is not None:
-            evidence.append(f"ss autoloaded {mod} (in /proc/modules after ss ran, not before)")
+            evidence.append(InProcModules(mod, "autoloaded"))
         elif loaded:
-            evidence.append(f"/proc/modules: {mod} loaded")
+            evidence.append(InProcModules(mod, "loaded"))
         elif lists_known:
-            evidence.append(f"/proc/modules: {mod} not loaded (before or after ss)")
+            evidence.append(InProcModules(mod, "not_loaded"))
     if ev.no_module_support and not lists_known:
-        evidence.append("no /proc/modules: the kernel has no loadable module support")
+        evidence.append(NoModuleSupport())
     # --- built in / kallsyms / files
     in_builtin = mod is not None and ev.builtin is not None and mod in ev.builtin
-    if in_builtin:
-        evidence.append(f"modules.builtin lists {mod}.ko")
+    if in_builtin and mod is not None:
+        evidence.append(InModulesBuiltin(mod))
     sym_module: str | None = None  # '' built in, name: module, None: not seen / not read
     if ev.kallsyms is not None:
         symbols = [spec.symbol] + [s for s, o in EXTRA_SYMBOLS.items() if o == name]
         for sym in symbols:
             if sym in ev.kallsyms:
                 sym_module = ev.kallsyms[sym]
-                where = f"[{sym_module}]" if sym_module else "(built in)"
-                evidence.append(f"/proc/kallsyms: {sym} {where}")
+                evidence.append(InKallsyms(sym, sym_module))
                 break
     if ev.kallsyms is not None and sym_module is None and not loaded and name != "CONFIG_IKCONFIG":
-        evidence.append(f"/proc/kallsyms has no {spec.symbol}: not built in, no module loaded")
+        evidence.append(NotInKallsyms(spec.symbol))
     path = ev.files.get(mod) if (ev.files is not None and mod) else None
     if path:
-        evidence.append(f"module file {path}")
+        evidence.append(ModuleFileFound(path))
     elif ev.files is not None and mod and not loaded and not in_builtin and not ev.no_module_support:
         if ev.modules_dir_missing:
-            evidence.append(f"no module directory {ev.modules_dir}")
+            evidence.append(NoModuleDir(ev.modules_dir))
         else:
-            evidence.append(f"no {mod}.ko* under {ev.modules_dir or '/lib/modules/$(uname -r)'}")
+            evidence.append(NoModuleFile(mod, ev.modules_dir))
     # --- config
     value = _config_value(ev, name)
     if ev.config is not None:
-        evidence.append(f"{ev.config_source}: {_config_line(ev.config.get(name), name)}")
+        evidence.append(_config_line(ev.config_source, ev.config.get(name), name))
     # --- decide
     strong_builtin = in_builtin or sym_module == ""
     if func.works:
@@ -247,11 +227,11 @@ def _option_live(spec: DiagOption, ev: Evidence, verdicts: dict[str, OptionVerdi
         else:
             state = "loaded"  # works, is a module (=m / file), no module list to confirm
         if not (lists_known or ev.no_module_support or strong_builtin or value):
-            evidence.append("no module list or config in the capture: built in, or a loaded module")
+            evidence.append(BuiltInOrLoaded())
     elif func.works is False:
         if loaded:
             state = "loaded"
-            evidence.append(f"{mod} is loaded, yet ss printed no memory")
+            evidence.append(LoadedWithoutMemory(mod or ""))
         elif path:
             state = "available"
         else:
@@ -283,17 +263,11 @@ def _option_live(spec: DiagOption, ev: Evidence, verdicts: dict[str, OptionVerdi
         says_in = value in ("y", "m")
         is_in = state in ("builtin", "loaded", "available")
         if func.works is not None and says_in != bool(func.works) and is_in != says_in:
-            evidence.append(
-                f"the config disagrees with what ss showed: trust ss ({ev.config_source} may belong to another build)"
-            )
+            evidence.append(ConfigDisagrees(ev.config_source, "ss"))
         elif value == "y" and state == "loaded":
-            evidence.append(
-                f"{ev.config_source} says built in, but it is a loaded module: the config belongs to another build"
-            )
+            evidence.append(ConfigDisagrees(ev.config_source, "builtin_but_loaded"))
         elif value in ("n",) and state in ("loaded", "available") and ev.config.get(name) is not None:
-            evidence.append(
-                f"{ev.config_source} says not set, but the module is there: the config belongs to another build"
-            )
+            evidence.append(ConfigDisagrees(ev.config_source, "unset_but_there"))
     remedy = None if state in OK_STATES else _remedy_live(spec, state, ev, verdicts)
     return OptionVerdict(state, tuple(evidence), remedy)
 
@@ -373,25 +347,25 @@ def _config_lines(spec: DiagOption, value_of: Callable[[str], str | None]) -> tu
 
 def _protocol_capability(
     options: Mapping[str, OptionVerdict], ev: Evidence | None, netid: str, option: str, offline: bool
-) -> tuple[bool | None, str]:
+) -> bool | None:
     good = ("builtin", "loaded", "module") if offline else OK_STATES
     bad = ("absent",) if offline else ("absent", "available")
     if ev is not None:
         func = _functional(ev, (netid,), netid)
         if func.works is not None:
-            return func.works, func.evidence
+            return func.works
     states = [options[n].state for n in ("CONFIG_INET_DIAG", option)]
     if all(s in good for s in states):
-        return True, ""
+        return True
     if any(s in bad for s in states):
-        return False, ""
-    return None, ""
+        return False
+    return None
 
 
 def _verdict(
     options: Mapping[str, OptionVerdict], ev: Evidence | None, offline: bool
 ) -> tuple[str, dict[str, bool | None]]:
-    caps = {label: _protocol_capability(options, ev, netid, opt, offline)[0] for label, netid, opt in PROTOCOLS}
+    caps = {label: _protocol_capability(options, ev, netid, opt, offline) for label, netid, opt in PROTOCOLS}
     values = list(caps.values())
     if all(v is True for v in values):
         return "ok", caps
@@ -408,39 +382,16 @@ def _summary(
     options: Mapping[str, OptionVerdict],
     ev: Evidence | None,
     offline: bool,
-) -> str:
-    yes = [p for p, v in caps.items() if v is True]
-    no = [p for p, v in caps.items() if v is False]
-    unk = [p for p, v in caps.items() if v is None]
+) -> Summary:
+    """The summary line's facts; kit.render.kdiag_text.summary_text words them."""
     required = [(n, options[n]) for n in REQUIRED]
-    states = ", ".join(f"{SPECS[n].module} {v.state}" for n, v in required)
-    combined = _combined_fix([v for _, v in required])
-    fix = describe_remedy(combined) if combined is not None else None
-    can = "this kernel can give" if offline else "ss can show"
-    if verdict == "ok":
-        return f"{can} socket memory for TCP and UDP ({states})"
-    if verdict == "unknown":
-        why = (
-            "no TCP or UDP socket to test on and no config or module evidence"
-            if not offline
-            else "the config does not say"
-        )
-        return f"cannot tell whether {can.split(' ', 1)[1] if offline else 'ss can show'} socket memory: {why}" + (
-            f" — {fix}" if fix else ""
-        )
-    parts = []
-    if yes:
-        parts.append(f"memory for {' and '.join(yes)} only")
-    if no:
-        parts.append(f"no memory for {' and '.join(no)}")
-    if unk:
-        parts.append(f"{' and '.join(unk)} unknown")
-    text = ("kernel config: " if offline else "ss: ") + ", ".join(parts) + f" ({states})"
-    if verdict == "missing" and not offline and ev is not None and ev.ss_sockets is not None:
-        text += "; ss fell back to /proc (queue bytes only)"
-    if fix:
-        text += f" — fix: {fix}"
-    return text
+    return Summary(
+        offline=offline,
+        capabilities=tuple(caps.items()),
+        states=tuple((SPECS[n].module or "", v.state) for n, v in required),
+        fix=_combined_fix([v for _, v in required]),
+        fell_back=verdict == "missing" and not offline and ev is not None and ev.ss_sockets is not None,
+    )
 
 
 def _combined_fix(verdicts: list[OptionVerdict]) -> Remedy | None:
@@ -487,9 +438,7 @@ def diagnose_live(
                 and options[name].state not in OK_STATES
             ):
                 ov = options[name]
-                options[name] = OptionVerdict(
-                    ov.state, ov.evidence + (f"needs {dep}, which is {options[dep].state}",), ov.remedy
-                )
+                options[name] = OptionVerdict(ov.state, ov.evidence + (Needs(dep, options[dep].state),), ov.remedy)
     verdict, caps = _verdict(options, ev, offline=False)
     summary = _summary(verdict, caps, options, ev, offline=False)
     return KernelDiag(verdict, _only_required(options, required), summary, tuple(ev.notes), tuple(required))
@@ -533,26 +482,27 @@ def diagnose_config(
         spec = SPECS[name]
         option = options.get(name)
         value = value_of(name)
+        evidence: list[EvidenceItem]
         if option is not None:
-            evidence = [f"{source}: {_config_line(option, name)}"]
+            evidence = [_config_line(source, option, name)]
         elif dialect == "defconfig":
-            evidence = [f"{source}: not mentioned, so the Kconfig default applies: {name}={value}"]
+            evidence = [ConfigDefault(source, name, value)]
         else:
-            evidence = [f"{source}: {name} not in the config (its dependencies are not met)"]
+            evidence = [ConfigDepsUnmet(source, name)]
         if value == "y":
             state = "builtin"
         elif value == "m":
             state = "module" if spec.module else "builtin"
             if spec.module:
-                evidence.append(f"built as {spec.module}.ko: loaded on demand (ss autoloads it where modprobe works)")
+                evidence.append(BuiltAsModule(spec.module))
         elif value in ("n", None) or value == "":
             state = "absent"
         else:
             state = "unknown"
-            evidence.append(f"unexpected value {value!r} for a tristate option")
+            evidence.append(UnexpectedValue(value))
         for dep in spec.depends:
             if state == "absent" and value_of(dep) not in ("y", "m"):
-                evidence.append(f"needs {dep}, which is not set either")
+                evidence.append(Needs(dep))
         remedy = None
         if state in ("absent", "unknown"):
             remedy = Remedy("config_rebuild", config_lines=_config_lines(spec, value_of))

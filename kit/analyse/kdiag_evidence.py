@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kit.analyse.kdiag_facts import ConfigCut, ConfigFromFile, NoConfig, NoConfigReason, NoSocketList, Note
 from kit.numbers import is_digits
 from kit.parsers import kconfig as kconfig_parser
 from kit.parsers import os_release as os_release_parser
@@ -57,8 +58,8 @@ class Evidence:
     openwrt: str = ""  # OpenWrt release when /etc/openwrt_release says so
     ss_sockets: Sequence[Socket] | None = None
     ss_tally: dict[str | None, NetidTally] | None = None  # made from ss_sockets on first use
-    ss_note: str = ""
-    notes: list[str] = field(default_factory=list)
+    ss_note: NoSocketList | None = None  # why ss gave no socket list (when it gave none)
+    notes: list[Note] = field(default_factory=list)
 
 
 def gather(parsed: Mapping[str, Parsed[Any]], sockets: Sequence[Socket] | None) -> Evidence:
@@ -104,11 +105,11 @@ def gather(parsed: Mapping[str, Parsed[Any]], sockets: Sequence[Socket] | None) 
     ss = parsed.get("ss")
     if sockets is None:
         if not isinstance(ss, SsOutput):
-            ev.ss_note = "ss did not run"
+            ev.ss_note = NoSocketList("not_run")
         elif ss.not_installed:
-            ev.ss_note = "ss is not installed on the device"
+            ev.ss_note = NoSocketList("not_installed")
         else:
-            ev.ss_note = "ss gave no socket list" + (f" ({ss.said})" if ss.said else "")
+            ev.ss_note = NoSocketList("no_list", ss.said)
     return ev
 
 
@@ -129,15 +130,12 @@ def _gather_config(parsed: Mapping[str, Parsed[Any]], ev: Evidence) -> None:
             ev.proc_config = "read"
         if config.cut:
             ev.config_cut = True
-            ev.notes.append(f"{ev.config_source} was cut short: options after the cut are unknown")
+            ev.notes.append(ConfigCut(ev.config_source))
         if ev.config_source != "/proc/config.gz":
-            ev.notes.append(
-                f"config read from {ev.config_source}: it may belong to another build "
-                "than the running kernel; the live evidence decides where they disagree"
-            )
+            ev.notes.append(ConfigFromFile(ev.config_source))
         return
     # No config: say why, file by file (the kconfig section hides zcat's complaint).
-    reasons = []
+    reasons: list[NoConfigReason] = []
     listed = {f.path: list(f.fields) for f in (listing.records if listing else []) if len(f.fields) >= 5}
     complaints = [c.complaints for c in (listing, config) if isinstance(c, (ConfigFiles, ConfigText))]
     for path in ("/proc/config.gz", "/boot/config-", "/lib/modules/"):
@@ -146,23 +144,23 @@ def _gather_config(parsed: Mapping[str, Parsed[Any]], ev: Evidence) -> None:
             fields = listed[hit]
             size = fields[4] if len(fields) > 4 and is_digits(fields[4]) else None
             if size == "0" and not hit.startswith("/proc/"):
-                reasons.append(f"{hit} is empty")
+                reasons.append(NoConfigReason("empty", hit))
             elif any(c.refuses(hit) for c in complaints):
-                reasons.append(f"{hit}: permission denied")
+                reasons.append(NoConfigReason("denied", hit))
             elif not fields[0][1:].count("r"):
-                reasons.append(f"{hit}: not readable (mode {fields[0]})")
+                reasons.append(NoConfigReason("mode", hit, fields[0]))
             elif hit == "/proc/config.gz":
-                reasons.append("/proc/config.gz exists but could not be read (zcat missing or failed?)")
+                reasons.append(NoConfigReason("proc_unread", hit))
             else:
-                reasons.append(f"{hit} exists ({' '.join(fields[:1])}) but could not be read")
+                reasons.append(NoConfigReason("unread", hit, " ".join(fields[:1])))
             continue
         error = next((e for e in (c.error(path) for c in complaints) if e is not None), None)
         if error is not None:
-            reasons.append(f"{error[0]}: {error[1]}")
+            reasons.append(NoConfigReason("error", error[0], error[1]))
         elif path == "/proc/config.gz" and files is not None:
-            reasons.append("/proc/config.gz: absent (CONFIG_IKCONFIG_PROC not set)")
+            reasons.append(NoConfigReason("proc_absent", path))
     if not isinstance(config, ConfigText):
-        reasons.insert(0, "the capture has no kernel config section")
+        reasons.insert(0, NoConfigReason("no_section"))
     elif not reasons:
-        reasons.append(f"no config file could be read ({config.said or 'nothing printed'})")
-    ev.notes.append("no kernel config read: " + "; ".join(reasons))
+        reasons.append(NoConfigReason("nothing_read", detail=config.said))
+    ev.notes.append(NoConfig(tuple(reasons)))

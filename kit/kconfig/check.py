@@ -29,7 +29,7 @@ from kit.errors import ExitStatus, InputError, UsageError
 from kit.kconfig import image as kconfig_image
 from kit.parsers import kconfig as kconfig_parser
 from kit.records import KconfigOption, Parsed
-from kit.render.remedy_text import describe_remedy, kdiag_json
+from kit.render.kdiag_text import describe_remedy, kdiag_json, summary_text
 from kit.terminal_text import visible
 
 SCHEMA = "kit.kconfig/1"
@@ -231,7 +231,7 @@ def _text(results: list[_Result]) -> str:
                 lines.append(f"    line {p.line}: {p.reason}: {p.text[:80]!r}")
             if len(r.parsed.problems) > 10:
                 lines.append(f"    ... and {len(r.parsed.problems) - 10} more (--format json lists all)")
-        lines.append(f"  verdict: {r.diag.verdict} - {r.diag.summary}")
+        lines.append(f"  verdict: {r.diag.verdict} - {summary_text(r.diag)}")
         lines.append(
             f"  result: {'PASS' if r.ok else 'FAIL'} "
             f"({sum(c.ok for c in r.checks)} of {len(r.checks)} required options set)"

@@ -33,12 +33,12 @@ from kit.analyse.sockstat_vs_skmem import REASONS as ACCOUNTING_REASONS
 from kit.analyse.totals import HELD_NOW, Group, top_sockets
 from kit.diag_options import REQUIRED
 from kit.records import SEVERITIES, SKMEM_GLOSSARY, Socket
-from kit.render.remedy_text import describe_remedy
+from kit.render.kdiag_text import describe_remedy, evidence_texts, note_texts, summary_text
 from kit.render.text import human_bytes, origin, this_collect_line, undone
 from kit.terminal_text import CONTROL, CONTROL_EXCEPT_NEWLINE, escape_char
 
 if TYPE_CHECKING:
-    from kit.analyse.kdiag import KernelDiag
+    from kit.analyse.kdiag_facts import KernelDiag
     from kit.report import Report
 
 SOCKET_ROWS = 500  # socket table: top N by memory
@@ -201,7 +201,7 @@ def _diag_rows(diag: KernelDiag) -> list[dict[str, Any]]:
             {
                 "name": name,
                 "state": opt.state,
-                "evidence": list(opt.evidence),
+                "evidence": evidence_texts(opt),
                 "remedy": describe_remedy(opt.remedy) if opt.remedy else None,
                 "required": name in diag.required,
             }
@@ -274,7 +274,11 @@ def context(report: Report, redacted: bool = False) -> dict[str, Any]:
         "r": report,
         "dev": report.device,
         "cap": report.capture,
-        "diag": report.kernel_diag,
+        "diag": {
+            "verdict": report.kernel_diag.verdict,
+            "summary": summary_text(report.kernel_diag),
+            "notes": note_texts(report.kernel_diag),
+        },
         "diag_rows": _diag_rows(report.kernel_diag),
         "findings": findings,
         "n_findings": len(report.findings),

@@ -29,7 +29,7 @@ from kit.analyse.owners import OwnerContext
 from kit.analyse.owners import cause as owner_cause
 from kit.analyse.totals import Group, Totals
 from kit.records import Skmem, Socket
-from kit.render.remedy_text import kdiag_json
+from kit.render.kdiag_text import kdiag_json
 from kit.report import CaptureInfo, DeviceInfo, Report, SectionProblem
 from kit.terminal_text import json_safe
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from kit.analyse.summary import human
 from kit.records import SEVERITIES
+from kit.render.kdiag_text import summary_text
 from kit.terminal_text import visible
 
 if TYPE_CHECKING:
@@ -86,6 +87,7 @@ def render(report: Report, report_path: str | None = None, top: int = 5) -> str:
     dev = report.device
     cap = report.capture
     diag = report.kernel_diag
+    diag_summary = summary_text(diag)
     t = report.totals
     lines: list[str] = []
     who = visible(dev.hostname or cap.target or "?", 80)
@@ -108,7 +110,7 @@ def render(report: Report, report_path: str | None = None, top: int = 5) -> str:
         lines.append("PARTIAL CAPTURE: " + visible(cap.error or "the probe did not finish", 200))
     lines.append(
         f"Kernel socket diag: {visible(diag.verdict).upper()}"
-        + (f" — {visible(diag.summary, 200)}" if diag.summary else "")
+        + (f" — {visible(diag_summary, 200)}" if diag_summary else "")
     )
     lines.append(
         f"Socket memory: {t.sockets} sockets ({t.with_skmem} with skmem) — "

@@ -20,7 +20,7 @@ from kit.analyse import kdiag
 from kit.capture import split_sections
 from kit.parsers import ss
 from kit.probe import new_token, render_probe
-from kit.render import remedy_text
+from kit.render import kdiag_text
 
 
 def _diagnose(stdout: bytes, token: str):
@@ -55,15 +55,15 @@ def _local_run() -> tuple[bytes, str]:
 def test_this_machine_everything_built_in(busy_sockets):
     sections, diag = _diagnose(*_local_run())
     modules_absent = not sections["modules_before"].ok
-    assert diag.verdict == "ok", remedy_text.kdiag_json(diag)
+    assert diag.verdict == "ok", kdiag_text.kdiag_json(diag)
     tcp = diag.options["CONFIG_INET_TCP_DIAG"]
     assert tcp.state == "builtin" and tcp.remedy is None
-    assert any(e.startswith("ss printed skmem for") and "tcp sockets" in e for e in tcp.evidence)
+    assert any(e.startswith("ss printed skmem for") and "tcp sockets" in e for e in kdiag_text.evidence_texts(tcp))
     udp = diag.options["CONFIG_INET_UDP_DIAG"]
-    assert any("udp sockets" in e for e in udp.evidence)
-    assert any(e.startswith("/proc/kallsyms: udp_diag_dump") for e in udp.evidence)
+    assert any("udp sockets" in e for e in kdiag_text.evidence_texts(udp))
+    assert any(e.startswith("/proc/kallsyms: udp_diag_dump") for e in kdiag_text.evidence_texts(udp))
     if modules_absent:
-        assert "no /proc/modules: the kernel has no loadable module support" in tcp.evidence
+        assert "no /proc/modules: the kernel has no loadable module support" in kdiag_text.evidence_texts(tcp)
     config = subprocess.run(["sh", "-c", "zcat /proc/config.gz"], capture_output=True, text=True).stdout
     if "CONFIG_INET_RAW_DIAG is not set" in config:
         raw = diag.options["CONFIG_INET_RAW_DIAG"]
@@ -72,13 +72,13 @@ def test_this_machine_everything_built_in(busy_sockets):
         asked = kdiag.diagnose_live(
             parse_sections(sections), sockets, required=(*kdiag.REQUIRED, "CONFIG_INET_RAW_DIAG")
         )
-        assert "CONFIG_INET_RAW_DIAG=y" in remedy_text.describe_remedy(asked.options["CONFIG_INET_RAW_DIAG"].remedy)
-    assert diag.options["CONFIG_IKCONFIG_PROC"].evidence[0] == "/proc/config.gz was read"
-    doc = remedy_text.kdiag_json(diag)
+        assert "CONFIG_INET_RAW_DIAG=y" in kdiag_text.describe_remedy(asked.options["CONFIG_INET_RAW_DIAG"].remedy)
+    assert kdiag_text.evidence_texts(diag.options["CONFIG_IKCONFIG_PROC"])[0] == "/proc/config.gz was read"
+    doc = kdiag_text.kdiag_json(diag)
     json.dumps(doc)
     assert set(doc) >= {"verdict", "summary", "options"}
     assert "remedy" not in doc["options"]["CONFIG_INET_DIAG"]
-    assert diag.summary.startswith("ss can show socket memory for TCP and UDP")
+    assert kdiag_text.summary_text(diag).startswith("ss can show socket memory for TCP and UDP")
 
 
 def _device_run(dev) -> tuple[bytes, str]:
@@ -100,7 +100,7 @@ def _device_run(dev) -> tuple[bytes, str]:
 def test_device_config_readable(device, busy_sockets):
     sections, diag = _diagnose(*_device_run(device))
     assert diag.verdict == "ok"
-    ev = diag.options["CONFIG_INET_DIAG"].evidence
+    ev = kdiag_text.evidence_texts(diag.options["CONFIG_INET_DIAG"])
     assert "/proc/config.gz: CONFIG_INET_DIAG=y" in ev or any(e.startswith("/boot/config-") for e in ev)
     # busybox's command -v finds what the device has; the device has no opkg
     assert "kdiag_tools" in sections
@@ -108,24 +108,26 @@ def test_device_config_readable(device, busy_sockets):
 
 def test_device_config_unreadable(device_config_unreadable, busy_sockets):
     sections, diag = _diagnose(*_device_run(device_config_unreadable))
-    assert any("permission denied" in n for n in diag.notes), diag.notes
+    assert any("permission denied" in n for n in kdiag_text.note_texts(diag)), kdiag_text.note_texts(diag)
     # the live evidence still decides
     assert diag.verdict == "ok"
-    assert not any(e.startswith("/proc/config.gz: CONFIG") for e in diag.options["CONFIG_INET_DIAG"].evidence)
+    assert not any(
+        e.startswith("/proc/config.gz: CONFIG") for e in kdiag_text.evidence_texts(diag.options["CONFIG_INET_DIAG"])
+    )
 
 
 def test_device_config_none(device_config_none, busy_sockets):
     sections, diag = _diagnose(*_device_run(device_config_none))
-    assert any("/proc/config.gz: absent" in n for n in diag.notes), diag.notes
+    assert any("/proc/config.gz: absent" in n for n in kdiag_text.note_texts(diag)), kdiag_text.note_texts(diag)
     assert diag.verdict == "ok"
     ikp = diag.options["CONFIG_IKCONFIG_PROC"]
-    assert "/proc/config.gz was read" not in ikp.evidence
+    assert "/proc/config.gz was read" not in kdiag_text.evidence_texts(ikp)
 
 
 def test_device_without_ss(device_no_ss):
     sections, diag = _diagnose(*_device_run(device_no_ss))
     tcp = diag.options["CONFIG_INET_TCP_DIAG"]
-    assert any("ss is not installed" in e for e in tcp.evidence), tcp.evidence
+    assert any("ss is not installed" in e for e in kdiag_text.evidence_texts(tcp)), kdiag_text.evidence_texts(tcp)
     # Without ss the config and kallsyms decide: this kernel has them built in.
     assert tcp.state == "builtin"
     assert diag.verdict == "ok"

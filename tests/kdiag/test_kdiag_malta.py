@@ -19,7 +19,7 @@ from kit.analyse import kdiag
 from kit.capture import from_bytes
 from kit.diag_options import OPTIONS
 from kit.parsers import proc_modules, ss
-from kit.render import remedy_text
+from kit.render import kdiag_text
 
 RECORDED = FIXTURES / "kconfig-debian-12-malta-qemu"
 REQUIRED = ("CONFIG_INET_DIAG", "CONFIG_INET_TCP_DIAG", "CONFIG_INET_UDP_DIAG")
@@ -36,14 +36,14 @@ def _diagnose(capture_bytes: bytes) -> kdiag.KernelDiag:
 
 def check(scenario: str, diag: kdiag.KernelDiag) -> None:
     states = {n: diag.options[n].state for n in REQUIRED}
-    ev = {n: " | ".join(diag.options[n].evidence) for n in OPTIONS}
-    json.dumps(remedy_text.kdiag_json(diag))
+    ev = {n: " | ".join(kdiag_text.evidence_texts(diag.options[n])) for n in OPTIONS}
+    json.dumps(kdiag_text.kdiag_json(diag))
     if scenario != "stale":
-        assert any("no kernel config read" in n for n in diag.notes)
+        assert any("no kernel config read" in n for n in kdiag_text.note_texts(diag))
     assert diag.options["CONFIG_IKCONFIG_PROC"].state == "absent"
     assert "no /proc/config.gz" in ev["CONFIG_IKCONFIG_PROC"]
     if scenario in ("loaded", "autoload"):
-        assert diag.verdict == "ok", diag.summary
+        assert diag.verdict == "ok", kdiag_text.summary_text(diag)
         assert set(states.values()) == {"loaded"}
         assert "ss printed skmem for 2 of 2 tcp sockets" in ev["CONFIG_INET_TCP_DIAG"]
         assert "ss printed skmem for 1 of 1 udp sockets" in ev["CONFIG_INET_UDP_DIAG"]
@@ -59,9 +59,9 @@ def check(scenario: str, diag: kdiag.KernelDiag) -> None:
         assert set(states.values()) == {"available"}
         assert "ss printed no skmem for 2 tcp sockets (ESTAB): it fell back to /proc" in ev["CONFIG_INET_TCP_DIAG"]
         assert "module file /lib/modules/6.1.0-" in ev["CONFIG_INET_UDP_DIAG"]
-        assert remedy_text.describe_remedy(diag.options["CONFIG_INET_UDP_DIAG"].remedy) == "modprobe udp_diag"
-        assert remedy_text.describe_remedy(diag.options["CONFIG_PACKET_DIAG"].remedy) == "modprobe af_packet_diag"
-        assert diag.summary.endswith("fix: modprobe -a inet_diag tcp_diag udp_diag")
+        assert kdiag_text.describe_remedy(diag.options["CONFIG_INET_UDP_DIAG"].remedy) == "modprobe udp_diag"
+        assert kdiag_text.describe_remedy(diag.options["CONFIG_PACKET_DIAG"].remedy) == "modprobe af_packet_diag"
+        assert kdiag_text.summary_text(diag).endswith("fix: modprobe -a inet_diag tcp_diag udp_diag")
     elif scenario == "stale":
         # /boot/config says =m, the module files are gone: ss and the files win, and it is said.
         assert diag.verdict == "missing" and set(states.values()) == {"absent"}
@@ -70,8 +70,8 @@ def check(scenario: str, diag: kdiag.KernelDiag) -> None:
             and "CONFIG_INET_TCP_DIAG=m" in ev["CONFIG_INET_TCP_DIAG"]
         )
         assert "the config disagrees with what ss showed: trust ss" in ev["CONFIG_INET_TCP_DIAG"]
-        assert any("may belong to another build" in n for n in diag.notes)
-        assert "says CONFIG_INET_UDP_DIAG=m but there is no udp_diag.ko" in remedy_text.describe_remedy(
+        assert any("may belong to another build" in n for n in kdiag_text.note_texts(diag))
+        assert "says CONFIG_INET_UDP_DIAG=m but there is no udp_diag.ko" in kdiag_text.describe_remedy(
             diag.options["CONFIG_INET_UDP_DIAG"].remedy
         )
     elif scenario == "absent":
@@ -79,10 +79,10 @@ def check(scenario: str, diag: kdiag.KernelDiag) -> None:
         assert set(states.values()) == {"absent"}
         assert "/proc/kallsyms has no tcp_diag_get_info" in ev["CONFIG_INET_TCP_DIAG"]
         assert (
-            remedy_text.describe_remedy(diag.options["CONFIG_INET_TCP_DIAG"].remedy)
+            kdiag_text.describe_remedy(diag.options["CONFIG_INET_TCP_DIAG"].remedy)
             == "rebuild the kernel with: CONFIG_INET_DIAG=y CONFIG_INET_TCP_DIAG=y"
         )
-        assert "ss fell back to /proc" in diag.summary
+        assert "ss fell back to /proc" in kdiag_text.summary_text(diag)
     else:  # pragma: no cover
         raise AssertionError(scenario)
 
@@ -127,13 +127,13 @@ def test_paste_of_ss_alone():
         paste = {"ss": SectionOutput("ss", cap.sections["ss"].stdout, "", 0)}
         diag = kdiag.diagnose_live(parse_sections(paste), ss.parse(paste["ss"].text).records)
         assert diag.verdict == verdict
-        assert diag.notes == ("no kernel config read: the capture has no kernel config section",)
+        assert kdiag_text.note_texts(diag) == ["no kernel config read: the capture has no kernel config section"]
         tcp = diag.options["CONFIG_INET_TCP_DIAG"]
         if verdict == "ok":
-            assert "built in, or a loaded module" in tcp.evidence[-1]
+            assert "built in, or a loaded module" in kdiag_text.evidence_texts(tcp)[-1]
         else:
             assert tcp.state == "absent"
-            assert remedy_text.describe_remedy(tcp.remedy).startswith(
+            assert kdiag_text.describe_remedy(tcp.remedy).startswith(
                 "modprobe tcp_diag; if there is no such module: rebuild the kernel"
             )
 
@@ -147,17 +147,17 @@ def test_openwrt_remedies():
     sections["os_release"] = SectionOutput("os_release", b"DISTRIB_ID='OpenWrt'\nDISTRIB_RELEASE='23.05.3'\n", "", 0)
     sections["kdiag_tools"] = SectionOutput("kdiag_tools", b"/sbin/modprobe\n/sbin/insmod\n/bin/opkg\n", "", 0)
     diag = kdiag.diagnose_live(parse_sections(sections), ss.parse(sections["ss"].text).records, required=kdiag.OPTIONS)
-    assert remedy_text.describe_remedy(diag.options["CONFIG_INET_UDP_DIAG"].remedy).startswith(
+    assert kdiag_text.describe_remedy(diag.options["CONFIG_INET_UDP_DIAG"].remedy).startswith(
         "opkg update && opkg install kmod-inet-diag"
     )
-    assert remedy_text.describe_remedy(diag.options["CONFIG_NETLINK_DIAG"].remedy).startswith(
+    assert kdiag_text.describe_remedy(diag.options["CONFIG_NETLINK_DIAG"].remedy).startswith(
         "opkg update && opkg install kmod-netlink-diag"
     )
-    assert "fix: opkg update && opkg install kmod-inet-diag" in diag.summary
+    assert "fix: opkg update && opkg install kmod-inet-diag" in kdiag_text.summary_text(diag)
     sections["kdiag_tools"] = SectionOutput("kdiag_tools", b"/sbin/insmod\n", "", 0)
     available = dict(from_bytes((RECORDED / "probe-available.cap").read_bytes()).sections)
     available["kdiag_tools"] = sections["kdiag_tools"]
     diag = kdiag.diagnose_live(parse_sections(available), ss.parse(available["ss"].text).records)
-    remedy = remedy_text.describe_remedy(diag.options["CONFIG_INET_UDP_DIAG"].remedy)
+    remedy = kdiag_text.describe_remedy(diag.options["CONFIG_INET_UDP_DIAG"].remedy)
     assert remedy.startswith("insmod /lib/modules/6.1.0-") and remedy.count("insmod ") == 2  # inet_diag first
     assert remedy.index("inet_diag.ko") < remedy.index("udp_diag.ko")

@@ -7,10 +7,10 @@ import gzip
 import pytest
 from support import FIXTURES
 
-from kit.analyse import kdiag
+from kit.analyse import kdiag, kdiag_facts
 from kit.diag_options import OPTIONS
 from kit.parsers import kconfig
-from kit.render import remedy_text
+from kit.render import kdiag_text
 
 FIRECRACKER = gzip.decompress((FIXTURES / "kconfig-firecracker-6.18" / "config.gz").read_bytes()).decode()
 NETWORKING = (FIXTURES / "kconfig-quirks" / "networking.config").read_text()
@@ -42,14 +42,14 @@ def test_debian_modules(debian, arch):
         "CONFIG_IKCONFIG": "absent",
         "CONFIG_IKCONFIG_PROC": "absent",
     }
-    assert diag.options["CONFIG_INET_DIAG"].evidence[0] == "config-debian: CONFIG_INET_DIAG=m"
+    assert kdiag_text.evidence_texts(diag.options["CONFIG_INET_DIAG"])[0] == "config-debian: CONFIG_INET_DIAG=m"
     assert diag.options["CONFIG_INET_DIAG"].remedy is None
     # IKCONFIG is an extra: absent is information, with no remedy unless asked for (--require).
     assert diag.options["CONFIG_IKCONFIG"].remedy is None
     asked = _diag(text, "config-debian", required=(*kdiag.REQUIRED, "CONFIG_IKCONFIG", "CONFIG_IKCONFIG_PROC"))
-    assert "CONFIG_IKCONFIG=y" in remedy_text.describe_remedy(asked.options["CONFIG_IKCONFIG"].remedy)
+    assert "CONFIG_IKCONFIG=y" in kdiag_text.describe_remedy(asked.options["CONFIG_IKCONFIG"].remedy)
     # IKCONFIG_PROC depends on IKCONFIG, also not set: both lines are in the remedy
-    assert remedy_text.describe_remedy(asked.options["CONFIG_IKCONFIG_PROC"].remedy).endswith(
+    assert kdiag_text.describe_remedy(asked.options["CONFIG_IKCONFIG_PROC"].remedy).endswith(
         "CONFIG_IKCONFIG=y CONFIG_IKCONFIG_PROC=y"
     )
 
@@ -59,7 +59,13 @@ def test_builtin_kernel():
     assert diag.verdict == "ok"
     assert diag.options["CONFIG_INET_DIAG"].state == "builtin"
     assert diag.options["CONFIG_INET_RAW_DIAG"].state == "absent"
-    assert diag.options["CONFIG_INET_RAW_DIAG"].evidence == ("/proc/config.gz: # CONFIG_INET_RAW_DIAG is not set",)
+    # evidence is data (kit.analyse.kdiag_facts), worded by kit.render.kdiag_text
+    assert diag.options["CONFIG_INET_RAW_DIAG"].evidence == (
+        kdiag_facts.ConfigLine("/proc/config.gz", "CONFIG_INET_RAW_DIAG", present=True, value=None),
+    )
+    assert kdiag_text.evidence_texts(diag.options["CONFIG_INET_RAW_DIAG"]) == [
+        "/proc/config.gz: # CONFIG_INET_RAW_DIAG is not set"
+    ]
 
 
 def test_without_inet_diag_everything_inet_is_missing():
@@ -78,24 +84,26 @@ def test_without_inet_diag_everything_inet_is_missing():
     assert diag.verdict == "missing"
     udp = diag.options["CONFIG_INET_UDP_DIAG"]
     assert udp.state == "absent"
-    assert "not in the config (its dependencies are not met)" in udp.evidence[0]
-    assert "needs CONFIG_INET_DIAG, which is not set either" in udp.evidence
+    assert "not in the config (its dependencies are not met)" in kdiag_text.evidence_texts(udp)[0]
+    assert "needs CONFIG_INET_DIAG, which is not set either" in kdiag_text.evidence_texts(udp)
     # The remedy is data (the config lines to add); the sentence is made from it.
     assert udp.remedy == kdiag.Remedy("config_rebuild", config_lines=("CONFIG_INET_DIAG=y", "CONFIG_INET_UDP_DIAG=y"))
     assert (
-        remedy_text.describe_remedy(udp.remedy)
+        kdiag_text.describe_remedy(udp.remedy)
         == "add to the config and rebuild: CONFIG_INET_DIAG=y CONFIG_INET_UDP_DIAG=y"
     )
-    assert "no memory for TCP and UDP" in diag.summary
+    assert "no memory for TCP and UDP" in kdiag_text.summary_text(diag)
 
 
 def test_udp_only_missing_is_partial():
     text = FIRECRACKER.replace("CONFIG_INET_UDP_DIAG=y", "# CONFIG_INET_UDP_DIAG is not set")
     diag = _diag(text)
     assert diag.verdict == "partial"
-    assert "memory for TCP only" in diag.summary and "no memory for UDP" in diag.summary
+    assert "memory for TCP only" in kdiag_text.summary_text(diag) and "no memory for UDP" in kdiag_text.summary_text(
+        diag
+    )
     assert (
-        remedy_text.describe_remedy(diag.options["CONFIG_INET_UDP_DIAG"].remedy)
+        kdiag_text.describe_remedy(diag.options["CONFIG_INET_UDP_DIAG"].remedy)
         == "add to the config and rebuild: CONFIG_INET_UDP_DIAG=y"
     )
 
@@ -107,19 +115,21 @@ def test_defconfig_defaults_apply():
     assert kconfig.dialect(fragment) == "defconfig"
     diag = _diag(fragment, "defconfig")
     assert diag.options["CONFIG_INET_DIAG"].state == "builtin"
-    assert "Kconfig default applies: CONFIG_INET_DIAG=y" in diag.options["CONFIG_INET_DIAG"].evidence[0]
+    assert (
+        "Kconfig default applies: CONFIG_INET_DIAG=y" in kdiag_text.evidence_texts(diag.options["CONFIG_INET_DIAG"])[0]
+    )
     assert diag.options["CONFIG_INET_TCP_DIAG"].state == "builtin"
     assert diag.options["CONFIG_INET_UDP_DIAG"].state == "absent"
     assert diag.verdict == "partial"
 
 
 def test_to_json_shape():
-    doc = remedy_text.kdiag_json(_diag(FIRECRACKER))
+    doc = kdiag_text.kdiag_json(_diag(FIRECRACKER))
     assert list(doc) == ["verdict", "summary", "options"]
     assert list(doc["options"]) == list(OPTIONS)
     assert "remedy" not in doc["options"]["CONFIG_INET_RAW_DIAG"]  # an extra: information
     assert not doc["options"]["CONFIG_INET_RAW_DIAG"]["required"] and doc["options"]["CONFIG_INET_DIAG"]["required"]
-    asked = remedy_text.kdiag_json(_diag(FIRECRACKER, required=("CONFIG_INET_RAW_DIAG",)))
+    asked = kdiag_text.kdiag_json(_diag(FIRECRACKER, required=("CONFIG_INET_RAW_DIAG",)))
     assert asked["options"]["CONFIG_INET_RAW_DIAG"]["remedy"]
     assert "remedy" not in doc["options"]["CONFIG_INET_DIAG"]
     assert all(o["state"] in kdiag.STATES for o in doc["options"].values())
