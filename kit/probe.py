@@ -24,32 +24,69 @@ def _sh_quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-# `cat FILE...` of plain paths: read without a shell per section (probes/probe.sh).
-_CAT = re.compile(r"cat((?: /[A-Za-z0-9_./+-]+)+)")
-# /proc files are read without a watchdog (the kernel answers at once). A
-# fallback for devices without ss is skipped by the probe's shell when the
-# ss section worked.
+# `cat FILE...` of plain paths, or of a quoted path holding the kernel release.
+_PATH = r'(?:/[A-Za-z0-9_./+-]+|"/[A-Za-z0-9_./+-]*\$\(uname -r\)[A-Za-z0-9_./+-]*")'
+_CAT = re.compile(rf"cat((?: {_PATH})+)")
+# The run's kernel release, read once by the probe (probes/probe.sh).
+_RELEASE = ("$(uname -r)", "$kit_release")
+
+
+def _kernel_paths(command: str) -> list[str] | None:
+    """The /proc files a `cat` command reads (the kernel makes them on each read); None: not such a command."""
+    cat = _CAT.fullmatch(command)
+    paths = cat.group(1).split() if cat else []
+    return paths if paths and all(p.startswith("/proc/") for p in paths) else None
+
+
+def _fallback(section: Section) -> tuple[bool, str]:
+    """Whether the row runs only without a working ss, and its command without that check."""
+    if section.command.startswith(UNLESS_SS):
+        return True, section.command[len(UNLESS_SS) :]
+    return False, section.command
 
 
 def _section_line(section: Section) -> str:
     # max_bytes + 1: the reader sees one byte more than allowed when output was cut.
     name, limit = _sh_quote(section.name), section.max_bytes + 1
-    cat = _CAT.fullmatch(section.command)
-    if cat:
-        paths = cat.group(1).split()
-        if all(p.startswith("/proc/") for p in paths):
-            return f"kit_kernel_file {name} {limit} {' '.join(paths)}"
-        return f"kit_file {name} {section.timeout} {limit} {' '.join(paths)}"
-    if section.command.startswith(UNLESS_SS):
-        command = section.command[len(UNLESS_SS) :]
+    fallback, command = _fallback(section)
+    command = command.replace(*_RELEASE)
+    cat = _CAT.fullmatch(command.replace(_RELEASE[1], _RELEASE[0]))
+    if cat and not fallback:
+        return f"kit_file {name} {section.timeout} {limit}{cat.group(1).replace(*_RELEASE)}"
+    if fallback:
         return f"kit_unless_ss {name} {section.timeout} {limit} {_sh_quote(command)}"
-    return f"kit_section {name} {section.timeout} {limit} {_sh_quote(section.command)}"
+    if section.self_bounded:
+        return f"kit_run {name} {section.timeout} {_sh_quote(command)}"
+    return f"kit_section {name} {section.timeout} {limit} {_sh_quote(command)}"
+
+
+def _lines(sections: tuple[Section, ...]) -> list[str]:
+    """One probe line per section; consecutive /proc file rows (fallbacks apart) on one kit_kernel_files line."""
+    lines: list[str] = []
+    group: list[str] = []
+    group_fallback = False
+    for section in sections:
+        fallback, command = _fallback(section)
+        paths = _kernel_paths(command)
+        if group and (paths is None or fallback != group_fallback):
+            lines.append(" ".join(group))
+            group = []
+        if paths is None:
+            lines.append(_section_line(section))
+            continue
+        if not group:
+            group = ["kit_unless_ss_kernel_files" if fallback else "kit_kernel_files"]
+            group_fallback = fallback
+        group += [_sh_quote(section.name), str(section.max_bytes + 1), str(len(paths)), *paths]
+    if group:
+        lines.append(" ".join(group))
+    return lines
 
 
 def render_probe(token: str | None = None, sections: tuple[Section, ...] = SECTIONS) -> str:
     """The complete probe script for one run, as text."""
     frame = resources.files("kit.probes").joinpath("probe.sh").read_text(encoding="utf-8")
-    body = "\n".join(_section_line(s) for s in sections)
+    body = "\n".join(_lines(sections))
     return (
         frame.replace("@KIT_TOKEN@", token or new_token())
         .replace("@KIT_VERSION@", __version__)

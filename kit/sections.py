@@ -11,6 +11,10 @@ one short command line. It runs with stdin from /dev/null (the probe itself
 arrives on sh's stdin), its stdout and stderr are kept apart, it is killed
 after `timeout` seconds and its stdout is cut after `max_bytes`.
 Logic that depends on earlier output is shell inside its own section.
+The probe runs it in the shell that holds its stderr (kit.probe): a `self_bounded`
+command may `exec` its last command (one process fewer on the device);
+`$(uname -r)` is the run's kernel release, read once. `cat` of /proc files
+in consecutive rows is read by one process on the device.
 """
 
 from __future__ import annotations
@@ -35,6 +39,10 @@ class Section:
     # Parse only a section that finished with exit 0: its output is one value
     # that a failed or cut-off command would leave wrong (a page size of "40").
     only_if_ok: bool = False
+    # The kernel or the command itself bounds its output (uname, ss -s, a
+    # listing): the probe sends it without a bound process on the device
+    # (kit.capture still cuts it at max_bytes); its command may `exec`.
+    self_bounded: bool = False
 
 
 # Lines a section's shell writes on its stderr for kit to read back. They are
@@ -50,20 +58,25 @@ PID_MARKER = MARKER + "pid "  # ss: the pid of ss itself (its own sock_diag sock
 # Kernel config: the first of these that reads is the one the report trusts.
 # Busybox `[ -r ]` is true for root even where the read then fails, so each
 # candidate is judged by the exit status of the read itself.
+# A candidate that does not exist is not tried (kdiag_config_files says
+# which exist).
 _KCONFIG = (
-    f'if zcat /proc/config.gz 2>/dev/null; then echo "{SOURCE_MARKER}/proc/config.gz" >&2; '
-    f'elif cat "/boot/config-$(uname -r)"; then echo "{SOURCE_MARKER}/boot/config-$(uname -r)" >&2; '
-    f'elif cat "/lib/modules/$(uname -r)/config"; then echo "{SOURCE_MARKER}/lib/modules/$(uname -r)/config" >&2; '
+    f'if [ -e /proc/config.gz ] && zcat /proc/config.gz 2>/dev/null; then echo "{SOURCE_MARKER}/proc/config.gz" >&2; '
+    f'elif [ -e "/boot/config-$(uname -r)" ] && cat "/boot/config-$(uname -r)"; '
+    f'then echo "{SOURCE_MARKER}/boot/config-$(uname -r)" >&2; '
+    f'elif [ -e "/lib/modules/$(uname -r)/config" ] && cat "/lib/modules/$(uname -r)/config"; '
+    f'then echo "{SOURCE_MARKER}/lib/modules/$(uname -r)/config" >&2; '
     "else exit 1; fi"
 )
 
-# Page size: busybox has no getconf; the kernel says it in /proc/self/smaps
-# (KernelPageSize, in kB) or in the aux vector (AT_PAGESZ = 6), read with od
-# as 64-bit words first, then 32-bit ones. Prints bytes; the source on stderr.
+# Page size: the kernel says it in /proc/self/smaps (KernelPageSize, in kB;
+# Linux 2.6.29+), else getconf (busybox has none) or the aux vector
+# (AT_PAGESZ = 6), read with od as 64-bit words first, then 32-bit ones.
+# Prints bytes; the source on stderr.
 _PAGESIZE = (
-    f"if getconf PAGESIZE 2>/dev/null; then echo '{SOURCE_MARKER}getconf' >&2; "
-    "elif awk '/^KernelPageSize:/ { print $2 * 1024; f = 1; exit } END { exit !f }' /proc/self/smaps 2>/dev/null; "
+    "if awk '/^KernelPageSize:/ { print $2 * 1024; f = 1; exit } END { exit !f }' /proc/self/smaps 2>/dev/null; "
     f"then echo '{SOURCE_MARKER}/proc/self/smaps' >&2; "
+    f"elif getconf PAGESIZE 2>/dev/null; then echo '{SOURCE_MARKER}getconf' >&2; "
     "else for w in 8 4; do od -An -v -tu$w /proc/self/auxv 2>/dev/null | "
     "awk '{ for (i = 1; i <= NF; i++) v[n++] = $i } END { for (i = 0; i < n; i += 2) "
     "if (v[i] == 6 && v[i+1] >= 1024 && v[i+1] <= 1048576) { print v[i+1]; exit 0 } exit 1 }' "
@@ -89,9 +102,10 @@ _SOCKET_OWNERS = UNLESS_SS + (
     "esac; done"
 )
 
-# The probe's own process ancestry: from this section's shell up the PPid
+# The probe's own process ancestry: from the probe's shell up the PPid
 # chain, four lines of each /proc/PID/status (builtins only: no fork per
-# step). It finds the processes carrying this collect (the SSH server session
+# step; a file is read up to NSpid, the last line wanted: the shell's `read`
+# takes two system calls a byte). It finds the processes carrying this collect (the SSH server session
 # above the probe shell) on the device itself, where addresses would mislead
 # (jump hosts, NAT). Printed with one printf at the end (not echo: dash's echo
 # expands backslashes in Name): coreutils dd, which bounds each section,
@@ -103,7 +117,7 @@ _SOCKET_OWNERS = UNLESS_SS + (
 _ANCESTRY = (
     'NL=\'\n\'; p=$$; n=0; o=; while [ "$p" -gt 0 ] && [ "$n" -lt 64 ]; do n=$((n + 1)); q=0; '
     "while IFS= read -r l; do case $l in "
-    'Name:*|Pid:*|Uid:*|NSpid:*) o="$o$l$NL";; '
+    'Name:*|Pid:*|Uid:*) o="$o$l$NL";; NSpid:*) o="$o$l$NL"; break;; '
     'PPid:*) o="$o$l$NL"; q=${l#PPid:}; q=${q#"${q%%[0-9]*}"};; '
     'esac; done < "/proc/$p/status"; p=${q:-0}; done; '
     'l=; { IFS= read -r l < /proc/2/status; } 2>/dev/null; printf \'%spid2 %s\\n\' "$o" "${l:-none}"'
@@ -119,14 +133,14 @@ _SLAB_CONNTRACK = (
     "set --; for f in /proc/sys/net/netfilter/nf_conntrack_count /proc/sys/net/netfilter/nf_conntrack_max "
     "/proc/sys/net/ipv4/netfilter/ip_conntrack_count /proc/sys/net/ipv4/netfilter/ip_conntrack_max; "
     'do [ ! -e "$f" ] || set -- "$@" "$f"; done; '
-    "grep -HE '^([0-9]|slabinfo|# name|skbuff|TCP|UDP|UNIX|RAW|tw_sock|request_sock|sock_inode_cache|nf_conntrack)' "
+    "exec grep -HE '^([0-9]|slabinfo|# name|skbuff|TCP|UDP|UNIX|RAW|tw_sock|request_sock|sock_inode_cache|nf_conntrack)' "
     '"$@" /proc/slabinfo'
 )
 
-# ss in the background so the probe can name its pid ($!): ss's own sock_diag
-# netlink socket (nl "4:PID", holding the dump it is reading) is this
-# collect's, not the device's.
-_SS = f'ss -napm & echo "{PID_MARKER}$!" >&2; wait "$!"'
+# The probe names the pid of ss: ss's own sock_diag netlink socket (nl
+# "4:PID", holding the dump it is reading) is this collect's, not the
+# device's. The shell says its own pid (where /proc/self points) and execs ss.
+_SS = f'cd -P /proc/self && echo "{PID_MARKER}${{PWD##*/}}" >&2 && cd /; exec ss -napm'
 
 # busybox netstat: -p needs FEATURE_NETSTAT_PRG (Debian's busybox-static has
 # none), so fall back to -ane (user and inode), then -an.
@@ -135,23 +149,33 @@ _NETSTAT = UNLESS_SS + (
     "netstat -anpe 2>/dev/null || netstat -ane 2>/dev/null || netstat -an"
 )
 
+# The order matters on the device: modules_before is read just before ss and
+# modules_after just after it (ss may load modules); consecutive `cat /proc/...`
+# rows cost one process together (kit.probe).
+# Which kernel config files exist (one ls -l) and whether each that does can
+# be opened (the shell's own redirection, no process): the kconfig section
+# hides zcat's complaint, so this says why no config was read.
+_CONFIG_FILES = (
+    'set -- /proc/config.gz "/boot/config-$(uname -r)" "/lib/modules/$(uname -r)/config"; ls -l "$@"; '
+    'for f; do [ ! -e "$f" ] || true <"$f"; done'
+)
+
+# The diag symbols in /proc/kallsyms (35k lines on a small router): fixed
+# strings, the *_diag_* ones as one (grep -E of the nine names took 0.33 s on
+# the qemu MIPS router, this 0.08 s); kit.parsers.kdiag_listings keeps the
+# exact names.
+_KALLSYMS_PATTERNS = ("_diag_", *(s for s in kallsyms_symbols() if "_diag_" not in s))
+
 SECTIONS: tuple[Section, ...] = (
-    # uname -a for people; -r and -m on lines of their own because a node name
-    # with spaces makes the words of `uname -a` ambiguous.
-    Section("uname", "uname -a; uname -r; uname -m", parser="uname", why="kernel release and machine"),
-    Section(
-        "hostname",
-        "cat /proc/sys/kernel/hostname",
-        parser="hostname",
-        only_if_ok=True,
-        max_bytes=64 * KIB,
-        why="device name",
-    ),
+    # uname -a for people; the release and machine (-rm) on a line of their own
+    # because a node name with spaces makes the words of `uname -a` ambiguous.
+    Section("uname", "uname -a; exec uname -rm", parser="uname", self_bounded=True, why="kernel release and machine"),
     Section(
         "id",
-        "id",
+        "exec id",
         parser="user_id",
         only_if_ok=True,
+        self_bounded=True,
         why="who ran the probe: ss -p only shows other users' processes to root",
     ),
     Section(
@@ -159,6 +183,7 @@ SECTIONS: tuple[Section, ...] = (
         _ANCESTRY,
         parser="ancestry",
         max_bytes=16 * KIB,
+        self_bounded=True,
         why="the probe's own process chain (Name, Pid, PPid, Uid, NSpid): the SSH session carrying this "
         "collect, and whether the probe sees every PID namespace",
     ),
@@ -169,20 +194,20 @@ SECTIONS: tuple[Section, ...] = (
         why="firmware: OpenWrt or another distribution",
     ),
     Section(
-        "pagesize", _PAGESIZE, parser="pagesize", only_if_ok=True, max_bytes=64, why="sockstat and tcp_mem count pages"
-    ),
-    Section(
-        "meminfo",
-        "cat /proc/meminfo",
-        parser="meminfo",
-        max_bytes=64 * KIB,
-        why="MemTotal / MemAvailable, Slab / SUnreclaim",
+        "pagesize",
+        _PAGESIZE,
+        parser="pagesize",
+        only_if_ok=True,
+        max_bytes=64,
+        self_bounded=True,
+        why="sockstat and tcp_mem count pages",
     ),
     Section(
         "slab_conntrack",
         _SLAB_CONNTRACK,
         parser="slab_conntrack",
         max_bytes=64 * KIB,
+        self_bounded=True,
         why="where memory is when sockets are not it: conntrack count against max, skbuff and socket slab caches",
     ),
     Section(
@@ -191,6 +216,21 @@ SECTIONS: tuple[Section, ...] = (
         parser="kconfig",
         max_bytes=4 * MIB,
         why="CONFIG_INET_DIAG and friends, from the running kernel's config",
+    ),
+    Section(
+        "hostname",
+        "cat /proc/sys/kernel/hostname",
+        parser="hostname",
+        only_if_ok=True,
+        max_bytes=64 * KIB,
+        why="device name",
+    ),
+    Section(
+        "meminfo",
+        "cat /proc/meminfo",
+        parser="meminfo",
+        max_bytes=64 * KIB,
+        why="MemTotal / MemAvailable, Slab / SUnreclaim",
     ),
     Section(
         "modules_before",
@@ -208,44 +248,12 @@ SECTIONS: tuple[Section, ...] = (
         max_bytes=256 * MIB,
         why="every socket with owner and skmem memory",
     ),
-    Section("ss_summary", "ss -s", parser="ss_summary", why="ss's own count of sockets per transport"),
     Section(
         "modules_after",
         "cat /proc/modules",
         parser="proc_modules",
         max_bytes=64 * KIB,
         why="modules loaded after ss ran",
-    ),
-    # /proc/net tables, raw: queue bytes, states and inodes of every socket, with or without ss.
-    # Parsed only when ss gave no socket list (kit.report.FALLBACK_SECTIONS).
-    *(
-        Section(
-            f"proc_net_{t}",
-            f"cat /proc/net/{t}",
-            parser=f"proc_net:parse_{t.rstrip('6')}",
-            max_bytes=64 * MIB,
-            timeout=30,
-            why=f"/proc/net/{t}: sockets with queue bytes and inodes (works without ss and inet_diag)",
-        )
-        for t in ("tcp", "tcp6", "udp", "udp6", "raw", "raw6", "unix")
-    ),
-    # Without a working ss: who owns each socket, and busybox netstat's view.
-    Section(
-        "socket_owners",
-        _SOCKET_OWNERS,
-        parser="socket_owners",
-        max_bytes=16 * MIB,
-        timeout=30,
-        why="pid comm inode fd for every socket fd in /proc/[pid]/fd (only when ss does not run): "
-        "joins the /proc/net tables to processes",
-    ),
-    Section(
-        "netstat",
-        _NETSTAT,
-        parser="netstat",
-        max_bytes=64 * MIB,
-        timeout=60,
-        why="busybox netstat (only when ss does not run)",
     ),
     Section(
         "sockstat",
@@ -287,21 +295,54 @@ SECTIONS: tuple[Section, ...] = (
     Section(
         "snmp", "cat /proc/net/snmp", parser="proc_counters", max_bytes=64 * KIB, why="Udp RcvbufErrors / SndbufErrors"
     ),
+    # Without a working ss: the /proc/net tables (queue bytes, states and
+    # inodes of every socket), who owns each socket, and busybox netstat's view.
+    # Parsed only when ss gave no socket list (kit.report.FALLBACK_SECTIONS),
+    # so read only then.
+    *(
+        Section(
+            f"proc_net_{t}",
+            f"{UNLESS_SS}cat /proc/net/{t}",
+            parser=f"proc_net:parse_{t.rstrip('6')}",
+            max_bytes=64 * MIB,
+            timeout=30,
+            why=f"/proc/net/{t}: sockets with queue bytes and inodes (only when ss does not run)",
+        )
+        for t in ("tcp", "tcp6", "udp", "udp6", "raw", "raw6", "unix")
+    ),
+    Section(
+        "socket_owners",
+        _SOCKET_OWNERS,
+        parser="socket_owners",
+        max_bytes=16 * MIB,
+        timeout=30,
+        why="pid comm inode fd for every socket fd in /proc/[pid]/fd (only when ss does not run): "
+        "joins the /proc/net tables to processes",
+    ),
+    Section(
+        "netstat",
+        _NETSTAT,
+        parser="netstat",
+        max_bytes=64 * MIB,
+        timeout=60,
+        why="busybox netstat (only when ss does not run)",
+    ),
     # Kernel diag evidence (kit.analyse.kdiag). Each is one bounded read; none loads a module.
     Section(
         "kdiag_config_files",
-        'for f in /proc/config.gz "/boot/config-$(uname -r)" "/lib/modules/$(uname -r)/config"; '
-        'do ls -l "$f" && head -c 1 "$f" >/dev/null; done',
+        _CONFIG_FILES,
         parser="kdiag_listings:parse_config_files",
         max_bytes=4 * KIB,
-        why="which kernel config files exist, and the error reading each: why none was read",
+        self_bounded=True,
+        why="which kernel config files exist, and the error opening each: why none was read",
     ),
     Section(
         "kdiag_module_files",
-        'd="/lib/modules/$(uname -r)"; ls -d "$d" && for f in "$d"/*diag.ko* "$d"/configs.ko* '
-        '"$d"/kernel/net/*/*diag.ko* "$d"/kernel/kernel/configs.ko*; do [ ! -e "$f" ] || echo "$f"; done',
+        'd="/lib/modules/$(uname -r)"; [ -d "$d" ] || exec ls -d "$d"; echo "$d"; for f in "$d"/*diag.ko* '
+        '"$d"/configs.ko* "$d"/kernel/net/*/*diag.ko* "$d"/kernel/kernel/configs.ko*; do [ ! -e "$f" ] || echo "$f"; done',
         parser="kdiag_listings:parse_module_files",
         max_bytes=64 * KIB,
+        self_bounded=True,
         why="diag modules on disk (.ko, .ko.xz/.gz/.zst; OpenWrt keeps them flat)",
     ),
     Section(
@@ -313,9 +354,10 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section(
         "kdiag_kallsyms",
-        f"grep -E ' ({'|'.join(kallsyms_symbols())})([[:space:]]|$)' /proc/kallsyms",
+        f"exec grep -F{''.join(f' -e {s}' for s in _KALLSYMS_PATTERNS)} /proc/kallsyms",
         parser="kdiag_listings:parse_kallsyms",
-        max_bytes=16 * KIB,
+        max_bytes=64 * KIB,
+        self_bounded=True,
         why="diag code in the running kernel: built in, or [module]",
     ),
     Section(
@@ -323,6 +365,7 @@ SECTIONS: tuple[Section, ...] = (
         'for c in modprobe insmod opkg apk; do command -v "$c" || true; done',
         parser="kdiag_listings:parse_tools",
         max_bytes=4 * KIB,
+        self_bounded=True,
         why="what the remedy can use: modprobe or insmod, opkg or apk",
     ),
 )

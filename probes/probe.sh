@@ -19,10 +19,11 @@
 # command still running after its time limit gets SIGTERM (exit 143).
 #
 # Light on the device: a router in trouble should not pay hundreds of
-# processes for a diagnosis. One watchdog serves the whole run (not one per
-# section); a file is read by one bounded `head -c`; a command costs its own
-# processes plus its $( ) shell and its bound (and one more where the shell
-# has no pipefail).
+# processes for a diagnosis (kit/probe.py picks the function per section).
+# One watchdog serves the whole run. A command runs in the $( ) shell that
+# holds its stderr (eval, no `sh -c`); only a command whose output nothing
+# else bounds (ss, a kernel config) goes through a bound process. Consecutive
+# /proc files are read by one awk, which writes their framing itself.
 
 K='@KIT_TOKEN@'
 PATH="$PATH:/usr/sbin:/sbin:/usr/bin:/bin:/usr/local/sbin:/usr/local/bin"
@@ -39,55 +40,61 @@ kit_nl='
 # a pipe as a block, so `count=N iflag=count_bytes` stops after N/bs reads,
 # after the first one when N < bs: a command writing line by line was cut
 # (tests/test_sections.py). There, and where dd lacks count_bytes, head -c
-# does the job. Called as `$kit_cut MAX` (no function: one process fewer).
+# does the job.
 if ! dd --version >/dev/null 2>&1 && dd if=/dev/null of=/dev/null count=0 iflag=count_bytes 2>/dev/null; then
 	kit_dd=1
 else
 	kit_dd=
 fi
 
-# With `set -o pipefail` (busybox ash has it, dash does not) a section's
-# exit status comes through the pipe into its bound: one process fewer.
+# With `set -o pipefail` (busybox ash has it, dash does not) a bounded
+# command's exit status comes through the pipe into its bound: one process
+# fewer. `command` keeps dash from exiting on the unknown option.
 # shellcheck disable=SC3040 # tried, and used only where the shell has it
-if (set -o pipefail) 2>/dev/null; then
+if command set -o pipefail 2>/dev/null; then
 	kit_pipefail=1
 else
 	kit_pipefail=
 fi
 
+# The kernel release, once for the run (the kdiag sections' $(uname -r)):
+# the shell's own read of the string sysctl, else one uname. (A kernel that
+# answers only a read from offset 0 gives one character here.)
+kit_release=
+{ read -r kit_release </proc/sys/kernel/osrelease; } 2>/dev/null
+[ "${#kit_release}" -gt 1 ] || kit_release=$(uname -r 2>/dev/null)
+
 # --- the watchdog ----------------------------------------------------------------
 #
 # The sections run in kit_main, the left side of a pipeline whose right side
-# is kit_watchdog; they write to it on fd 7: "s PID SECONDS" when a command
-# starts, "e" when its section ends. A ticker adds a "t" line every second.
-# When a command outlives its time limit, the watchdog sends SIGTERM to it
-# and to every process below it, found through /proc (busybox may lack
-# pkill and a script has no job control); the section then reports exit 143
-# and says so on stderr. Commands run with fd 7 closed, so a command left
-# running never keeps the watchdog (and the SSH channel) open.
+# is kit_watchdog; they write to it on fd 7: "s PID SECONDS" when a section's
+# $( ) shell starts, "e" when its section ends. A ticker adds a "t" line every
+# second. When a section outlives its time limit, the watchdog sends SIGTERM
+# to that shell and to every process below it, found through /proc (busybox
+# may lack pkill and a script has no job control); the section then reports
+# exit 143 and says so on stderr. Commands run with fd 7 closed, so a command
+# left running never keeps the watchdog (and the SSH channel) open.
 
 kit_watchdog() {
 	kit_pid='' kit_left=''
 	while read -r kit_what kit_a kit_b; do
 		case $kit_what in
-		s | b) kit_how=$kit_what kit_pid=$kit_a kit_left=$((kit_b + 1)) ;; # ticks come a second apart, the first early
+		s) kit_pid=$kit_a kit_left=$((kit_b + 1)) ;; # ticks come a second apart, the first early
 		e) kit_pid= ;;
 		t)
 			[ -n "$kit_pid" ] || continue
 			kit_left=$((kit_left - 1))
 			[ "$kit_left" -le 0 ] || continue
-			kit_reap "$kit_pid" "$kit_how"
+			kit_reap "$kit_pid"
 			kit_pid=
 			;;
 		esac
 	done
 }
 
-# kit_reap PID HOW: SIGTERM to every process below PID, and to PID itself
-# unless HOW is b. /proc/PID/stat is "pid (comm) state ppid ...", comm may
-# hold spaces and parentheses.
+# kit_reap PID: SIGTERM to PID and every process below it. /proc/PID/stat is
+# "pid (comm) state ppid ...", comm may hold spaces and parentheses.
 kit_reap() {
-	kit_root=$1 kit_how=$2
 	kit_tree=" $1 " kit_more=1
 	while [ -n "$kit_more" ]; do
 		kit_more=
@@ -105,7 +112,6 @@ kit_reap() {
 			esac
 		done
 	done
-	[ "$kit_how" != b ] || kit_tree=${kit_tree#" $kit_root "}
 	# shellcheck disable=SC2086 # one word per pid
 	kill -TERM $kit_tree 2>/dev/null
 }
@@ -120,21 +126,6 @@ kit_tick() {
 
 # --- one section -------------------------------------------------------------------
 
-# kit_timed SECONDS RC: the exit status to report: 143, with a line on
-# stderr, when the command ran into its time limit (the watchdog's SIGTERM).
-kit_timed() {
-	[ "$2" -ne 0 ] || return 0
-	kit_t1=
-	{ read -r kit_t1 kit_l </proc/uptime; } 2>/dev/null
-	if [ -n "$kit_t1" ] && [ -n "$kit_t0" ]; then
-		[ $((${kit_t1%.*} - ${kit_t0%.*} + 1)) -ge "$1" ] || return "$2"
-	elif [ "$2" -ne 143 ]; then
-		return "$2"
-	fi
-	echo "kit: stopped after $1 s (time limit)"
-	return 143
-}
-
 # kit_orphan_exit: kit_main runs under the shell that reads this script; when
 # that shell is gone (killed), stop here as that shell would have, before
 # another marker. (kill -0 is one system call; reading /proc/self/stat with
@@ -143,12 +134,12 @@ kit_orphan_exit() {
 	kill -0 "$$" 2>/dev/null || exit 0
 }
 
-# kit_self: this shell's own PID ($$ is the script's, also in a subshell):
-# where the kernel's /proc/self link points (cd -P resolves it, no process).
-kit_self() {
-	kit_me=''
+# kit_watch SECONDS, in a section's $( ) shell: its own PID ($$ is the
+# script's, also in a subshell; where the kernel's /proc/self link points,
+# resolved by cd -P without a process) and time limit, to the watchdog.
+kit_watch() {
 	cd -P /proc/self 2>/dev/null || return 0
-	kit_me=${PWD##*/}
+	echo "s ${PWD##*/} $1" >&7
 	cd "$OLDPWD" || cd /
 }
 
@@ -160,54 +151,86 @@ kit_begin() {
 	printf '\n%s BEGIN %s\n' "$K" "$1"
 }
 
-# kit_end NAME STDERR: the command's stderr (with its RC line), bounded, and END.
+# kit_end NAME SECONDS: the held stderr kit_err, bounded, then (unless it
+# came with the stderr: kit_rc empty) the exit status kit_rc: 143 with a line
+# saying so when the command failed at its time limit (the watchdog's
+# SIGTERM); and END.
 kit_end() {
 	echo e >&7
 	kit_orphan_exit
-	printf '\n%s STDERR %s\n%.65536s' "$K" "$1" "$2"
+	kit_tail=
+	if [ -n "$kit_rc" ]; then
+		if [ "$kit_rc" -ne 0 ]; then
+			kit_t1=
+			{ read -r kit_t1 kit_l </proc/uptime; } 2>/dev/null
+			if [ -n "$kit_t1" ] && [ -n "$kit_t0" ]; then
+				[ $((${kit_t1%.*} - ${kit_t0%.*} + 1)) -lt "$2" ] || kit_rc=143
+			fi
+			[ "$kit_rc" -ne 143 ] || kit_tail="${kit_nl}kit: stopped after $2 s (time limit)"
+		fi
+		kit_tail="$kit_tail$kit_nl$K RC $kit_rc"
+	fi
+	printf '\n%s STDERR %s\n%.65536s%s' "$K" "$1" "$kit_err" "$kit_tail"
 	printf '\n%s END %s\n' "$K" "$1"
+	# The socket list came from ss: the fallback sections need not run.
+	if [ "$1" = ss ]; then
+		case $kit_err$kit_tail in *"$K RC 0" | *"$K RC 0$kit_nl"*) kit_ss_ok=1 ;; esac
+	fi
 }
 
-# kit_section NAME SECONDS MAXBYTES+1 COMMAND: COMMAND in its own sh, stdin
-# from /dev/null; its stdout through the bound, its stderr and status held.
+# kit_run NAME SECONDS COMMAND: a command whose output the kernel or the
+# command itself bounds (uname, id, ss -s, listings): its stdout straight
+# out, no bound process; it runs in the $( ) shell holding its stderr (which
+# an `exec` in COMMAND replaces: no process of the shell's own).
+kit_run() {
+	kit_begin "$1"
+	kit_err=$(
+		kit_watch "$2"
+		exec 2>&1 >&3 3>&- 7>&- </dev/null
+		eval "$3"
+	)
+	kit_rc=$?
+	kit_end "$1" "$2"
+}
+
+# kit_section NAME SECONDS MAXBYTES+1 COMMAND: COMMAND's stdout through the
+# bound (dd or head -c), its stderr and status held.
 kit_section() {
 	kit_begin "$1"
 	if [ -n "$kit_dd" ]; then
-		kit_cut="dd bs=65536 iflag=count_bytes count=$3"
+		kit_cut_argv="dd bs=65536 iflag=count_bytes count=$3"
 	else
-		kit_cut="head -c $3"
+		kit_cut_argv="head -c $3"
 	fi
 	if [ -n "$kit_pipefail" ]; then
-		# The watchdog ends what runs below this $( ) shell ("b"), which then
-		# reports the status.
-		# shellcheck disable=SC2086,SC3040 # $kit_cut: the bound's words; pipefail: checked above
+		# shellcheck disable=SC2086 # $kit_cut_argv: the bound's words
 		kit_err=$(
-			set -o pipefail
-			kit_self
-			[ -z "$kit_me" ] || echo "b $kit_me $2" >&7
-			{ sh -c "$4" 2>&5 7>&- </dev/null | $kit_cut 2>/dev/null >&3 7>&-; } 5>&1
-			kit_timed "$2" "$?"
-			printf '\n%s RC %s\n' "$K" "$?"
+			kit_watch "$2"
+			{ { exec 2>&5 3>&- 7>&- </dev/null; eval "$4"; } | $kit_cut_argv 2>/dev/null; } 5>&1 >&3
 		)
+		kit_rc=$?
 	else
-		# shellcheck disable=SC2086 # $kit_cut: the bound's words
+		# Without pipefail the status leaves through the held stderr, from
+		# an exit trap (COMMAND may `exit`; one that may `exec` runs in a
+		# subshell of its own).
+		# shellcheck disable=SC2086 # $kit_cut_argv: the bound's words
 		kit_err=$(
+			kit_watch "$2"
 			{
 				{
-					sh -c "$4" 2>&5 7>&- </dev/null &
-					echo "s $! $2" >&7
-					wait "$!"
-					kit_timed "$2" "$?" >&5
-					printf '\n%s RC %s\n' "$K" "$?" >&5
-				} | $kit_cut 2>/dev/null >&3 7>&-
-			} 5>&1
+					exec 2>&5 3>&- 7>&- </dev/null
+					trap 'printf "\n%s RC %s\n" "$K" "$?" >&2' EXIT
+					case $4 in
+					*exec*) (eval "$4") ;;
+					*) eval "$4" ;;
+					esac
+				} | $kit_cut_argv 2>/dev/null
+			} 5>&1 >&3
 		)
+		kit_rc=$?
+		[ "$kit_rc" -ne 0 ] || kit_rc=
 	fi
-	# The socket list came from ss: the fallback sections need not run.
-	if [ "$1" = ss ]; then
-		case $kit_err in *"$K RC 0" | *"$K RC 0$kit_nl"*) kit_ss_ok=1 ;; esac
-	fi
-	kit_end "$1" "$kit_err"
+	kit_end "$1" "$2"
 }
 
 # kit_unless_ss NAME SECONDS MAXBYTES+1 COMMAND: a fallback for a device
@@ -215,54 +238,126 @@ kit_section() {
 # and exited 0; else as kit_section.
 kit_unless_ss() {
 	if [ -n "$kit_ss_ok" ]; then
-		kit_begin "$1"
-		kit_end "$1" "@KIT_SS_WORKS@$kit_nl$K RC 0"
+		kit_skip "$1"
 	else
 		kit_section "$@"
 	fi
 }
 
-# kit_file NAME SECONDS MAXBYTES+1 FILE...: as `cat FILE...`, one `head -c`
-# per file (a FIFO in place of a file is ended by the watchdog).
+kit_skip() {
+	kit_begin "$1"
+	kit_err="@KIT_SS_WORKS@" kit_rc=0
+	kit_end "$1" 0
+}
+
+# kit_file NAME SECONDS MAXBYTES+1 FILE...: as `cat FILE...` of files that
+# are not the kernel's: a `head -c` a file that exists, exec'd by the $( )
+# shell for a single file; a FIFO in place of a file is ended by the
+# watchdog. A missing file is said without a process.
 kit_file() {
 	kit_begin "$1"
 	kit_n=$1 kit_s=$2 kit_m=$3
 	shift 3
 	kit_err=$(
+		kit_watch "$kit_s"
+		exec 2>&1 >&3 3>&- 7>&- </dev/null
+		[ $# -gt 1 ] || [ ! -e "$1" ] || exec head -c "$kit_m" "$1"
 		kit_r=0
 		for kit_f; do
-			head -c "$kit_m" "$kit_f" 2>&1 >&3 3>&- 7>&- </dev/null &
-			echo "s $! $kit_s" >&7
-			wait "$!"
-			kit_timed "$kit_s" "$?" || kit_r=$?
+			if [ -e "$kit_f" ]; then
+				head -c "$kit_m" "$kit_f" || kit_r=$?
+			else
+				echo "$kit_f: No such file or directory" >&2
+				kit_r=1
+			fi
 		done
-		printf '\n%s RC %s\n' "$K" "$kit_r"
+		exit "$kit_r"
 	)
-	kit_end "$kit_n" "$kit_err"
+	kit_rc=$?
+	kit_end "$kit_n" "$kit_s"
 }
 
-# kit_kernel_file NAME MAXBYTES+1 FILE...: as `cat FILE...` for the text
-# files the kernel makes on each read (/proc): such reads never block, so no
-# watchdog; one exec'd `head -c` a file. (Not the shell's own `read`: it
-# takes two system calls a byte, slower than a process on the MIPS router,
-# and a /proc/sys file answers only a read from its start.)
-kit_kernel_file() {
-	kit_begin "$1"
-	kit_n=$1 kit_m=$2 kit_r=0 kit_err=''
-	shift 2
-	for kit_f; do
-		kit_e=$(exec head -c "$kit_m" "$kit_f" 2>&1 >&3 3>&- 7>&- </dev/null) || kit_r=1
-		kit_err="$kit_err$kit_e${kit_e:+$kit_nl}"
+# kit_kernel_files NAME MAXBYTES+1 N FILE1 .. FILEN [NAME ...]...: sections
+# that are `cat` of /proc files, which the kernel makes on each read and
+# never blocks on (no watchdog), read by ONE awk that writes each section's
+# framing itself, bounds its bytes, and says on its stderr (RC 1) a file it
+# cannot read. awk reads a file from offset 0 in blocks (a /proc/sys file
+# answers only a read from its start, so never the shell's `read`). Each
+# line is written with a newline: a last line without one gains it.
+kit_kernel_files() {
+	kit_orphan_exit
+	if ! command -v awk >/dev/null 2>&1; then
+		while [ $# -gt 0 ]; do
+			kit_n=$1 kit_m=$2 kit_i=$3 kit_fs=
+			shift 3
+			while [ "$kit_i" -gt 0 ]; do
+				kit_fs="$kit_fs $1"
+				shift
+				kit_i=$((kit_i - 1))
+			done
+			# shellcheck disable=SC2086 # /proc paths, one word each
+			kit_file "$kit_n" 15 "$kit_m" $kit_fs
+		done
+		return
+	fi
+	# A missing file marked "?": awk cannot tell why an open failed.
+	kit_i=$#
+	while [ "$kit_i" -gt 0 ]; do
+		kit_f=$1
+		shift
+		case $kit_f in /*) [ -e "$kit_f" ] || kit_f="?$kit_f" ;; esac
+		set -- "$@" "$kit_f"
+		kit_i=$((kit_i - 1))
 	done
-	kit_end "$kit_n" "$kit_err$kit_nl$K RC $kit_r"
+	awk -v K="$K" '
+BEGIN {
+	for (i = 1; i < ARGC;) {
+		name = ARGV[i]; lim = ARGV[i + 1] + 0; n = ARGV[i + 2] + 0; i += 3
+		printf "\n%s BEGIN %s\n", K, name
+		out = 0; err = ""; rc = 0
+		for (; n > 0; n--) {
+			f = ARGV[i++]
+			if (substr(f, 1, 1) == "?") {
+				err = err substr(f, 2) ": No such file or directory\n"; rc = 1
+				continue
+			}
+			r = 1
+			while (out < lim && (r = (getline l < f)) > 0) {
+				l = l "\n"
+				if (out + length(l) > lim) l = substr(l, 1, lim - out)
+				printf "%s", l
+				out += length(l)
+			}
+			if (r < 0) { err = err f ": cannot read\n"; rc = 1 }
+			close(f)
+		}
+		printf "\n%s STDERR %s\n%s\n%s RC %d\n\n%s END %s\n", K, name, err, K, rc, K, name
+	}
+	exit 0
+}' "$@" 7>&- </dev/null
+}
+
+# kit_unless_ss_kernel_files: as kit_kernel_files, for fallbacks (the
+# /proc/net tables): each skipped without a process after an ss that worked.
+kit_unless_ss_kernel_files() {
+	if [ -z "$kit_ss_ok" ]; then
+		kit_kernel_files "$@"
+		return
+	fi
+	while [ $# -gt 0 ]; do
+		kit_skip "$1"
+		shift $(($3 + 3))
+	done
 }
 
 # --- the run -----------------------------------------------------------------------
 
 kit_main() {
 	kit_me=$$
-	kit_self
-	[ -n "$kit_me" ] || kit_me=$$
+	if cd -P /proc/self 2>/dev/null; then
+		kit_me=${PWD##*/}
+		cd "$OLDPWD" || cd /
+	fi
 	kit_tick "$kit_me" </dev/null >/dev/null 2>&1 3>&- &
 	kit_ticker=$!
 	printf '\n%s KIT-PROBE 1 @KIT_VERSION@\n' "$K"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from kit.capture import split_sections
+from kit.parsers import uname as uname_parser
 from kit.probe import new_token, render_probe
 from kit.sections import SECTIONS, Section
 
@@ -135,3 +138,74 @@ def test_fallback_sections_run_only_when_ss_did_not_work(shell):
             assert got.stdout == b"fallback-ran\n"
         else:
             assert got.stdout == b"" and got.stderr == "# kit: skipped: ss works"
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_proc_files_in_one_process_keep_framing_bounds_and_errors(shell, tmp_path):
+    """Consecutive `cat /proc/...` rows are read by one awk that writes their framing (kit_kernel_files)."""
+    token = new_token()
+    table = (
+        Section("before", "echo before"),
+        Section("version", "cat /proc/version"),
+        # An integer sysctl answers only a read from offset 0: the shell's `read` would get its first digit.
+        Section("pid_max", "cat /proc/sys/kernel/pid_max"),
+        Section("cut", "cat /proc/version", max_bytes=10),
+        Section("missing", "cat /proc/version /proc/kit-no-such-file /proc/version"),
+        Section("after", "echo after"),
+    )
+    script = render_probe(token, table)
+    assert script.count("kit_kernel_files '") == 1  # the four rows, one line, one process
+    sections, problems = split_sections(_run(shell, script), token, table)
+    assert problems == []
+    version = Path("/proc/version").read_bytes()
+    assert sections["version"].stdout == version and sections["version"].rc == 0
+    assert sections["pid_max"].stdout == Path("/proc/sys/kernel/pid_max").read_bytes()
+    assert sections["cut"].truncated and sections["cut"].stdout == version[:10]
+    missing = sections["missing"]
+    assert missing.stdout == version + version and missing.rc == 1
+    assert missing.stderr == "/proc/kit-no-such-file: No such file or directory"
+    assert sections["before"].text == "before\n" and sections["after"].text == "after\n"
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_self_bounded_and_file_sections_keep_status_stderr_and_time_limit(shell, tmp_path):
+    """Rows without a bound process (kit_run, kit_file) and rows whose command execs: status, stderr, watchdog."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # nobody writes to it: a read of it hangs until the watchdog ends it
+    token = new_token()
+    table = (
+        Section("ran", "echo out; echo err >&2; exit 3", self_bounded=True),
+        Section("execd", "echo a; exec sh -c 'echo b; echo e >&2; exit 5'", self_bounded=True),
+        Section("bounded_exec", "echo a; exec sh -c 'echo b; exit 4'"),
+        Section("hung", "sleep 30", timeout=2, self_bounded=True),
+        Section("hung_exec", "exec sleep 30", timeout=2, self_bounded=True),
+        Section("fifo", f"cat {fifo}", timeout=2),
+        Section("files", f"cat /etc/hostname {tmp_path}/absent"),
+        Section("after", "echo ok"),
+    )
+    sections, problems = split_sections(_run(shell, render_probe(token, table)), token, table)
+    assert problems == []
+    ran = sections["ran"]
+    assert (ran.stdout, ran.stderr, ran.rc) == (b"out\n", "err", 3)
+    assert (sections["execd"].stdout, sections["execd"].stderr, sections["execd"].rc) == (b"a\nb\n", "e", 5)
+    assert (sections["bounded_exec"].stdout, sections["bounded_exec"].rc) == (b"a\nb\n", 4)
+    for name in ("hung", "hung_exec", "fifo"):
+        assert sections[name].rc == 143 and "stopped after 2 s (time limit)" in sections[name].stderr, name
+    files = sections["files"]
+    assert files.stdout == Path("/etc/hostname").read_bytes() and files.rc == 1
+    assert files.stderr == f"{tmp_path}/absent: No such file or directory"
+    assert sections["after"].text == "ok\n"
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_kernel_release_is_read_once_for_the_kdiag_rows(shell):
+    token = new_token()
+    table = (Section("rel", 'echo "$(uname -r)"', self_bounded=True), Section("uname", "uname -a; exec uname -rm"))
+    script = render_probe(token, table)
+    assert "$(uname -r)" not in script.split("kit_main() {")[1]
+    sections, _ = split_sections(_run(shell, script), token, table)
+    assert sections["rel"].text == f"{os.uname().release}\n"
+    parsed = uname_parser.parse(sections["uname"].text)
+    assert not parsed.problems
+    assert (parsed.records[0].release, parsed.records[0].machine) == (os.uname().release, os.uname().machine)
+    assert parsed.records[0].nodename == os.uname().nodename

@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import TypeVar
 
+from kit.diag_options import kallsyms_symbols
 from kit.parsers.command_stderr import FileComplaints, says_missing
 from kit.records import Parsed, ParseProblem, SectionStatus
 
@@ -126,7 +127,9 @@ def parse_modules_builtin(text: str, status: SectionStatus | None = None) -> Lis
 
 
 def parse_kallsyms(text: str, status: SectionStatus | None = None) -> Listing[Symbol]:
+    """The diag symbols (kit.diag_options) among the lines; the probe's fixed-string grep also matches others."""
     status = status or SectionStatus()
+    wanted = set(kallsyms_symbols())
     result: Listing[Symbol] = Listing(read=status.complete and not says_missing(status.stderr))
     for number, line in enumerate(text.splitlines(), 1):
         parts = line.split()
@@ -135,7 +138,8 @@ def parse_kallsyms(text: str, status: SectionStatus | None = None) -> Listing[Sy
         if len(parts) < 3:
             result.problems.append(ParseProblem(number, line[:300], "not 'address type name [module]'"))
             continue
-        result.records.append(Symbol(parts[2], parts[3].strip("[]") if len(parts) > 3 else ""))
+        if parts[2] in wanted:
+            result.records.append(Symbol(parts[2], parts[3].strip("[]") if len(parts) > 3 else ""))
     return result
 
 

@@ -3,10 +3,12 @@
     Linux OpenWrt 5.15.134 #0 SMP Mon Oct 9 21:45:35 2023 mips GNU/Linux
     Linux host 6.1.0-18-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01) x86_64 GNU/Linux
 
-The probe prints `uname -a`, then `uname -r` and `uname -m` on lines of their
-own: a node name may contain spaces (it is device text), which makes the words
-of `uname -a` ambiguous. With those two lines present they are the authority
-and the node name is whatever lies between the kernel name and the release.
+The probe prints `uname -a`, then `uname -rm` (release and machine) on a line
+of its own; earlier probes printed `uname -r` and `uname -m` on two
+lines. A node name may contain spaces (it is device text), which makes the
+words of `uname -a` ambiguous. With the release and machine present they are
+the authority and the node name is whatever lies between the kernel name and
+the release.
 A lone `uname -a` line (a paste) is split by words: kernel name, node name and
 release first, the machine last or before a trailing `GNU/Linux`.
 """
@@ -57,9 +59,13 @@ def parse(text: str) -> Parsed[Uname]:
     first_no, first = numbered[0]
     record = None
     used = 1
-    if len(numbered) >= 3 and len(numbered[1][1].split()) == 1 and len(numbered[2][1].split()) == 1:
-        record = _with_release(first, numbered[1][1].strip(), numbered[2][1].strip())
+    second = numbered[1][1].split() if len(numbered) >= 2 else []
+    if len(numbered) >= 3 and len(second) == 1 and len(numbered[2][1].split()) == 1:
+        record = _with_release(first, second[0], numbered[2][1].strip())
         used = 3 if record else 1
+    elif len(second) == 2:
+        record = _with_release(first, second[0], second[1])
+        used = 2 if record else 1
     if record is None:
         record = _from_words(first)
     if record is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -79,3 +81,19 @@ def test_status_parsers_never_raise(text, stderr, rc, complete):
         section = capture.SectionOutput(spec.name, text.encode("utf-8", "surrogatepass"), stderr, rc, complete=complete)
         if spec.parser and takes_status(parser_function(spec.parser)):
             parse_section(section)
+
+
+def test_kallsyms_keeps_the_exact_names_of_the_fixed_string_grep():
+    """The probe's grep -F matches other *_diag_* symbols too (on this machine's /proc/kallsyms); the parser keeps the nine."""
+    from kit.diag_options import kallsyms_symbols
+    from kit.sections import BY_NAME
+
+    command = BY_NAME["kdiag_kallsyms"].command.removeprefix("exec ")
+    out = subprocess.run(["sh", "-c", command], capture_output=True, text=True).stdout
+    wanted = set(kallsyms_symbols())
+    exact = [ln.split() for ln in out.splitlines() if len(ln.split()) >= 3 and ln.split()[2] in wanted]
+    parsed = kl.parse_kallsyms(out)
+    assert [(s.name, s.module) for s in parsed.records] == [
+        (w[2], w[3].strip("[]") if len(w) > 3 else "") for w in exact
+    ]
+    assert not parsed.problems
