@@ -18,7 +18,7 @@ Whole user commands only, each in a fresh process, the anchors in the same run:
   Malta kernel with its diag modules loaded, dropbear, busybox, ss), where
   `kit collect` is held to 1.5 s and 4x `ssh dev 'ss -napm'`.
 
-Times are medians of --runs wall-clock runs (kit and its anchor interleaved,
+Times are medians of --runs wall-clock runs, process start to exit (kit and its anchor interleaved,
 so both see the same machine load); the load average is printed. It prints
 figures and the commands, never asserts. Needs root (namespaces).
 """
@@ -50,6 +50,7 @@ AWK_RT = f"{AWK % 2}; {AWK % 4}"  # r, then t
 class Run:
     wall: float  # seconds
     rss_mb: float  # peak resident set of the command (its process tree's biggest), MB
+    cpu: float = 0.0  # user + system seconds of the command and the children it waited for
 
 
 def run(argv: list[str], stdin: Path | None = None, stdout: Path | None = None, env=None) -> Run:
@@ -68,11 +69,13 @@ def run(argv: list[str], stdin: Path | None = None, stdout: Path | None = None, 
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1):
         raise RuntimeError(f"{shlex.join(argv)}: exit {code}")
-    return Run(wall, usage.ru_maxrss / 1024)
+    return Run(wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)
 
 
 def median(runs: list[Run]) -> Run:
-    return Run(statistics.median(r.wall for r in runs), max(r.rss_mb for r in runs))
+    return Run(
+        statistics.median(r.wall for r in runs), max(r.rss_mb for r in runs), statistics.median(r.cpu for r in runs)
+    )
 
 
 @dataclass
@@ -247,6 +250,7 @@ def bench_device(runs: int, work: Path, dev, label: str, collect_target: str, co
     else:
         ok, ratio = k.wall <= 1.5 and k.wall <= 4 * s.wall, f"{k.wall / s.wall:.1f}x ssh ss"
     row("kit collect root@dev", k.wall, k.rss_mb, ratio, collect_target, ok)
+    print(f"    (kit collect: CPU {k.cpu:.3f} s, {k.wall - p.wall:+.3f} s wall against the ssh probe)")
     COMMANDS.append(f"{label}: {shlex.join(ss)}")
     COMMANDS.append(f"{label}: {shlex.join(probe_cmd)} < probe.sh > probe.out   (probe.sh: kit probe)")
     COMMANDS.append(f"{label}: {shlex.join(kit)}")
