@@ -1,5 +1,3 @@
-import sys
+from kit.cli import entry
 
-from kit.cli import main
-
-sys.exit(main())
+entry()
