@@ -37,7 +37,11 @@ def top_process(report: Report) -> dict[str, Any] | None:
 
 def worst_finding(report: Report) -> dict[str, str] | None:
     ranked = sorted(report.findings, key=lambda f: SEVERITY_RANK.get(f.severity, 3))
-    return {"severity": ranked[0].severity, "title": ranked[0].title} if ranked else None
+    if not ranked:
+        return None
+    from kit.render.finding_text import worded  # words for the index page, only when a finding is there
+
+    return {"severity": ranked[0].severity, "title": worded(ranked[0]).title}
 
 
 def _relative(path: Path | None, base: Path) -> str | None:

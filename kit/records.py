@@ -167,15 +167,6 @@ class Sockstat:
     line: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    severity: str  # "critical", "warning", "info"
-    title: str  # one line
-    evidence: tuple[str, ...]  # the lines it rests on
-    remedy: str  # what to do
-    code: str = ""  # stable identifier, e.g. "rcvq-near-rcvbuf"
-
-
 SEVERITIES = ("critical", "warning", "info")
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from kit import __version__
 from kit.analyse import findings as findings_mod
 from kit.analyse import kdiag, kernel_memory, memory_elsewhere, sockstat_vs_skmem, summary, this_collect
+from kit.analyse.finding_facts import Finding
 from kit.analyse.owners import OwnerContext
 from kit.analyse.proc_sockets import join_owners
 from kit.analyse.totals import Group, Totals, breakdown
@@ -25,7 +26,7 @@ from kit.parsers import sockstat as sockstat_parser
 from kit.parsers.ancestry import Ancestor, PidTwo
 from kit.parsers.ss import SsOutput
 from kit.parsers.user_id import Identity
-from kit.records import Finding, Parsed, ParseProblem, SectionStatus, Socket
+from kit.records import Parsed, ParseProblem, SectionStatus, Socket
 from kit.sections import BY_NAME, SECTIONS
 from kit.unmangle import WRAPPED, Undone
 

@@ -13,6 +13,7 @@ from support import FIXTURES
 from kit import capture
 from kit import report as report_mod
 from kit.cli import main
+from kit.render.finding_text import worded
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 SS = FIXTURES / "debian-12" / "ss-napm.out"
@@ -69,7 +70,7 @@ def test_half_read_paste_renders_with_a_warning_and_its_first_unread_lines(tmp_p
     rep = report_mod.build(capture.load(path))
     whole = report_mod.build(capture.load(SS))
     assert rep.totals == whole.totals  # what could be read is read
-    finding = next(f for f in rep.findings if f.code == "parse-problems")
+    finding = worded(next(f for f in rep.findings if f.code == "parse-problems"))
     assert finding.severity == "warning"
     unread = len({p.problem.line for p in rep.parse_problems})
     assert f"{unread} of " in finding.title

@@ -43,9 +43,10 @@ from kit.analyse.diff_records import (
     SocketChange,
     SocketDiff,
 )
+from kit.analyse.finding_facts import Finding
 from kit.analyse.kernel_memory import WATCHED
 from kit.analyse.totals import Group
-from kit.records import Finding, Socket
+from kit.records import Socket
 
 if TYPE_CHECKING:
     from kit.report import Report
@@ -203,7 +204,7 @@ def match_processes(old: Sequence[Group], new: Sequence[Group]) -> list[ProcessC
 
 def match_findings(old: Sequence[Finding], new: Sequence[Finding]) -> FindingDiff:
     def key(f: Finding) -> str:
-        return f.code or f.title
+        return f.code
 
     old_keys = {key(f) for f in old}
     new_keys = {key(f) for f in new}

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kit.analyse.finding_facts import Finding
 from kit.analyse.totals import Group
-from kit.records import SKMEM_KEYS, Finding, Socket
+from kit.records import SKMEM_KEYS, Socket
 
 SCHEMA = "kit.diff/1"
 TOTAL_FIELDS = (

@@ -31,10 +31,11 @@ from typing import TYPE_CHECKING
 
 from kit.analyse.diff import parse_time, same_device, side, socket_weight
 from kit.analyse.diff_records import Side
+from kit.analyse.finding_facts import Finding, Worded
 from kit.analyse.findings import describe
 from kit.analyse.kernel_memory import Limits
 from kit.analyse.totals import Totals, per_process
-from kit.records import Finding, Socket
+from kit.records import Socket
 
 if TYPE_CHECKING:
     from kit.report import Report
@@ -341,11 +342,13 @@ def _findings(trend: Trend) -> list[Finding]:
         found.append(
             Finding(
                 "critical" if why else "warning",
-                f"Socket memory of {p.label} is growing: {_kib(g.first)} -> {_kib(g.last)} over "
-                f"{len(trend.samples)} samples",
-                tuple(evidence),
-                REMEDY_PROCESS,
-                code="growing",
+                "growing",
+                Worded(
+                    f"Socket memory of {p.label} is growing: {_kib(g.first)} -> {_kib(g.last)} over "
+                    f"{len(trend.samples)} samples",
+                    tuple(evidence),
+                    REMEDY_PROCESS,
+                ),
             )
         )
     for s in growing_socks[:FINDING_SOCKETS]:
@@ -355,20 +358,24 @@ def _findings(trend: Trend) -> list[Finding]:
         found.append(
             Finding(
                 "critical" if why else "warning",
-                f"A socket is growing: {_kib(g.first)} -> {_kib(g.last)}: {s.label}",
-                tuple(_growth_evidence(g, s.values) + why),
-                REMEDY_SOCKET,
-                code="growing",
+                "growing",
+                Worded(
+                    f"A socket is growing: {_kib(g.first)} -> {_kib(g.last)}: {s.label}",
+                    tuple(_growth_evidence(g, s.values) + why),
+                    REMEDY_SOCKET,
+                ),
             )
         )
     if len(growing_socks) > FINDING_SOCKETS:
         found.append(
             Finding(
                 "info",
-                f"{len(growing_socks) - FINDING_SOCKETS} more growing socket(s) are listed in the JSON (sockets)",
-                (),
-                "",
-                code="growing-more",
+                "growing-more",
+                Worded(
+                    f"{len(growing_socks) - FINDING_SOCKETS} more growing socket(s) are listed in the JSON (sockets)",
+                    (),
+                    "",
+                ),
             )
         )
     return sorted(found, key=lambda f: ("critical", "warning", "info").index(f.severity))

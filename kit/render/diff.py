@@ -19,6 +19,7 @@ from kit.analyse.diff import socket_weight
 from kit.analyse.diff_records import Diff, ProcessChange, ProcMem, Side, SocketChange
 from kit.analyse.findings import describe
 from kit.render import json as json_render
+from kit.render.finding_text import worded
 from kit.render.json import socket_dict, socket_line
 from kit.render.text import human_bytes
 from kit.terminal_text import visible
@@ -85,9 +86,9 @@ def to_dict(d: Diff, sockets: bool = True) -> dict[str, Any]:
             "left_out": d.sockets.left_out,
         },
         "findings": {
-            "new": [asdict(f) for f in d.findings.new],
-            "resolved": [asdict(f) for f in d.findings.resolved],
-            "still": [asdict(f) for f in d.findings.still],
+            "new": [asdict(worded(f)) for f in d.findings.new],
+            "resolved": [asdict(worded(f)) for f in d.findings.resolved],
+            "still": [asdict(worded(f)) for f in d.findings.still],
         },
         "kernel_diag": {
             "old": d.kernel_diag.old,
@@ -230,7 +231,7 @@ def render_text(d: Diff, top: int = TEXT_ROWS) -> str:
         lines.append(f"  {visible(name, 60)}: {visible(a or '-')} -> {visible(b or '-')}")
     for label, items in (("new", d.findings.new), ("resolved", d.findings.resolved)):
         for f in items:
-            lines.append(f"Finding {label}: [{f.severity}] {visible(f.title, 200)}")
+            lines.append(f"Finding {label}: [{f.severity}] {visible(worded(f).title, 200)}")
     for cc in d.counters:
         if cc.change:
             lines.append(f"Counter {cc.group} {cc.name}: {cc.old} -> {cc.new} ({signed(cc.change)}): {cc.meaning}")
@@ -276,6 +277,11 @@ def context(d: Diff, redacted: bool = False) -> dict[str, Any]:
     s = d.sockets
     return {
         "d": d,
+        "findings": {
+            "new": [worded(f) for f in d.findings.new],
+            "resolved": [worded(f) for f in d.findings.resolved],
+            "still": [worded(f) for f in d.findings.still],
+        },
         "kit_version": __version__,
         "duration": _duration(d.seconds),
         "totals": list(d.totals.items()),

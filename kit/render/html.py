@@ -33,6 +33,7 @@ from kit.analyse.sockstat_vs_skmem import REASONS as ACCOUNTING_REASONS
 from kit.analyse.totals import HELD_NOW, Group, top_sockets
 from kit.diag_options import REQUIRED
 from kit.records import SEVERITIES, SKMEM_GLOSSARY, Socket
+from kit.render.finding_text import worded
 from kit.render.kdiag_text import describe_remedy, evidence_texts, note_texts, summary_text
 from kit.render.text import human_bytes, origin, this_collect_line, undone
 from kit.terminal_text import CONTROL, CONTROL_EXCEPT_NEWLINE, escape_char
@@ -268,7 +269,8 @@ def context(report: Report, redacted: bool = False) -> dict[str, Any]:
     top = _top_sockets(report.sockets, SOCKET_ROWS)
     km = report.kernel_memory
     t_ = report.totals
-    findings = {s: [f for f in report.findings if f.severity == s] for s in SEVERITIES}
+    all_findings = [worded(f) for f in report.findings]
+    findings = {s: [f for f in all_findings if f.severity == s] for s in SEVERITIES}
     mem_total = km.mem_total
     skmem_bytes = t_.memory
     return {

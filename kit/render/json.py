@@ -29,6 +29,7 @@ from kit.analyse.owners import OwnerContext
 from kit.analyse.owners import cause as owner_cause
 from kit.analyse.totals import Group, Totals
 from kit.records import ProcRef, Skmem, Socket
+from kit.render.finding_text import worded
 from kit.render.kdiag_text import kdiag_json
 from kit.report import CaptureInfo, DeviceInfo, Report, SectionProblem
 from kit.terminal_text import json_safe
@@ -283,7 +284,7 @@ def to_dict(report: Report, sockets: bool = True) -> dict[str, Any]:
             "udp": {**asdict(km.udp), "bytes": km.bytes(km.udp.pages), "level": km.udp.level()},
             "counters": km.counters,
         },
-        "findings": [asdict(f) for f in report.findings],
+        "findings": [asdict(worded(f)) for f in report.findings],
         "parse_problems": [problem_dict(p) for p in report.parse_problems] if sockets else [],
         "sections": [
             {

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from kit.analyse.summary import human
 from kit.records import SEVERITIES
+from kit.render.finding_text import worded
 from kit.render.kdiag_text import summary_text
 from kit.terminal_text import visible
 
@@ -140,7 +141,7 @@ def render(report: Report, report_path: str | None = None, top: int = 5) -> str:
             if any(f.severity == s for f in report.findings)
         )
         lines.append(f"Findings ({counts}):")
-        for f in report.findings:
+        for f in map(worded, report.findings):
             lines.append(f"  [{f.severity}] {visible(f.title, 200)}")
             if f.remedy:
                 lines.append(f"      do: {visible(f.remedy, 300)}")

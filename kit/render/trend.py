@@ -15,6 +15,7 @@ from typing import Any
 from kit import __version__
 from kit.analyse.trend import GROWING_RULE, Sample, Trend
 from kit.render.diff import signed_bytes
+from kit.render.finding_text import worded
 from kit.render.json import socket_dict, totals_dict, write_data
 from kit.render.text import human_bytes
 from kit.terminal_text import visible
@@ -64,7 +65,7 @@ def to_dict(trend: Trend) -> dict[str, Any]:
             for p in trend.processes
         ],
         "sockets": [{**socket_dict(s.socket), "series": s.values, "growing": _growth(s.growth)} for s in trend.sockets],
-        "findings": [asdict(f) for f in trend.findings],
+        "findings": [asdict(worded(f)) for f in trend.findings],
         "rule": GROWING_RULE,
         "warnings": trend.warnings,
     }
@@ -111,7 +112,7 @@ def render_text(trend: Trend, top: int = 8) -> str:
     if trend.findings:
         lines.append(f"Findings ({len(trend.findings)}):")
         for f in trend.findings:
-            lines.append(f"  [{f.severity}] {visible(f.title, 300)}")
+            lines.append(f"  [{f.severity}] {visible(worded(f).title, 300)}")
     else:
         lines.append("Findings: nothing grows (rule: see --format html, glossary)")
     return "\n".join(lines) + "\n"
@@ -239,6 +240,7 @@ def _charts(trend: Trend) -> list[Chart]:
 def context(trend: Trend) -> dict[str, Any]:
     return {
         "tr": trend,
+        "findings": [worded(f) for f in trend.findings],
         "kit_version": __version__,
         "charts": _charts(trend),
         "processes": trend.processes[:HTML_ROWS],

@@ -21,6 +21,7 @@ from kit.capture import SectionOutput
 from kit.render import html
 from kit.render import json as json_render
 from kit.render import text as text_render
+from kit.render.finding_text import worded
 
 
 def doc_of(report) -> dict:
@@ -196,7 +197,7 @@ def test_conntrack_near_full_is_a_finding_and_the_next_step(idle_cap):
     text = re.sub(r"nf_conntrack_count:\d+", f"nf_conntrack_count:{top * 9 // 10}", text)
     report = _with_section(idle_cap, "slab_conntrack", text.encode())
     found = [f for f in report.findings if f.code == "conntrack-near-full"]
-    assert len(found) == 1 and found[0].severity == "warning" and "90% full" in found[0].title
+    assert len(found) == 1 and found[0].severity == "warning" and "90% full" in worded(found[0]).title
     low = dataclasses.replace(report.memory_elsewhere, mem_available=report.memory_elsewhere.mem_total // 50)
     answer = summary_mod.summarise(report.totals, report.processes, report.kernel_memory, low)
     assert answer.cause == "not_sockets" and "conntrack table is 90% full" in answer.next_step

@@ -9,11 +9,14 @@ from support import build_report as build
 
 from kit import capture as capture_mod
 from kit import report as report_mod
+from kit.analyse.finding_facts import CounterHits
 from kit.capture import SectionOutput
+from kit.render.finding_text import worded
 
 
 def by_code(report) -> dict:
-    return {f.code: f for f in report.findings}
+    """The report's findings in words (kit.render.finding_text), by code."""
+    return {f.code: worded(f) for f in report.findings}
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +28,7 @@ def test_idle_device_has_no_findings(idle_cap):
     report = build(idle_cap)
     assert report.kernel_diag.verdict == "ok"
     assert report.totals.sockets >= 3 and report.totals.with_skmem >= 3
-    assert report.findings == [], [f.title for f in report.findings]
+    assert report.findings == [], [worded(f).title for f in report.findings]
 
 
 def test_receiver_that_never_reads(situations):
@@ -102,7 +105,7 @@ def test_partial_capture(idle_cap):
     partial = capture_mod.from_bytes(capture_mod.capture_bytes(header, cut, b""))
     report = report_mod.build(partial)
     f = by_code(report)["partial-capture"]
-    assert f.severity == "critical" and report.findings[0] is f
+    assert f.severity == "critical" and report.findings[0].code == "partial-capture"
     assert any("ss" in e for e in f.evidence)
 
 
@@ -141,8 +144,9 @@ def test_memory_counters_rule_reads_counters(idle_cap):
         "7" if n == "SndbufErrors" else v for n, v in zip(names, values.split()[1:], strict=False)
     )
     cap.sections["snmp"] = dataclasses.replace(snmp, stdout=text.replace(values, new_values).encode())
-    f = by_code(report_mod.build(cap))["udp-sndbuf-counters"]
-    assert f.evidence == ("/proc/net/snmp: Udp SndbufErrors 7",)
+    found = next(f for f in report_mod.build(cap).findings if f.code == "udp-sndbuf-counters")
+    assert found.facts == CounterHits("udp-sndbuf-counters", (("Udp", "SndbufErrors", 7),))  # data, not words
+    assert worded(found).evidence == ("/proc/net/snmp: Udp SndbufErrors 7",)
 
 
 def test_shared_socket_counted_once_shown_under_each_owner(situations):

@@ -9,6 +9,7 @@ import jsonschema
 from support import build_report
 
 from kit.cli import main
+from kit.render.finding_text import worded
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "fleet.schema.json").read_text())
 
@@ -45,7 +46,7 @@ def test_each_rendered_then_the_index(situations_cap, idle_cap, tmp_path, capsys
     assert code == max(d["exit"] for d in devices) == 4
     findings = build_report(situations_cap).findings  # the capture with every trouble
     worst = min(findings, key=lambda f: ("critical", "warning", "info").index(f.severity))
-    assert devices[1]["worst_finding"] == {"severity": worst.severity, "title": worst.title}
+    assert devices[1]["worst_finding"] == {"severity": worst.severity, "title": worded(worst).title}
 
 
 def test_several_inputs_are_html_only(idle_cap, capsys):

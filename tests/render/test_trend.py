@@ -19,6 +19,7 @@ from test_html_chromium import census
 from kit.analyse import trend as trend_mod
 from kit.cli import main
 from kit.render import trend as trend_render
+from kit.render.finding_text import worded
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 SCHEMAS = [json.loads((DOCS / name).read_text()) for name in ("report.schema.json", "trend.schema.json")]
@@ -149,7 +150,7 @@ def test_critical_when_an_hour_at_this_rate_reaches_tcp_pressure_or_a_tenth_of_m
     for limits, mem_total, severity, why in cases:
         last.tcp_limits, last.mem_total = limits, mem_total
         found = trend_mod.build(samples).findings
-        f = next(f for f in found if f.title.startswith("Socket memory of leak ["))
+        f = next(f for f in map(worded, found) if f.title.startswith("Socket memory of leak ["))
         assert f.severity == severity, (f, limits, mem_total)
         assert any(why in e for e in f.evidence) if why else not any("within an hour" in e for e in f.evidence)
 

@@ -1,0 +1,121 @@
+"""What each finding rule found, as data: one small frozen dataclass per kind of finding.
+
+kit.analyse.findings (and kit.analyse.trend) choose the severity and fill
+these in; kit.render.finding_text is the one place they become a title,
+evidence lines and a remedy (the JSON keeps those as strings, docs/design.md:
+the JSON renderer words the data). Field values are counts, names, sockets
+and limits, never sentences; the one exception is Worded, for the trend's
+findings that are still written as text in kit.analyse.trend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kit.analyse.kdiag_facts import KernelDiag
+from kit.records import ParseProblem, Socket
+
+
+@dataclass(frozen=True, slots=True)
+class PartialCapture:
+    error: str | None  # the capture header's error, None: the probe just stopped
+    unfinished: tuple[str, ...]  # sections without their END marker
+
+
+@dataclass(frozen=True, slots=True)
+class DiagNotOk:
+    diag: KernelDiag  # the verdict is not "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class SsMissing:
+    ran: bool  # False: the capture has no ss section
+    rc: int | None
+    stderr_line: str | None  # ss's first stderr line (bounded), None: stderr was blank
+    socket_source: str  # where the sockets came from instead ("" none)
+
+
+@dataclass(frozen=True, slots=True)
+class NotRoot:
+    user: str | None  # the id output
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryPressure:
+    protocol: str  # TCP, UDP
+    sysctl: str  # tcp_mem, udp_mem
+    at_max: bool  # past the maximum, else past the pressure threshold
+    pages: int | None
+    limits: tuple[int, int, int]  # min, pressure, max (pages)
+    page_size: int
+    bytes: int | None  # pages * page_size
+
+
+@dataclass(frozen=True, slots=True)
+class SocketTrouble:
+    """Sockets with one kind of trouble. kind: "rcvq-near-rcvbuf", "socket-drops",
+    "close-wait-data", "accept-queue-full" (the rule's code)."""
+
+    kind: str
+    count: int  # sockets with it
+    owners: tuple[str, ...]  # the process names holding them, sorted
+    shown: tuple[Socket, ...]  # the worst few (EVIDENCE_SOCKETS), worst first
+    dropped: int = 0  # socket-drops: packets dropped on them in all
+    listen_overflows: int | None = None  # accept-queue-full: TcpExt ListenOverflows since boot
+
+
+@dataclass(frozen=True, slots=True)
+class ConntrackNearFull:
+    share: float
+    count: int | None
+    max: int | None
+    near_full: float  # the share from which it counts as near full
+
+
+@dataclass(frozen=True, slots=True)
+class CounterHits:
+    """Counters since boot above 0; `rule` is the code of one of kit.analyse.findings.COUNTER_RULES."""
+
+    rule: str
+    hits: tuple[tuple[str, str, int], ...]  # (group, name, value)
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadLines:
+    unread: int  # lines no parser could read
+    lines: int  # non-blank lines of the sections they are in
+    share: float
+    many: bool  # more than UNREAD_SHARE: a warning
+    first: tuple[tuple[str, ParseProblem], ...]  # (section, problem), the first three
+
+
+@dataclass(frozen=True, slots=True)
+class Worded:
+    """A finding already in words (kit.analyse.trend's growth findings, not yet data)."""
+
+    title: str
+    evidence: tuple[str, ...]
+    remedy: str
+
+
+FindingFacts = (
+    PartialCapture
+    | DiagNotOk
+    | SsMissing
+    | NotRoot
+    | MemoryPressure
+    | SocketTrouble
+    | ConntrackNearFull
+    | CounterHits
+    | UnreadLines
+    | Worded
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What is wrong, as data: kit.render.finding_text gives its title, evidence and remedy."""
+
+    severity: str  # "critical", "warning", "info" (kit.records.SEVERITIES)
+    code: str  # the rule that made it, stable: "rcvq-near-rcvbuf"
+    facts: FindingFacts
