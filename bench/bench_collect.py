@@ -60,22 +60,29 @@ def stamped(before, after, call):
             stamps[after] = time.time()
     return wrapper
 
+def main_then_report(main):
+    def wrapper():
+        try:
+            return main()
+        finally:
+            sys.stdout.flush()
+            stamps["main_returned"] = time.time()
+            print(json.dumps(stamps), file=sys.stderr)
+    return wrapper
+
+import kit.cli
 ssh.SshTransport.connect = stamped("connect", "logged_in", ssh.SshTransport.connect)
 ssh.SshConnection.run = stamped("probe", "probe_done", ssh.SshConnection.run)
 kit.collect.render_files = stamped("captured", "reports_written", kit.collect.render_files)
-from kit.cli import main
-code = main(sys.argv[1:])
-sys.stdout.flush()
-stamps["main_returned"] = time.time()
-print(json.dumps(stamps), file=sys.stderr)
-sys.exit(code)
+kit.cli.main = main_then_report(kit.cli.main)
+kit.cli.entry()  # as the console script: main(), then the exit
 """
 STEPS = [  # (label, from, to)
     ("interpreter start", "spawn", "interpreter"),
     ("imports, arguments, ssh_config", "interpreter", "connect"),
     ("TCP, handshake, host key, login", "connect", "logged_in"),
     ("channel, probe on the device", "logged_in", "probe_done"),
-    ("capture saved", "probe_done", "captured"),
+    ("capture saved, import thread joined", "probe_done", "captured"),
     ("parse, analyse, HTML + JSON written", "captured", "reports_written"),
     ("paths printed", "reports_written", "main_returned"),
     ("interpreter exit", "main_returned", "exited"),
