@@ -4,16 +4,19 @@ kit.analyse.findings (and kit.analyse.trend) choose the severity and fill
 these in; kit.render.finding_text is the one place they become a title,
 evidence lines and a remedy (the JSON keeps those as strings, docs/design.md:
 the JSON renderer words the data). Field values are counts, names, sockets
-and limits, never sentences; the one exception is Worded, for the trend's
-findings that are still written as text in kit.analyse.trend.
+and limits, never sentences.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kit.analyse.kdiag_facts import KernelDiag
 from kit.records import ParseProblem, Socket
+
+if TYPE_CHECKING:  # kit.analyse.trend makes Findings of these
+    from kit.analyse.trend import Growth
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +93,40 @@ class UnreadLines:
 
 
 @dataclass(frozen=True, slots=True)
-class Worded:
-    """A finding already in words (kit.analyse.trend's growth findings, not yet data)."""
+class TcpPressureWithinHour:
+    """At this rate TCP memory reaches tcp_mem pressure within an hour (kit.analyse.trend)."""
 
-    title: str
-    evidence: tuple[str, ...]
-    remedy: str
+    pressure: int  # pages
+    now: int  # pages
+
+
+@dataclass(frozen=True, slots=True)
+class MemTotalShareWithinHour:
+    """At this rate the series holds MEMTOTAL_SHARE of MemTotal within an hour (kit.analyse.trend)."""
+
+    mem_total: int  # bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Growing:
+    """kit trend: socket memory that grows (GROWING_RULE), of a process (name, pid) or of one socket."""
+
+    growth: Growth
+    values: tuple[int | None, ...]  # r+t+w per sample
+    critical: tuple[TcpPressureWithinHour | MemTotalShareWithinHour, ...]  # empty: a warning
+    samples: int = 0  # how many samples (process)
+    name: str = ""  # the process (name, pid); "" for a socket
+    pid: int | None = None
+    socket: Socket | None = None  # the growing socket itself; None for a process
+    own_sockets: tuple[Socket, ...] = ()  # a process: its growing sockets (the first few)
+    socket_counts: tuple[int, int] | None = None  # a process: its sockets, first -> last, when they rose
+
+
+@dataclass(frozen=True, slots=True)
+class MoreGrowing:
+    """Growing sockets beyond those given a finding of their own."""
+
+    count: int
 
 
 FindingFacts = (
@@ -108,7 +139,8 @@ FindingFacts = (
     | ConntrackNearFull
     | CounterHits
     | UnreadLines
-    | Worded
+    | Growing
+    | MoreGrowing
 )
 
 

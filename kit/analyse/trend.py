@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from kit.analyse.diff import parse_time, same_device, side, socket_weight
 from kit.analyse.diff_records import Side
-from kit.analyse.finding_facts import Finding, Worded
+from kit.analyse.finding_facts import Finding, Growing, MemTotalShareWithinHour, MoreGrowing, TcpPressureWithinHour
 from kit.analyse.findings import describe
 from kit.analyse.kernel_memory import Limits
 from kit.analyse.totals import Totals, per_process
@@ -275,55 +275,24 @@ def _socket_series(samples: list[Sample]) -> list[SocketSeries]:
     return out
 
 
-def _critical(g: Growth, tcp_rate: float | None, last: Sample) -> list[str]:
+def _critical(
+    g: Growth, tcp_rate: float | None, last: Sample
+) -> tuple[TcpPressureWithinHour | MemTotalShareWithinHour, ...]:
     """Why a growth is critical: the one-hour projections it crosses (empty: a warning)."""
-    why = []
+    why: list[TcpPressureWithinHour | MemTotalShareWithinHour] = []
     if tcp_rate and tcp_rate > 0 and last.tcp_pages is not None and last.tcp_limits is not None:
         now = last.tcp_pages * last.page_size
         pressure = last.tcp_limits.pressure * last.page_size
         if now + tcp_rate * HORIZON >= pressure:
-            why.append(
-                f"at this rate TCP memory would reach tcp_mem pressure ({last.tcp_limits.pressure} pages) within "
-                f"an hour (now {last.tcp_pages} pages)"
-            )
+            why.append(TcpPressureWithinHour(last.tcp_limits.pressure, last.tcp_pages))
     reach = g.last + (g.rate or 0.0) * HORIZON
     if g.rate and g.rate > 0 and last.mem_total and reach >= MEMTOTAL_SHARE * last.mem_total:
-        why.append(f"at this rate it would hold a tenth of MemTotal ({last.mem_total} bytes) within an hour")
-    return why
-
-
-def _kib(n: float) -> str:
-    """Bytes for a finding's text: KiB, or MiB/GiB when large."""
-    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20)):
-        if abs(n) >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n / 1024:.1f} KiB"
-
-
-def _growth_evidence(g: Growth, values: list[int | None]) -> list[str]:
-    shown = " -> ".join("-" if v is None else str(v) for v in values[:12]) + (" ..." if len(values) > 12 else "")
-    lines = [
-        f"r+t+w per sample (bytes): {shown}",
-        f"rose in {g.rising_steps} of {g.steps} steps, by {g.rise} bytes ({_kib(g.rise)}) from first to last",
-    ]
-    if g.rate is not None:
-        lines.append(f"rate {_kib(g.rate * HORIZON)} per hour (least squares over the samples)")
-    return lines
-
-
-REMEDY_PROCESS = (
-    "Memory that keeps growing on a process's sockets is a leak in the making: large r means it is not reading "
-    "(stuck, blocked, or a socket it forgot), CLOSE-WAIT sockets that pile up mean it never closes what its "
-    "peers closed, large t/w means a peer that does not acknowledge. Check the process (strace -p PID, its "
-    "logs), restart it if it is hung; `kit diff FIRST.cap LAST.cap` lists the sockets that changed."
-)
-REMEDY_SOCKET = (
-    "This one socket keeps growing: its owner does not read it (r) or its peer does not take the data (t/w). "
-    "Check the owner; the memory is freed when it reads or closes the socket."
-)
+        why.append(MemTotalShareWithinHour(last.mem_total))
+    return tuple(why)
 
 
 def _findings(trend: Trend) -> list[Finding]:
+    """Growth findings, as data (kit.analyse.finding_facts.Growing); kit.render.finding_text words them."""
     last = trend.samples[-1]
     found: list[Finding] = []
     growing_socks = [s for s in trend.sockets if s.growth is not None]
@@ -334,50 +303,28 @@ def _findings(trend: Trend) -> list[Finding]:
         tcp = growth(p.tcp, trend.times)
         why = _critical(g, tcp.rate if tcp else None, last)
         own = [s for s in growing_socks if (p.name, p.pid) in {(o.name, o.pid) for o in s.socket.processes}]
-        evidence = _growth_evidence(g, p.values) + why
-        evidence += [f"its growing socket: {s.label}" for s in own[:EVIDENCE_SOCKETS]]
         sockets_then = [v for v in p.sockets if v is not None]
-        if sockets_then and sockets_then[-1] > sockets_then[0]:
-            evidence.append(f"its sockets: {sockets_then[0]} -> {sockets_then[-1]}")
-        found.append(
-            Finding(
-                "critical" if why else "warning",
-                "growing",
-                Worded(
-                    f"Socket memory of {p.label} is growing: {_kib(g.first)} -> {_kib(g.last)} over "
-                    f"{len(trend.samples)} samples",
-                    tuple(evidence),
-                    REMEDY_PROCESS,
-                ),
-            )
+        rose = (sockets_then[0], sockets_then[-1]) if sockets_then and sockets_then[-1] > sockets_then[0] else None
+        facts = Growing(
+            g,
+            tuple(p.values),
+            why,
+            samples=len(trend.samples),
+            name=p.name,
+            pid=p.pid,
+            own_sockets=tuple(s.socket for s in own[:EVIDENCE_SOCKETS]),
+            socket_counts=rose,
         )
+        found.append(Finding("critical" if why else "warning", "growing", facts))
     for s in growing_socks[:FINDING_SOCKETS]:
         g = s.growth
         assert g is not None
         why = _critical(g, g.rate if s.tcp else None, last)
         found.append(
-            Finding(
-                "critical" if why else "warning",
-                "growing",
-                Worded(
-                    f"A socket is growing: {_kib(g.first)} -> {_kib(g.last)}: {s.label}",
-                    tuple(_growth_evidence(g, s.values) + why),
-                    REMEDY_SOCKET,
-                ),
-            )
+            Finding("critical" if why else "warning", "growing", Growing(g, tuple(s.values), why, socket=s.socket))
         )
     if len(growing_socks) > FINDING_SOCKETS:
-        found.append(
-            Finding(
-                "info",
-                "growing-more",
-                Worded(
-                    f"{len(growing_socks) - FINDING_SOCKETS} more growing socket(s) are listed in the JSON (sockets)",
-                    (),
-                    "",
-                ),
-            )
-        )
+        found.append(Finding("info", "growing-more", MoreGrowing(len(growing_socks) - FINDING_SOCKETS)))
     return sorted(found, key=lambda f: ("critical", "warning", "info").index(f.severity))
 
 

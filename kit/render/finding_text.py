@@ -168,6 +168,58 @@ def _unread(f: ff.UnreadLines, severity: str, code: str) -> FindingText:
     )
 
 
+REMEDY_PROCESS = (
+    "Memory that keeps growing on a process's sockets is a leak in the making: large r means it is not reading "
+    "(stuck, blocked, or a socket it forgot), CLOSE-WAIT sockets that pile up mean it never closes what its "
+    "peers closed, large t/w means a peer that does not acknowledge. Check the process (strace -p PID, its "
+    "logs), restart it if it is hung; `kit diff FIRST.cap LAST.cap` lists the sockets that changed."
+)
+REMEDY_SOCKET = (
+    "This one socket keeps growing: its owner does not read it (r) or its peer does not take the data (t/w). "
+    "Check the owner; the memory is freed when it reads or closes the socket."
+)
+
+
+def _kib(n: float) -> str:
+    """Bytes for a finding's text: KiB, or MiB/GiB when large."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20)):
+        if abs(n) >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n / 1024:.1f} KiB"
+
+
+def _projection(p: ff.TcpPressureWithinHour | ff.MemTotalShareWithinHour) -> str:
+    if isinstance(p, ff.TcpPressureWithinHour):
+        return (
+            f"at this rate TCP memory would reach tcp_mem pressure ({p.pressure} pages) within "
+            f"an hour (now {p.now} pages)"
+        )
+    return f"at this rate it would hold a tenth of MemTotal ({p.mem_total} bytes) within an hour"
+
+
+def _growing(f: ff.Growing, severity: str, code: str) -> FindingText:
+    from kit.analyse.trend import HORIZON  # here: a report's render does not load the trend code
+
+    g, values = f.growth, f.values
+    shown = " -> ".join("-" if v is None else str(v) for v in values[:12]) + (" ..." if len(values) > 12 else "")
+    evidence = [
+        f"r+t+w per sample (bytes): {shown}",
+        f"rose in {g.rising_steps} of {g.steps} steps, by {g.rise} bytes ({_kib(g.rise)}) from first to last",
+    ]
+    if g.rate is not None:
+        evidence.append(f"rate {_kib(g.rate * HORIZON)} per hour (least squares over the samples)")
+    evidence += [_projection(p) for p in f.critical]
+    if f.socket is not None:
+        title = f"A socket is growing: {_kib(g.first)} -> {_kib(g.last)}: {describe(f.socket)}"
+        return FindingText(severity, title, tuple(evidence), REMEDY_SOCKET, code)
+    evidence += [f"its growing socket: {describe(s)}" for s in f.own_sockets]
+    if f.socket_counts is not None:
+        evidence.append(f"its sockets: {f.socket_counts[0]} -> {f.socket_counts[1]}")
+    label = f.name + (f" [{f.pid}]" if f.pid is not None else "")
+    title = f"Socket memory of {label} is growing: {_kib(g.first)} -> {_kib(g.last)} over {f.samples} samples"
+    return FindingText(severity, title, tuple(evidence), REMEDY_PROCESS, code)
+
+
 def worded(finding: ff.Finding) -> FindingText:
     """The finding in words, as every renderer shows it."""
     f, severity, code = finding.facts, finding.severity, finding.code
@@ -237,4 +289,6 @@ def worded(finding: ff.Finding) -> FindingText:
             remedy,
             code,
         )
-    return FindingText(severity, f.title, f.evidence, f.remedy, code)
+    if isinstance(f, ff.Growing):
+        return _growing(f, severity, code)
+    return FindingText(severity, f"{f.count} more growing socket(s) are listed in the JSON (sockets)", (), "", code)

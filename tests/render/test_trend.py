@@ -17,6 +17,7 @@ from support import build_report as build
 from test_html_chromium import census
 
 from kit.analyse import trend as trend_mod
+from kit.analyse.finding_facts import MemTotalShareWithinHour, TcpPressureWithinHour
 from kit.cli import main
 from kit.render import trend as trend_render
 from kit.render.finding_text import worded
@@ -150,6 +151,9 @@ def test_critical_when_an_hour_at_this_rate_reaches_tcp_pressure_or_a_tenth_of_m
     for limits, mem_total, severity, why in cases:
         last.tcp_limits, last.mem_total = limits, mem_total
         found = trend_mod.build(samples).findings
+        leak = next(f for f in found if f.code == "growing" and f.facts.name == "leak")
+        expected = {"tcp_mem pressure": TcpPressureWithinHour, "a tenth of MemTotal": MemTotalShareWithinHour}
+        assert [type(p) for p in leak.facts.critical] == ([expected[why]] if why else [])  # data, not words
         f = next(f for f in map(worded, found) if f.title.startswith("Socket memory of leak ["))
         assert f.severity == severity, (f, limits, mem_total)
         assert any(why in e for e in f.evidence) if why else not any("within an hour" in e for e in f.evidence)
