@@ -20,8 +20,8 @@ What ss's columns mean for the rules (misc/ss.c, net/ipv4/tcp_diag.c):
   datagrams (sock_drop, Udp RcvbufErrors); TCP closes its window.
 
 A rule chooses the severity and fills in its facts (kit.analyse.finding_facts:
-counts, names, sockets, limits); kit.render.finding_text words them. describe()
-stays here because kit.analyse.trend labels its growing sockets with it.
+counts, names, sockets, limits); kit.render.finding_text words them (a socket
+in one line: finding_text.describe).
 """
 
 from __future__ import annotations
@@ -49,38 +49,6 @@ if TYPE_CHECKING:
 
 EVIDENCE_SOCKETS = 5
 RCVBUF_FULL_SHARE = 0.75  # r >= 75% of rb counts as "near rcv_buf"
-
-
-def describe(sock: Socket) -> str:
-    """One evidence line for a socket: type, state, addresses, queues, skmem, owners."""
-    parts = [sock.netid or "?", sock.state or "?", sock.local or "*"]
-    if sock.peer and sock.peer not in ("*", "*:*", "0.0.0.0:*", "[::]:*"):
-        parts.append("-> " + sock.peer)
-    parts.append(
-        f"Recv-Q {sock.recv_q if sock.recv_q is not None else '?'} "
-        f"Send-Q {sock.send_q if sock.send_q is not None else '?'}"
-    )
-    mem = sock.skmem
-    if mem is not None:
-        fields = (
-            ("r", mem.rmem_alloc),
-            ("rb", mem.rcv_buf),
-            ("t", mem.wmem_alloc),
-            ("w", mem.wmem_queued),
-            ("d", mem.sock_drop),
-        )
-        parts.append("skmem " + ",".join(f"{k}{v}" for k, v in fields if v is not None))
-    elif sock.drops:
-        parts.append(f"drops {sock.drops}")
-    if sock.processes:
-        owners = ", ".join(f"{p.name}[{p.pid}]" if p.pid is not None else p.name for p in sock.processes[:3])
-        more = f" +{len(sock.processes) - 3}" if len(sock.processes) > 3 else ""
-        parts.append(f"owner {owners}{more}")
-    else:
-        parts.append("owner not shown")
-    if sock.line:
-        parts.append(f"(ss line {sock.line})")
-    return " ".join(parts)
 
 
 def drops(sock: Socket) -> int:

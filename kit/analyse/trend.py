@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING
 from kit.analyse.diff import parse_time, same_device, side, socket_weight
 from kit.analyse.diff_records import Side
 from kit.analyse.finding_facts import Finding, Growing, MemTotalShareWithinHour, MoreGrowing, TcpPressureWithinHour
-from kit.analyse.findings import describe
 from kit.analyse.kernel_memory import Limits
 from kit.analyse.totals import Totals, per_process
 from kit.records import Socket
@@ -212,11 +211,6 @@ class SocketSeries:
     values: list[int | None]
     tcp: bool
     growth: Growth | None = None
-
-    @property
-    def label(self) -> str:
-        """findings.describe() of the socket (only growing sockets are ever described)."""
-        return describe(self.socket)
 
 
 @dataclass(slots=True)

@@ -17,9 +17,8 @@ from typing import Any, TextIO
 from kit import __version__
 from kit.analyse.diff import socket_weight
 from kit.analyse.diff_records import Diff, ProcessChange, ProcMem, Side, SocketChange
-from kit.analyse.findings import describe
 from kit.render import json as json_render
-from kit.render.finding_text import worded
+from kit.render.finding_text import describe, worded
 from kit.render.json import socket_dict, socket_line
 from kit.render.text import human_bytes
 from kit.terminal_text import visible

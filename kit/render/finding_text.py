@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kit.analyse import finding_facts as ff
-from kit.analyse.findings import describe
 from kit.diag_options import REQUIRED
 from kit.records import Socket
 from kit.render.kdiag_text import describe_remedy, evidence_text, summary_text
@@ -80,6 +79,38 @@ _SOCKET_TEXT: dict[str, tuple[str, str]] = {
         "net.core.somaxconn) only absorbs bursts.",
     ),
 }
+
+
+def describe(sock: Socket) -> str:
+    """One evidence line for a socket: type, state, addresses, queues, skmem, owners (findings, kit diff)."""
+    parts = [sock.netid or "?", sock.state or "?", sock.local or "*"]
+    if sock.peer and sock.peer not in ("*", "*:*", "0.0.0.0:*", "[::]:*"):
+        parts.append("-> " + sock.peer)
+    parts.append(
+        f"Recv-Q {sock.recv_q if sock.recv_q is not None else '?'} "
+        f"Send-Q {sock.send_q if sock.send_q is not None else '?'}"
+    )
+    mem = sock.skmem
+    if mem is not None:
+        fields = (
+            ("r", mem.rmem_alloc),
+            ("rb", mem.rcv_buf),
+            ("t", mem.wmem_alloc),
+            ("w", mem.wmem_queued),
+            ("d", mem.sock_drop),
+        )
+        parts.append("skmem " + ",".join(f"{k}{v}" for k, v in fields if v is not None))
+    elif sock.drops:
+        parts.append(f"drops {sock.drops}")
+    if sock.processes:
+        owners = ", ".join(f"{p.name}[{p.pid}]" if p.pid is not None else p.name for p in sock.processes[:3])
+        more = f" +{len(sock.processes) - 3}" if len(sock.processes) > 3 else ""
+        parts.append(f"owner {owners}{more}")
+    else:
+        parts.append("owner not shown")
+    if sock.line:
+        parts.append(f"(ss line {sock.line})")
+    return " ".join(parts)
 
 
 def _owners(names: Sequence[str]) -> str:
