@@ -57,16 +57,13 @@ PID_MARKER = MARKER + "pid "  # ss: the pid of ss itself (its own sock_diag sock
 
 # Kernel config: the first of these that reads is the one the report trusts.
 # Busybox `[ -r ]` is true for root even where the read then fails, so each
-# candidate is judged by the exit status of the read itself.
-# A candidate that does not exist is not tried (kdiag_config_files says
-# which exist).
+# candidate is judged by the exit status of the read itself; one that does
+# not exist is not tried (kdiag_config_files says which exist). zcat's
+# complaint about a file that is not gzip is dropped.
 _KCONFIG = (
-    f'if [ -e /proc/config.gz ] && zcat /proc/config.gz 2>/dev/null; then echo "{SOURCE_MARKER}/proc/config.gz" >&2; '
-    f'elif [ -e "/boot/config-$(uname -r)" ] && cat "/boot/config-$(uname -r)"; '
-    f'then echo "{SOURCE_MARKER}/boot/config-$(uname -r)" >&2; '
-    f'elif [ -e "/lib/modules/$(uname -r)/config" ] && cat "/lib/modules/$(uname -r)/config"; '
-    f'then echo "{SOURCE_MARKER}/lib/modules/$(uname -r)/config" >&2; '
-    "else exit 1; fi"
+    'for f in /proc/config.gz "/boot/config-$(uname -r)" "/lib/modules/$(uname -r)/config"; do '
+    '[ -e "$f" ] || continue; case $f in *.gz) zcat "$f" 2>/dev/null ;; *) cat "$f" ;; esac && '
+    f'{{ echo "{SOURCE_MARKER}$f" >&2; exit 0; }}; done; exit 1'
 )
 
 # Page size: the kernel says it in /proc/self/smaps (KernelPageSize, in kB;

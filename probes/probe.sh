@@ -1,6 +1,7 @@
 #!/bin/sh
 # shellcheck disable=SC2016 # section commands are single-quoted on purpose: they expand on the device.
 # kit probe @KIT_VERSION@: read-only socket-memory probe for busybox ash / dash.
+# (kit sends it without the comments and indentation below: kit/probe.py)
 #
 # Streamed into `sh -s` over one SSH exec channel (or saved and run by hand on
 # a serial console: `sh probe.sh > capture.txt`). It writes nothing on the
@@ -79,7 +80,8 @@ kit_watchdog() {
 	kit_pid='' kit_left=''
 	while read -r kit_what kit_a kit_b; do
 		case $kit_what in
-		s) kit_pid=$kit_a kit_left=$((kit_b + 1)) ;; # ticks come a second apart, the first early
+		# Ticks come a second apart, the first early: one more.
+		s) kit_pid=$kit_a kit_left=$((kit_b + 1)) ;;
 		e) kit_pid= ;;
 		t)
 			[ -n "$kit_pid" ] || continue
@@ -143,31 +145,22 @@ kit_watch() {
 	cd "$OLDPWD" || cd /
 }
 
-# kit_begin NAME: the BEGIN marker and the start time.
+# kit_begin NAME: the BEGIN marker.
 kit_begin() {
 	kit_orphan_exit
-	kit_t0=''
-	{ read -r kit_t0 kit_l </proc/uptime; } 2>/dev/null
 	printf '\n%s BEGIN %s\n' "$K" "$1"
 }
 
 # kit_end NAME SECONDS: the held stderr kit_err, bounded, then (unless it
-# came with the stderr: kit_rc empty) the exit status kit_rc: 143 with a line
-# saying so when the command failed at its time limit (the watchdog's
-# SIGTERM); and END.
+# came with the stderr: kit_rc empty) the exit status kit_rc, with a line
+# saying so when it is 143: the watchdog's SIGTERM ended the section's
+# $( ) shell at its time limit; and END.
 kit_end() {
 	echo e >&7
 	kit_orphan_exit
 	kit_tail=
 	if [ -n "$kit_rc" ]; then
-		if [ "$kit_rc" -ne 0 ]; then
-			kit_t1=
-			{ read -r kit_t1 kit_l </proc/uptime; } 2>/dev/null
-			if [ -n "$kit_t1" ] && [ -n "$kit_t0" ]; then
-				[ $((${kit_t1%.*} - ${kit_t0%.*} + 1)) -lt "$2" ] || kit_rc=143
-			fi
-			[ "$kit_rc" -ne 143 ] || kit_tail="${kit_nl}kit: stopped after $2 s (time limit)"
-		fi
+		[ "$kit_rc" -ne 143 ] || kit_tail="${kit_nl}kit: stopped after $2 s (time limit)"
 		kit_tail="$kit_tail$kit_nl$K RC $kit_rc"
 	fi
 	printf '\n%s STDERR %s\n%.65536s%s' "$K" "$1" "$kit_err" "$kit_tail"
@@ -244,10 +237,10 @@ kit_unless_ss() {
 	fi
 }
 
+# kit_skip NAME: a fallback section skipped: framing only.
 kit_skip() {
-	kit_begin "$1"
-	kit_err="@KIT_SS_WORKS@" kit_rc=0
-	kit_end "$1" 0
+	kit_orphan_exit
+	printf '\n%s BEGIN %s\n\n%s STDERR %s\n@KIT_SS_WORKS@\n%s RC 0\n\n%s END %s\n' "$K" "$1" "$K" "$1" "$K" "$K" "$1"
 }
 
 # kit_file NAME SECONDS MAXBYTES+1 FILE...: as `cat FILE...` of files that
@@ -282,8 +275,11 @@ kit_file() {
 # never blocks on (no watchdog), read by ONE awk that writes each section's
 # framing itself, bounds its bytes, and says on its stderr (RC 1) a file it
 # cannot read. awk reads a file from offset 0 in blocks (a /proc/sys file
-# answers only a read from its start, so never the shell's `read`). Each
-# line is written with a newline: a last line without one gains it.
+# answers only a read from its start, so never the shell's `read`): as one
+# record (RS is a byte the kernel's text files do not hold, put back if one
+# does) for a bound up to 1 MiB, exact bytes; line by line above (the /proc/net
+# tables: a big table is not held whole), where a last line without a
+# newline would gain one.
 kit_kernel_files() {
 	kit_orphan_exit
 	if ! command -v awk >/dev/null 2>&1; then
@@ -321,9 +317,12 @@ BEGIN {
 				err = err substr(f, 2) ": No such file or directory\n"; rc = 1
 				continue
 			}
-			r = 1
+			whole = lim <= 1048577
+			RS = whole ? "\001" : "\n"
+			r = 1; sep = ""
 			while (out < lim && (r = (getline l < f)) > 0) {
-				l = l "\n"
+				l = whole ? sep l : l "\n"
+				sep = RS
 				if (out + length(l) > lim) l = substr(l, 1, lim - out)
 				printf "%s", l
 				out += length(l)

@@ -150,6 +150,7 @@ def test_proc_files_in_one_process_keep_framing_bounds_and_errors(shell, tmp_pat
         # An integer sysctl answers only a read from offset 0: the shell's `read` would get its first digit.
         Section("pid_max", "cat /proc/sys/kernel/pid_max"),
         Section("cut", "cat /proc/version", max_bytes=10),
+        Section("by_line", "cat /proc/version", max_bytes=4 * 1024 * 1024),  # read line by line above 1 MiB
         Section("missing", "cat /proc/version /proc/kit-no-such-file /proc/version"),
         Section("after", "echo after"),
     )
@@ -161,6 +162,7 @@ def test_proc_files_in_one_process_keep_framing_bounds_and_errors(shell, tmp_pat
     assert sections["version"].stdout == version and sections["version"].rc == 0
     assert sections["pid_max"].stdout == Path("/proc/sys/kernel/pid_max").read_bytes()
     assert sections["cut"].truncated and sections["cut"].stdout == version[:10]
+    assert sections["by_line"].stdout == version and not sections["by_line"].truncated
     missing = sections["missing"]
     assert missing.stdout == version + version and missing.rc == 1
     assert missing.stderr == "/proc/kit-no-such-file: No such file or directory"
@@ -209,3 +211,17 @@ def test_kernel_release_is_read_once_for_the_kdiag_rows(shell):
     assert not parsed.problems
     assert (parsed.records[0].release, parsed.records[0].machine) == (os.uname().release, os.uname().machine)
     assert parsed.records[0].nodename == os.uname().nodename
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_proc_file_holding_the_record_separator_is_kept_whole(shell):
+    """awk reads a /proc file as one record split at \\001; a host name (device text) may hold that byte."""
+    if not shutil.which("unshare"):
+        pytest.skip("unshare (util-linux) not installed")
+    token = new_token()
+    table = (Section("hostname", "cat /proc/sys/kernel/hostname"),)
+    argv = ["busybox", "ash", "-s"] if shell == "busybox" else [shell, "-s"]
+    script = "printf 'a\\001b\\001\\001c' > /proc/sys/kernel/hostname\n" + render_probe(token, table)
+    out = subprocess.run(["unshare", "-u", *argv], input=script.encode(), capture_output=True, timeout=60, check=True)
+    sections, problems = split_sections(out.stdout, token, table)
+    assert problems == [] and sections["hostname"].stdout == b"a\x01b\x01\x01c\n"
