@@ -42,7 +42,6 @@ from run_all import kit_collect_argv, probe_pids, run, ssh_argv  # noqa: E402  (
 
 from kit.probe import new_token, render_probe  # noqa: E402
 from kit.transport.ssh import SshTransport  # noqa: E402
-from kit.transport.sshconfig import Target  # noqa: E402
 
 # `kit collect ARGS` in a fresh interpreter, printing time.time() at each step as one JSON line on stderr.
 PHASES = """
@@ -113,15 +112,7 @@ def bench(dev, label: str, work: Path, runs: int) -> None:
     print(f"{label}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}:")
 
     # -- connections and channels
-    target = Target(
-        host=dev.host,
-        port=dev.port,
-        user="root",
-        key_files=(dev.root_key,),
-        known_hosts=dev.known_hosts,
-        use_agent=False,
-    )
-    transport = SshTransport(target)
+    transport = SshTransport(devicelib.root_target(dev))
     before = dropbear_connections(dev.log)
     result = transport.run(render_probe(new_token()).encode(), timeout=300)
     time.sleep(0.5)

@@ -512,6 +512,20 @@ def rekey_device(dev: Device) -> Device:
     raise RuntimeError(f"could not restart the device on port {dev.port}")
 
 
+def root_target(dev):
+    """kit's SSH Target for root on a test device (or the MIPS router) by key, no agent: what kit_args says, in-process."""
+    from kit.transport.sshconfig import Target
+
+    return Target(
+        host=dev.host,
+        port=dev.port,
+        user="root",
+        key_files=(dev.root_key,),
+        known_hosts=dev.known_hosts,
+        use_agent=False,
+    )
+
+
 def kit_args(dev, who: str = "root", key: bool = True) -> list:
     """`kit collect` flags to reach a test device (or sshd) as `who`, by key."""
     args = [f"{who}@{dev.host}", "-p", str(dev.port), "--known-hosts", str(dev.known_hosts)]

@@ -180,18 +180,11 @@ def test_ssh_link_sends_each_packet_at_once(device):
     connection). Checked on the socket paramiko really uses."""
     import socket
 
-    from kit.transport.ssh import SshTransport
-    from kit.transport.sshconfig import Target
+    import devicelib
 
-    target = Target(
-        host=device.host,
-        port=device.port,
-        user="root",
-        key_files=(device.root_key,),
-        known_hosts=device.known_hosts,
-        use_agent=False,
-    )
-    with SshTransport(target).connect() as conn:
+    from kit.transport.ssh import SshTransport
+
+    with SshTransport(devicelib.root_target(device)).connect() as conn:
         sock = conn._transport.sock
         assert isinstance(sock, socket.socket)
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0

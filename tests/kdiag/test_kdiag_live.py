@@ -13,6 +13,7 @@ import json
 import socket
 import subprocess
 
+import devicelib
 import pytest
 from support import parse_sections
 
@@ -82,18 +83,10 @@ def test_this_machine_everything_built_in(busy_sockets):
 
 
 def _device_run(dev) -> tuple[bytes, str]:
-    from kit.transport.ssh import SshTransport, Target
+    from kit.transport.ssh import SshTransport
 
     token = new_token()
-    target = Target(
-        host=dev.host,
-        port=dev.port,
-        user="root",
-        key_files=(dev.root_key,),
-        known_hosts=dev.known_hosts,
-        use_agent=False,
-    )
-    result = SshTransport(target).run(render_probe(token).encode(), timeout=120)
+    result = SshTransport(devicelib.root_target(dev)).run(render_probe(token).encode(), timeout=120)
     return result.stdout, token
 
 

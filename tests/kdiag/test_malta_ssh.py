@@ -16,7 +16,6 @@ import devicelib
 from kit import capture
 from kit.probe import new_token, render_probe
 from kit.transport.ssh import SshTransport
-from kit.transport.sshconfig import Target
 
 
 def test_collect_on_the_mips_router(malta_router, kit_collect):
@@ -36,15 +35,7 @@ def test_collect_on_the_mips_router(malta_router, kit_collect):
 
 
 def test_one_connection_one_channel(malta_router):
-    target = Target(
-        host=malta_router.host,
-        port=malta_router.port,
-        user="root",
-        key_files=(malta_router.root_key,),
-        known_hosts=malta_router.known_hosts,
-        use_agent=False,
-    )
-    transport = SshTransport(target)
+    transport = SshTransport(devicelib.root_target(malta_router))
     token = new_token()
     result = transport.run(render_probe(token).encode(), timeout=300)
     assert result.exit_status == 0
