@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from markupsafe import Markup, escape
 
-from kit.analyse import summary as summary_rules
 from kit.analyse.owners import LABELS as OWNER_LABELS
 from kit.analyse.owners import WHY as OWNER_WHY
 from kit.analyse.sockstat_vs_skmem import REASONS as ACCOUNTING_REASONS
@@ -35,6 +34,8 @@ from kit.diag_options import REQUIRED
 from kit.records import SEVERITIES, SKMEM_GLOSSARY, Socket
 from kit.render.finding_text import worded
 from kit.render.kdiag_text import describe_remedy, evidence_texts, note_texts, summary_text
+from kit.render.summary_text import GLOSSARY as summary_glossary
+from kit.render.summary_text import answer_text
 from kit.render.text import human_bytes, origin, this_collect_line, undone
 from kit.terminal_text import CONTROL, CONTROL_EXCEPT_NEWLINE, escape_char
 
@@ -316,7 +317,8 @@ def context(report: Report, redacted: bool = False) -> dict[str, Any]:
         "held_now": HELD_NOW,
         "summary": report.summary,
         "cause_label": CAUSE_LABELS[report.summary.cause],
-        "summary_rules": summary_rules.GLOSSARY,
+        "summary_rules": summary_glossary,
+        "answer": answer_text(report.summary),
         "ours": report.this_collect,
         "ours_line": this_collect_line(report) if report.this_collect.sockets else "",
         "where": report.memory_elsewhere,

@@ -30,6 +30,7 @@ from kit.analyse.totals import Group, Totals
 from kit.records import ProcRef, Skmem, Socket
 from kit.render.finding_text import worded
 from kit.render.kdiag_text import kdiag_json
+from kit.render.summary_text import answer_text, next_step_text, reason_text
 from kit.report import CaptureInfo, DeviceInfo, Report, SectionProblem
 from kit.terminal_text import json_safe
 
@@ -175,15 +176,15 @@ def group_dict(g: Group) -> dict[str, Any]:
 def summary_dict(report: Report) -> dict[str, Any]:
     s = report.summary
     return {
-        "text": s.text,
+        "text": answer_text(s),
         "socket_memory_bytes": s.socket_memory_bytes,
         "share_of_memtotal": s.share_of_memtotal,
         "share_of_memavailable": s.share_of_memavailable,
         "cause": s.cause,
         "top_holder": asdict(s.top_holder) if s.top_holder else None,
         "source": s.source,
-        "next_step": s.next_step,
-        "reasons": list(s.reasons),
+        "next_step": next_step_text(s),
+        "reasons": [reason_text(r) for r in s.reasons],
         "this_collect_bytes": s.this_collect_bytes,
     }
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kit.analyse.summary import human
 from kit.records import SEVERITIES
 from kit.render.finding_text import worded
 from kit.render.kdiag_text import summary_text
+from kit.render.summary_text import answer_text, human
 from kit.terminal_text import visible
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def render(report: Report, report_path: str | None = None, top: int = 5) -> str:
         + (f", kernel {kernel}" if kernel else "")
         + (f", captured {when}" if when else "")
     )
-    lines.append(f"Answer ({report.summary.cause}): " + visible(report.summary.text, 1000))
+    lines.append(f"Answer ({report.summary.cause}): " + visible(answer_text(report.summary), 1000))
     ours = report.this_collect
     if ours.sockets:
         lines.append("  " + visible(this_collect_line(report), 300))

@@ -18,7 +18,7 @@ from kit import capture as capture_mod
 from kit import report as report_mod
 from kit.analyse import summary as summary_mod
 from kit.capture import SectionOutput
-from kit.render import html
+from kit.render import html, summary_text
 from kit.render import json as json_render
 from kit.render import text as text_render
 from kit.render.finding_text import worded
@@ -175,9 +175,11 @@ def test_sockets_are_the_cause_on_a_small_device(situations_cap):
         totals(theirs), per_process(theirs, report.owner_context), small, report.memory_elsewhere
     )
     assert answer.cause == "sockets" and answer.socket_memory_bytes == memory
-    assert "likely the cause" in answer.text
-    assert answer.top_holder is not None and answer.top_holder.describe() in answer.text
-    assert answer.next_step in answer.text
+    assert answer.next_step.kind == "check_holder"  # data; kit.render.summary_text words it
+    text = summary_text.answer_text(answer)
+    assert "likely the cause" in text
+    assert answer.top_holder is not None and summary_text.holder_text(answer.top_holder) in text
+    assert summary_text.next_step_text(answer) in text
     # Just under the "not the cause" thresholds of MemTotal and MemAvailable: still not decided.
     middle = dataclasses.replace(small, mem_total=int(memory / 0.07), mem_available=int(memory / 0.3))
     assert summary_mod.summarise(totals(theirs), [], middle, report.memory_elsewhere).cause == "unknown"
@@ -200,7 +202,8 @@ def test_conntrack_near_full_is_a_finding_and_the_next_step(idle_cap):
     assert len(found) == 1 and found[0].severity == "warning" and "90% full" in worded(found[0]).title
     low = dataclasses.replace(report.memory_elsewhere, mem_available=report.memory_elsewhere.mem_total // 50)
     answer = summary_mod.summarise(report.totals, report.processes, report.kernel_memory, low)
-    assert answer.cause == "not_sockets" and "conntrack table is 90% full" in answer.next_step
+    assert answer.cause == "not_sockets" and answer.next_step.elsewhere == "conntrack"
+    assert "conntrack table is 90% full" in summary_text.next_step_text(answer)
     # Untouched, this machine's table is far from full: no finding.
     assert not [f for f in build(idle_cap).findings if f.code == "conntrack-near-full"]
 
