@@ -97,6 +97,9 @@ def mark(
 ) -> tuple[list[Socket], ThisCollect]:
     """Sockets with `this_collect` set where the capture shows they are this collect's own.
     `ss_pid`: ss's own pid (kit.parsers.ss.SsOutput.own_pid), None when the capture does not say."""
+    if not ancestors and ss_pid is None:
+        # A paste, or a capture that does not say who ran it: nothing to look for (and no walk of 100k sockets).
+        return list(sockets), ThisCollect((), 0, 0, False)
     listeners = {p.pid for s in sockets if s.state == "LISTEN" for p in s.processes if p.pid is not None}
     procs = collect_processes(ancestors, listeners)
     pids = {p.pid for p in procs}
