@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from kit.errors import InputError
 from kit.numbers import to_int
 from kit.probe import PROBE_START
 from kit.sections import SECTIONS, Section
@@ -183,6 +184,23 @@ def load(path: Path, limit: int = MAX_INPUT) -> Capture:
     from kit.bounded_read import read_file
 
     return from_bytes(read_file(path, limit, "capture"), source=str(path))
+
+
+def read(path: Path) -> Capture:
+    """load(), with every way the file cannot be read as an InputError (exit 2): what kit
+    render and kit collect say about a capture they cannot read."""
+    try:
+        return load(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a capture") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except CaptureFormatError as exc:
+        raise InputError(f"{path}: damaged capture: {exc}") from None
+    except NoSocketData as exc:
+        raise InputError(f"{path}: {exc}") from None
 
 
 def from_bytes(data: bytes, source: str = "") -> Capture:

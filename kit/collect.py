@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kit import __version__, capture, capture_writer, output_file, probe
-from kit.errors import CaptureWriteError, ExitStatus, InputError, ProbeIncomplete
+from kit.errors import CaptureWriteError, ExitStatus, ProbeIncomplete
 from kit.transport.base import Connection, Progress, Transport, no_progress
 
 if TYPE_CHECKING:
@@ -58,29 +58,13 @@ def stem(target: str, when: float) -> str:
     return f"{target}-{timestamp(when)}"
 
 
-def load(path: Path) -> capture.Capture:
-    """Read a capture (or paste) from disk; unreadable input is an InputError (exit 2)."""
-    try:
-        return capture.load(path)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a capture") from None
-    except PermissionError:
-        raise InputError(f"{path}: permission denied") from None
-    except capture.CaptureFormatError as exc:
-        raise InputError(f"{path}: damaged capture: {exc}") from None
-    except capture.NoSocketData as exc:
-        raise InputError(f"{path}: {exc}") from None
-
-
 def render_files(cap_path: Path, reports: Path, name: str) -> tuple[Report, Path, Path]:
     """Build the report from the capture on disk and write `name`.html and `name`.json under `reports`."""
     from kit import report as report_mod
     from kit.render import html
     from kit.render import json as json_render
 
-    rep = report_mod.build(load(cap_path), source=str(cap_path))
+    rep = report_mod.build(capture.read(cap_path), source=str(cap_path))
     # 0600 like the capture: reports hold every socket and the raw sections.
     html_path = output_file.new_file(reports, name, ".html", html.render(rep).encode("utf-8"))
     json_path = output_file.new_file(reports, name, ".json", json_render.to_file(rep))
@@ -211,7 +195,7 @@ def run(
     else:
         from kit import report as report_mod
 
-        report = report_mod.build(load(cap_path), source=str(cap_path))
+        report = report_mod.build(capture.read(cap_path), source=str(cap_path))
     return Collected(
         target=transport.target,
         exit_code=exit_code(report, incomplete is not None),

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
-from importlib import resources
 
 from kit import __version__
 from kit.sections import SECTIONS, SS_WORKS, UNLESS_SS, Section
@@ -17,6 +15,8 @@ PROBE_START = re.compile(r"(?P<token>KIT[0-9a-f]{24}) KIT-PROBE 1 (?P<version>[0
 
 def new_token() -> str:
     """A per-run token: device output cannot guess it, so it cannot forge a section boundary."""
+    import secrets  # here, as resources below: kit render reads captures without loading them (~4 ms)
+
     return TOKEN_PREFIX + secrets.token_hex(12)
 
 
@@ -109,6 +109,8 @@ def _compact(frame: str) -> str:
 
 def render_probe(token: str | None = None, sections: tuple[Section, ...] = SECTIONS) -> str:
     """The complete probe script for one run, as text."""
+    from importlib import resources
+
     frame = _compact(resources.files("kit.probes").joinpath("probe.sh").read_text(encoding="utf-8"))
     body = "\n".join(_lines(sections))
     return (
