@@ -561,7 +561,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def trend_of(paths: Sequence[str]) -> Trend:
     """The Trend of captures of one device (each boiled down to a sample as it is read)."""
     from kit.analyse import trend as trend_mod
-    from kit.analyse.diff import describe_side
+    from kit.render.diff import describe_side
 
     samples = []
     for arg in paths:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from kit.analyse.diff_records import (
     SKMEM_FIELDS,
     TOTAL_FIELDS,
+    Caveat,
     Change,
     CounterChange,
     DiagDiff,
@@ -85,13 +86,6 @@ def same_device(a: Side, b: Side) -> bool | None:
     if a.hostname and b.hostname:
         return a.hostname == b.hostname
     return None
-
-
-def describe_side(s: Side) -> str:
-    parts = [s.hostname or s.target or "unnamed device"]
-    if s.host_key:
-        parts.append(f"host key {s.host_key}")
-    return ", ".join(parts)
 
 
 def counted(sockets: Iterable[Socket]) -> list[Socket]:
@@ -248,34 +242,25 @@ def _totals(old: Report, new: Report, old_socks: Sequence[Socket], new_socks: Se
 
 def _warnings(
     old: Report, new: Report, a: Side, b: Side, same: bool | None, counters: list[CounterChange]
-) -> list[str]:
+) -> list[Caveat]:
     out = []
     if same is False:
-        out.append(
-            f"OLD and NEW come from different devices ({describe_side(a)}; {describe_side(b)}): "
-            "the changes below compare two machines, not one machine over time."
-        )
+        out.append(Caveat("other_devices", sides=(a, b)))
     ta, tb = parse_time(a.captured), parse_time(b.captured)
     if ta is not None and tb is not None and tb < ta:
-        out.append("NEW was captured before OLD: every change below reads backwards (swap the arguments).")
+        out.append(Caveat("backwards"))
     for label, rep in (("OLD", old), ("NEW", new)):
         if rep.capture.partial:
-            out.append(f"{label} is a partial capture: sockets it did not list show as new or gone.")
+            out.append(Caveat("partial", label))
         if rep.sockets and not rep.totals.with_skmem:
-            out.append(f"{label} has no per-socket memory (no skmem): its sockets count with their queue bytes only.")
+            out.append(Caveat("no_skmem", label))
         if not rep.sockets:
-            out.append(f"{label} lists no sockets at all.")
+            out.append(Caveat("no_sockets", label))
     if (old.socket_source or "") != (new.socket_source or "") and old.socket_source and new.socket_source:
-        out.append(
-            f"OLD's sockets come from {old.socket_source}, NEW's from {new.socket_source}: "
-            "fields one source has and the other lacks are not compared."
-        )
+        out.append(Caveat("sources", names=(old.socket_source, new.socket_source)))
     down = [c for c in counters if c.change is not None and c.change < 0]
     if down:
-        out.append(
-            "Counters since boot went down (" + ", ".join(f"{c.name}" for c in down[:4]) + "): the device "
-            "rebooted between the captures, or they come from different network namespaces."
-        )
+        out.append(Caveat("counters_down", names=tuple(c.name for c in down[:4])))
     return out
 
 

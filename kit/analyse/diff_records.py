@@ -138,6 +138,23 @@ class CounterChange:
         return None if self.old is None or self.new is None else self.new - self.old
 
 
+@dataclass(frozen=True, slots=True)
+class Caveat:
+    """What limits a comparison (kit diff, kit trend), as data; kit.render.diff.caveat_text words it.
+
+    kind: "other_devices" (sides: OLD's and NEW's), "backwards" (NEW captured before OLD),
+    "partial", "no_skmem", "no_sockets" (side: "OLD" or "NEW"), "sources" (names: OLD's and NEW's
+    socket source), "counters_down" (names: the first few counters), and for kit trend
+    "no_times", "few_samples" (counts: the samples, the rule's minimum), "samples_without_skmem".
+    """
+
+    kind: str
+    side: str = ""
+    names: tuple[str, ...] = ()
+    counts: tuple[int, ...] = ()
+    sides: tuple[Side, ...] = ()
+
+
 @dataclass(slots=True)
 class Diff:
     old: Side
@@ -150,7 +167,7 @@ class Diff:
     counters: list[CounterChange]
     kernel_memory: dict[str, Change]  # "tcp_pages", "udp_pages" (sockstat mem), "mem_available"
     seconds: float | None  # NEW's capture time minus OLD's, when both are known
-    warnings: list[str]
+    warnings: list[Caveat]
     same_device: bool | None  # None: cannot tell (a paste without a host name)
     schema: str = SCHEMA
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kit.analyse.diff import parse_time, same_device, side, socket_weight
-from kit.analyse.diff_records import Side
+from kit.analyse.diff_records import Caveat, Side
 from kit.analyse.finding_facts import Finding, Growing, MemTotalShareWithinHour, MoreGrowing, TcpPressureWithinHour
 from kit.analyse.kernel_memory import Limits
 from kit.analyse.totals import Totals, per_process
@@ -220,7 +220,7 @@ class Trend:
     processes: list[Series]  # growing first, then most memory at its peak
     sockets: list[SocketSeries]  # the growing ones, largest rise first
     findings: list[Finding]
-    warnings: list[str]
+    warnings: list[Caveat]
     schema: str = SCHEMA
 
     @property
@@ -228,14 +228,11 @@ class Trend:
         return [s.when for s in self.samples]
 
 
-def order(samples: list[Sample]) -> tuple[list[Sample], list[str]]:
+def order(samples: list[Sample]) -> tuple[list[Sample], list[Caveat]]:
     """Samples by capture time; in the given order (with a warning) when some have none."""
     if all(s.when is not None for s in samples):
         return sorted(samples, key=lambda s: s.when or 0.0), []
-    return list(samples), [
-        "Some captures carry no capture time (pastes?): the samples are in the order given, and no rate "
-        "per hour is computed."
-    ]
+    return list(samples), [Caveat("no_times")]
 
 
 def _process_series(samples: list[Sample]) -> list[Series]:
@@ -335,12 +332,9 @@ def build(samples: list[Sample]) -> Trend:
         s.growth = growth(s.values, times)
     growing = sorted((s for s in sockets if s.growth is not None), key=lambda s: -(s.growth.rise if s.growth else 0))
     if len(ordered) < MIN_SAMPLES:
-        warnings.append(
-            f"{len(ordered)} sample(s): the growing rule needs at least {MIN_SAMPLES}; "
-            "for two captures, kit diff shows what changed."
-        )
+        warnings.append(Caveat("few_samples", counts=(len(ordered), MIN_SAMPLES)))
     if any(s.totals.with_skmem == 0 and s.totals.sockets for s in ordered):
-        warnings.append("Some samples have no skmem: their memory is Recv-Q + Send-Q only.")
+        warnings.append(Caveat("samples_without_skmem"))
     last = ordered[-1]
     trend = Trend(
         device={

@@ -16,12 +16,57 @@ from typing import Any, TextIO
 
 from kit import __version__
 from kit.analyse.diff import socket_weight
-from kit.analyse.diff_records import Diff, ProcessChange, ProcMem, Side, SocketChange
+from kit.analyse.diff_records import Caveat, Diff, ProcessChange, ProcMem, Side, SocketChange
 from kit.render import json as json_render
 from kit.render.finding_text import describe, worded
 from kit.render.json import socket_dict, socket_line
 from kit.render.text import human_bytes
 from kit.terminal_text import visible
+
+
+def describe_side(s: Side) -> str:
+    """A capture's device in words: its host name (or target) and host key."""
+    parts = [s.hostname or s.target or "unnamed device"]
+    if s.host_key:
+        parts.append(f"host key {s.host_key}")
+    return ", ".join(parts)
+
+
+_CAVEATS = {
+    "backwards": "NEW was captured before OLD: every change below reads backwards (swap the arguments).",
+    "partial": "{side} is a partial capture: sockets it did not list show as new or gone.",
+    "no_skmem": "{side} has no per-socket memory (no skmem): its sockets count with their queue bytes only.",
+    "no_sockets": "{side} lists no sockets at all.",
+    "no_times": "Some captures carry no capture time (pastes?): the samples are in the order given, and no rate "
+    "per hour is computed.",
+    "samples_without_skmem": "Some samples have no skmem: their memory is Recv-Q + Send-Q only.",
+}
+
+
+def caveat_text(c: Caveat) -> str:
+    """One warning of kit diff or kit trend (JSON `warnings`)."""
+    if c.kind == "other_devices":
+        return (
+            f"OLD and NEW come from different devices ({describe_side(c.sides[0])}; {describe_side(c.sides[1])}): "
+            "the changes below compare two machines, not one machine over time."
+        )
+    if c.kind == "sources":
+        return (
+            f"OLD's sockets come from {c.names[0]}, NEW's from {c.names[1]}: "
+            "fields one source has and the other lacks are not compared."
+        )
+    if c.kind == "counters_down":
+        return (
+            "Counters since boot went down (" + ", ".join(c.names) + "): the device "
+            "rebooted between the captures, or they come from different network namespaces."
+        )
+    if c.kind == "few_samples":
+        return (
+            f"{c.counts[0]} sample(s): the growing rule needs at least {c.counts[1]}; "
+            "for two captures, kit diff shows what changed."
+        )
+    return _CAVEATS[c.kind].format(side=c.side)
+
 
 HTML_ROWS = 200  # per table in the HTML
 TEXT_ROWS = 10  # per list in the text form
@@ -74,7 +119,7 @@ def to_dict(d: Diff, sockets: bool = True) -> dict[str, Any]:
         "new": asdict(d.new),
         "same_device": d.same_device,
         "seconds": d.seconds,
-        "warnings": list(d.warnings),
+        "warnings": [caveat_text(w) for w in d.warnings],
         "totals": {k: {"old": c.old, "new": c.new, "change": c.change} for k, c in d.totals.items()},
         "processes": [_process(p) for p in d.processes],
         "sockets": {
@@ -180,7 +225,7 @@ def render_text(d: Diff, top: int = TEXT_ROWS) -> str:
         f"kit diff: {_who(d.old)} {visible(d.old.captured or 'time unknown', 40)} -> "
         f"{_who(d.new)} {visible(d.new.captured or 'time unknown', 40)} ({_duration(d.seconds)})"
     ]
-    lines += [f"WARNING: {visible(w, 400)}" for w in d.warnings]
+    lines += [f"WARNING: {visible(caveat_text(w), 400)}" for w in d.warnings]
     lines.append(f"{'':14}{'old':>12}{'new':>12}{'change':>12}")
     for name, total in d.totals.items():
         is_bytes = name not in ("sockets", "with_skmem", "sock_drop")
@@ -276,6 +321,7 @@ def context(d: Diff, redacted: bool = False) -> dict[str, Any]:
     s = d.sockets
     return {
         "d": d,
+        "warnings": [caveat_text(w) for w in d.warnings],
         "findings": {
             "new": [worded(f) for f in d.findings.new],
             "resolved": [worded(f) for f in d.findings.resolved],

@@ -14,7 +14,7 @@ from typing import Any
 
 from kit import __version__
 from kit.analyse.trend import GROWING_RULE, Sample, Trend
-from kit.render.diff import signed_bytes
+from kit.render.diff import caveat_text, signed_bytes
 from kit.render.finding_text import worded
 from kit.render.json import socket_dict, totals_dict, write_data
 from kit.render.text import human_bytes
@@ -67,7 +67,7 @@ def to_dict(trend: Trend) -> dict[str, Any]:
         "sockets": [{**socket_dict(s.socket), "series": s.values, "growing": _growth(s.growth)} for s in trend.sockets],
         "findings": [asdict(worded(f)) for f in trend.findings],
         "rule": GROWING_RULE,
-        "warnings": trend.warnings,
+        "warnings": [caveat_text(w) for w in trend.warnings],
     }
 
 
@@ -93,7 +93,7 @@ def render_text(trend: Trend, top: int = 8) -> str:
         f"kit trend: {who}, {len(trend.samples)} samples, "
         f"{visible(first.side.captured or '?', 40)} -> {visible(last.side.captured or '?', 40)}"
     ]
-    lines += [f"WARNING: {visible(w, 300)}" for w in trend.warnings]
+    lines += [f"WARNING: {visible(caveat_text(w), 300)}" for w in trend.warnings]
     lines.append(
         f"Sockets {first.totals.sockets} -> {last.totals.sockets}; r+t+w {human_bytes(_memory(first))} -> "
         f"{human_bytes(_memory(last))} ({signed_bytes(_memory(last) - _memory(first))})"
@@ -240,6 +240,7 @@ def _charts(trend: Trend) -> list[Chart]:
 def context(trend: Trend) -> dict[str, Any]:
     return {
         "tr": trend,
+        "warnings": [caveat_text(w) for w in trend.warnings],
         "findings": [worded(f) for f in trend.findings],
         "kit_version": __version__,
         "charts": _charts(trend),

@@ -22,6 +22,7 @@ from kit.analyse import diff as diff_mod
 from kit.analyse import diff_records
 from kit.cli import main
 from kit.render import diff as diff_render
+from kit.render.diff import caveat_text
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 REPORT_SCHEMA = json.loads((DOCS / "report.schema.json").read_text())
@@ -175,7 +176,7 @@ def test_different_devices_warn_at_the_top_and_still_diff(idle_cap, situations_c
     old, new = build(idle_cap), build(situations_cap)
     d = diff_mod.diff(old, new)
     assert d.same_device is False
-    assert d.warnings[0].startswith("OLD and NEW come from different devices")
+    assert caveat_text(d.warnings[0]).startswith("OLD and NEW come from different devices")
     assert d.processes and d.sockets.new  # still diffed
     code, out, _ = run(capsys, idle_cap, situations_cap, "--format", "text")
     assert code == 0 and out.splitlines()[1].startswith("WARNING: OLD and NEW come from different devices")
