@@ -196,8 +196,10 @@ def fast_constructor(cls: Callable[P, T]) -> Callable[P, T]:
     defaults: dict[str, object] = {f"_d_{f.name}": f.default for f in fields(cls) if f.default is not MISSING}
     params = ", ".join(n if f"_d_{n}" not in defaults else f"{n}=_d_{n}" for n in names)
     body = "".join(f"    self.{n} = {n}\n" for n in names)
-    namespace = {"_set": object.__setattr__, "_cls": cls, **defaults}
-    exec(f"def __init__(self, {params}):\n{body}    _set(self, '__class__', _cls)\n", namespace)
+    # `self.__class__ = _cls` (a plain attribute store: the twin has no __setattr__ of its
+    # own) costs ~0.1 us less a record than calling object.__setattr__ for it.
+    namespace = {"_cls": cls, **defaults}
+    exec(f"def __init__(self, {params}):\n{body}    self.__class__ = _cls\n", namespace)
     init = cast(Callable[..., None], namespace["__init__"])
     init.__qualname__ = f"_{cls.__name__}Builder.__init__"
     twin = type(f"_{cls.__name__}Builder", (), {"__slots__": slots, "__init__": init, "__module__": cls.__module__})
