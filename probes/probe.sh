@@ -69,10 +69,12 @@ kit_release=
 #
 # The sections run in kit_main, the left side of a pipeline whose right side
 # is kit_watchdog; they write to it on fd 7: "s PID SECONDS" when a section's
-# $( ) shell starts, "e" when its section ends. A ticker adds a "t" line every
-# second. When a section outlives its time limit, the watchdog sends SIGTERM
-# to that shell and to every process below it, found through /proc (busybox
-# may lack pkill and a script has no job control); the section then reports
+# $( ) shell starts. A ticker adds a "t" line every second; at each, a PID
+# that is gone (its section ended: kit_main reaped it) is forgotten, which
+# spares an "end" message (and a wake-up of the watchdog) per section. When
+# a section outlives its time limit, the watchdog sends SIGTERM to that
+# shell and to every process below it, found through /proc (busybox may
+# lack pkill and a script has no job control); the section then reports
 # exit 143 and says so on stderr. Commands run with fd 7 closed, so a command
 # left running never keeps the watchdog (and the SSH channel) open.
 
@@ -82,9 +84,12 @@ kit_watchdog() {
 		case $kit_what in
 		# Ticks come a second apart, the first early: one more.
 		s) kit_pid=$kit_a kit_left=$((kit_b + 1)) ;;
-		e) kit_pid= ;;
 		t)
 			[ -n "$kit_pid" ] || continue
+			kill -0 "$kit_pid" 2>/dev/null || {
+				kit_pid=
+				continue
+			}
 			kit_left=$((kit_left - 1))
 			[ "$kit_left" -le 0 ] || continue
 			kit_reap "$kit_pid"
@@ -156,7 +161,6 @@ kit_begin() {
 # saying so when it is 143: the watchdog's SIGTERM ended the section's
 # $( ) shell at its time limit; and END.
 kit_end() {
-	echo e >&7
 	kit_orphan_exit
 	kit_tail=
 	if [ -n "$kit_rc" ]; then
@@ -199,7 +203,7 @@ kit_section() {
 		# shellcheck disable=SC2086 # $kit_cut_argv: the bound's words
 		kit_err=$(
 			kit_watch "$2"
-			{ { exec 2>&5 3>&- 7>&- </dev/null; eval "$4"; } | $kit_cut_argv 2>/dev/null; } 5>&1 >&3
+			{ { exec 2>&5 3>&- 7>&- </dev/null; eval "$4"; } | $kit_cut_argv 2>/dev/null 7>&-; } 5>&1 >&3
 		)
 		kit_rc=$?
 	else
@@ -217,7 +221,7 @@ kit_section() {
 					*exec*) (eval "$4") ;;
 					*) eval "$4" ;;
 					esac
-				} | $kit_cut_argv 2>/dev/null
+				} | $kit_cut_argv 2>/dev/null 7>&-
 			} 5>&1 >&3
 		)
 		kit_rc=$?

@@ -225,3 +225,23 @@ def test_proc_file_holding_the_record_separator_is_kept_whole(shell):
     out = subprocess.run(["unshare", "-u", *argv], input=script.encode(), capture_output=True, timeout=60, check=True)
     sections, problems = split_sections(out.stdout, token, table)
     assert problems == [] and sections["hostname"].stdout == b"a\x01b\x01\x01c\n"
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_proc_files_without_awk_are_read_one_head_each(shell):
+    """A device without awk: the /proc rows fall back to one `head -c` a file, same framing."""
+    token = new_token()
+    table = (
+        Section("version", "cat /proc/version"),
+        Section("missing", "cat /proc/kit-no-such-file"),
+        Section("after", "echo ok"),
+    )
+    script = render_probe(token, table)
+    assert "command -v awk " in script
+    sections, problems = split_sections(
+        _run(shell, script.replace("command -v awk ", "command -v kit-no-awk ")), token, table
+    )
+    assert problems == []
+    assert sections["version"].stdout == Path("/proc/version").read_bytes() and sections["version"].rc == 0
+    assert sections["missing"].rc == 1 and "No such file" in sections["missing"].stderr
+    assert sections["after"].text == "ok\n"
