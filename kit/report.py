@@ -24,7 +24,7 @@ from kit.capture import Capture, SectionOutput
 from kit.parsers import meminfo
 from kit.parsers import sockstat as sockstat_parser
 from kit.parsers.ancestry import Ancestor, PidTwo
-from kit.parsers.ss import SsOutput
+from kit.parsers.ss import SsOutput, SsRun
 from kit.parsers.user_id import Identity
 from kit.records import Parsed, ParseProblem, SectionStatus, Socket
 from kit.sections import BY_NAME, SECTIONS
@@ -94,6 +94,7 @@ class Analysis:
     owner_context: OwnerContext
     memory_elsewhere: memory_elsewhere.MemoryElsewhere
     accounting: list[sockstat_vs_skmem.Accounting]
+    ss_run: SsRun | None  # how the ss section ended (kit.parsers.ss); None: the capture has none
     parse_problems: list[SectionProblem]
     sections: list[SectionOutput]
     notes: list[str] = field(default_factory=list)  # framing trouble, shown near the top
@@ -269,6 +270,7 @@ def build(capture: Capture, source: str = "") -> Report:
         this_collect=ours,
         owner_context=owner_ctx,
         memory_elsewhere=elsewhere,
+        ss_run=ss_said.run if isinstance(ss_said, SsOutput) else None,
         accounting=sockstat_vs_skmem.compare(sums.by_netid, kmem),
         parse_problems=problems,
         sections=list(capture.sections.values()),

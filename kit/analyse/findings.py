@@ -82,16 +82,15 @@ def kernel_diag_not_ok(report: Analysis) -> Iterable[Finding]:
 def ss_missing(report: Analysis) -> Iterable[Finding]:
     if report.capture.raw_paste:
         return
-    ss = next((s for s in report.sections if s.name == "ss"), None)
-    if ss is not None and (ss.stdout.strip() or ss.rc is None):
+    run = report.ss_run  # what the ss section's parser read of how it ended
+    if run is not None and (run.printed or run.rc is None):
         return  # ss ran (or was cut off: partial_capture says so)
-    if ss is None and not report.sections:
+    if run is None and not report.sections:
         return
-    said = ss.stderr.splitlines()[0][:200] if ss is not None and ss.stderr.strip() else None
     yield Finding(
         "warning",
         "ss-missing",
-        SsMissing(ss is not None, ss.rc if ss is not None else None, said, report.socket_source),
+        SsMissing(run is not None, run.rc if run else None, run.stderr_head if run else None, report.socket_source),
     )
 
 

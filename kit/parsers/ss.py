@@ -1040,6 +1040,16 @@ class SsOutput(Parsed[Socket]):
     own_pid: int | None = None  # own_pid(): ss's own pid, from the probe's PID_MARKER line
     not_installed: bool = False  # not_installed(): there is no ss on the device
     said: str = ""  # the first line ss (or the shell) wrote on stderr, kit's markers left out
+    run: SsRun | None = None  # how the section ended
+
+
+@dataclass(frozen=True, slots=True)
+class SsRun:
+    """How the probe's ss section ended, for the report's ss-missing finding."""
+
+    rc: int | None  # None: cut off
+    printed: bool  # stdout holds more than ASCII blanks
+    stderr_head: str | None  # the first line of stderr as it is (at most 200 characters); None: stderr is blank
 
 
 def parse_section(text: str, status: SectionStatus | None = None) -> SsOutput:
@@ -1053,4 +1063,12 @@ def parse_section(text: str, status: SectionStatus | None = None) -> SsOutput:
         own_pid=own_pid(status.stderr),
         not_installed=not_installed(status.rc, status.stderr),
         said=first_line(status.stderr),
+        run=SsRun(
+            status.rc,
+            bool(text.strip(_ASCII_BLANKS)),
+            status.stderr.splitlines()[0][:200] if status.stderr.strip() else None,
+        ),
     )
+
+
+_ASCII_BLANKS = " \t\n\r\x0b\x0c"  # what bytes.strip() strips: "printed" as the section's bytes say
