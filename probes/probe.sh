@@ -50,9 +50,12 @@ fi
 
 # With `set -o pipefail` (busybox ash has it, dash does not) a bounded
 # command's exit status comes through the pipe into its bound: one process
-# fewer. `command` keeps dash from exiting on the unknown option.
+# fewer. `command` keeps dash from exiting on the unknown option. It is set
+# for that pipe only: a pipeline inside a command keeps the status of its
+# last command, as in `sh -c`.
 # shellcheck disable=SC3040 # tried, and used only where the shell has it
 if command set -o pipefail 2>/dev/null; then
+	set +o pipefail
 	kit_pipefail=1
 else
 	kit_pipefail=
@@ -200,10 +203,11 @@ kit_section() {
 		kit_cut_argv="head -c $3"
 	fi
 	if [ -n "$kit_pipefail" ]; then
-		# shellcheck disable=SC2086 # $kit_cut_argv: the bound's words
+		# shellcheck disable=SC2086,SC3040 # $kit_cut_argv: the bound's words; pipefail: checked above
 		kit_err=$(
 			kit_watch "$2"
-			{ { exec 2>&5 3>&- 7>&- </dev/null; eval "$4"; } | $kit_cut_argv 2>/dev/null 7>&-; } 5>&1 >&3
+			set -o pipefail
+			{ { set +o pipefail; exec 2>&5 3>&- 7>&- </dev/null; eval "$4"; } | $kit_cut_argv 2>/dev/null 7>&-; } 5>&1 >&3
 		)
 		kit_rc=$?
 	else

@@ -179,6 +179,10 @@ def test_self_bounded_and_file_sections_keep_status_stderr_and_time_limit(shell,
         Section("ran", "echo out; echo err >&2; exit 3", self_bounded=True),
         Section("execd", "echo a; exec sh -c 'echo b; echo e >&2; exit 5'", self_bounded=True),
         Section("bounded_exec", "echo a; exec sh -c 'echo b; exit 4'"),
+        # A pipeline inside a command has the status of its last command, as in `sh -c`
+        # (the probe's own pipefail, where the shell has it, is for the bound's pipe only).
+        Section("pipe", "false | true", self_bounded=True),
+        Section("bounded_pipe", "false | true"),
         Section("hung", "sleep 30", timeout=2, self_bounded=True),
         Section("hung_exec", "exec sleep 30", timeout=2, self_bounded=True),
         Section("fifo", f"cat {fifo}", timeout=2),
@@ -191,6 +195,7 @@ def test_self_bounded_and_file_sections_keep_status_stderr_and_time_limit(shell,
     assert (ran.stdout, ran.stderr, ran.rc) == (b"out\n", "err", 3)
     assert (sections["execd"].stdout, sections["execd"].stderr, sections["execd"].rc) == (b"a\nb\n", "e", 5)
     assert (sections["bounded_exec"].stdout, sections["bounded_exec"].rc) == (b"a\nb\n", 4)
+    assert sections["pipe"].rc == 0 and sections["bounded_pipe"].rc == 0
     for name in ("hung", "hung_exec", "fifo"):
         assert sections[name].rc == 143 and "stopped after 2 s (time limit)" in sections[name].stderr, name
     files = sections["files"]
