@@ -109,7 +109,7 @@ class MemTotalShareWithinHour:
 
 @dataclass(frozen=True, slots=True)
 class Growing:
-    """kit trend: socket memory that grows (GROWING_RULE), of a process (name, pid) or of one socket."""
+    """kit trend: socket memory that grows (kit.analyse.trend.growth), of a process (name, pid) or of one socket."""
 
     growth: Growth
     values: tuple[int | None, ...]  # r+t+w per sample

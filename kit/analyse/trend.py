@@ -10,7 +10,7 @@ wmem_queued, bytes, from ss's skmem), or Recv-Q + Send-Q where the capture
 has no skmem. Processes are followed by (name, pid); sockets by inode where
 the capture has one, else by netid, local and peer address.
 
-The `growing` rule (also written in the report's glossary, GROWING_RULE):
+The `growing` rule (also written in the report's glossary, kit.render.trend.GROWING_RULE):
 over at least MIN_SAMPLES samples where it exists, the memory rose in more
 than half of the steps between consecutive samples, and by at least
 GROW_MIN_BYTES from its first to its last sample. A growing thing is
@@ -46,15 +46,6 @@ HORIZON = 3600.0  # seconds: "within an hour"
 MEMTOTAL_SHARE = 0.1
 FINDING_SOCKETS = 10  # growing sockets given a finding of their own (the JSON lists all growing ones)
 EVIDENCE_SOCKETS = 3  # a growing process's own growing sockets named in its finding
-
-GROWING_RULE = (
-    f"A process or socket is growing when, over at least {MIN_SAMPLES} samples where it exists, its memory "
-    f"(r + t + w) rose in more than half of the steps from one sample to the next, and by at least "
-    f"{GROW_MIN_BYTES // 1024} KiB from its first sample to its last. It is critical when, at its rate (a "
-    f"least-squares line through its samples), it would within an hour bring TCP memory (sockstat) to "
-    f"tcp_mem's pressure threshold (counting its TCP sockets) or itself reach a tenth of MemTotal; "
-    f"otherwise a warning."
-)
 
 SocketKey = tuple[object, ...]
 ProcessKey = tuple[str, "int | None"]
@@ -169,7 +160,7 @@ def slope(points: list[tuple[float, float]]) -> float | None:
 
 
 def growth(values: list[int | None], times: list[float | None]) -> Growth | None:
-    """The growing rule (GROWING_RULE) on one series; None when it does not hold."""
+    """The growing rule (kit.render.trend.GROWING_RULE words it) on one series; None when it does not hold."""
     present = [(t, v) for t, v in zip(times, values, strict=True) if v is not None]
     if len(present) < MIN_SAMPLES:
         return None

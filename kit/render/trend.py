@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from kit import __version__
-from kit.analyse.trend import GROWING_RULE, Sample, Trend
+from kit.analyse.trend import GROW_MIN_BYTES, MIN_SAMPLES, Sample, Trend
 from kit.render.diff import caveat_text, signed_bytes
 from kit.render.finding_text import worded
 from kit.render.json import socket_dict, totals_dict, write_data
@@ -24,6 +24,17 @@ CHART_PROCESSES = 8  # lines in the per-process chart
 HTML_ROWS = 200
 WIDTH, HEIGHT = 560, 200
 LEFT, RIGHT, TOP, BOTTOM = 64, 12, 10, 28  # plot margins inside the SVG
+
+
+# The growing rule (kit.analyse.trend.growth and _critical) in words: JSON `rule` and the glossary.
+GROWING_RULE = (
+    f"A process or socket is growing when, over at least {MIN_SAMPLES} samples where it exists, its memory "
+    f"(r + t + w) rose in more than half of the steps from one sample to the next, and by at least "
+    f"{GROW_MIN_BYTES // 1024} KiB from its first sample to its last. It is critical when, at its rate (a "
+    f"least-squares line through its samples), it would within an hour bring TCP memory (sockstat) to "
+    f"tcp_mem's pressure threshold (counting its TCP sockets) or itself reach a tenth of MemTotal; "
+    f"otherwise a warning."
+)
 
 
 # --- JSON ------------------------------------------------------------------------
