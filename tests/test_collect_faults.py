@@ -272,6 +272,7 @@ def test_ctrl_c_keeps_the_partial_capture(device, tmp_path):
     ]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for(device, f"sleep {seconds}", proc=proc)
+    time.sleep(0.5)  # what the section printed before it stalled is on its way to us (as in the tests above)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 4, (out, err)
