@@ -145,7 +145,8 @@ def _required(name: str, options: dict[str, KconfigOption], diag: kdiag.KernelDi
     v = kconfig_parser.unquote(value) if value is not None else "n"
     state = {"y": "builtin", "m": "module"}.get(v, "absent")
     ok = state in ("builtin", "module")
-    return _Check(name, value, state, ok, None if ok else f"add to the config and rebuild: {name}=y")
+    fix = kdiag.Remedy("config_rebuild", config_lines=(f"{name}=y",))  # worded as the diag options' remedies
+    return _Check(name, value, state, ok, None if ok else describe_remedy(fix))
 
 
 @dataclass(frozen=True)
