@@ -304,16 +304,12 @@ kit_kernel_files() {
 		done
 		return
 	fi
-	# A missing file marked "?": awk cannot tell why an open failed.
-	kit_i=$#
-	while [ "$kit_i" -gt 0 ]; do
-		kit_f=$1
-		shift
-		case $kit_f in /*) [ -e "$kit_f" ] || kit_f="?$kit_f" ;; esac
-		set -- "$@" "$kit_f"
-		kit_i=$((kit_i - 1))
+	# The files that are not there, for awk (it cannot tell why an open failed).
+	kit_miss=' '
+	for kit_f; do
+		case $kit_f in /*) [ -e "$kit_f" ] || kit_miss="$kit_miss$kit_f " ;; esac
 	done
-	awk -v K="$K" '
+	awk -v K="$K" -v M="$kit_miss" '
 BEGIN {
 	for (i = 1; i < ARGC;) {
 		name = ARGV[i]; lim = ARGV[i + 1] + 0; n = ARGV[i + 2] + 0; i += 3
@@ -321,8 +317,8 @@ BEGIN {
 		out = 0; err = ""; rc = 0
 		for (; n > 0; n--) {
 			f = ARGV[i++]
-			if (substr(f, 1, 1) == "?") {
-				err = err substr(f, 2) ": No such file or directory\n"; rc = 1
+			if (index(M, " " f " ")) {
+				err = err f ": No such file or directory\n"; rc = 1
 				continue
 			}
 			whole = lim <= 1048577
