@@ -11,8 +11,8 @@ one short command line. It runs with stdin from /dev/null (the probe itself
 arrives on sh's stdin), its stdout and stderr are kept apart, it is killed
 after `timeout` seconds and its stdout is cut after `max_bytes`.
 Logic that depends on earlier output is shell inside its own section.
-The probe runs it in the shell that holds its stderr (kit.probe): a `self_bounded`
-command may `exec` its last command (one process fewer on the device);
+The probe runs it in the shell that holds its stderr (kit.probe): a command
+may `exec` its last command (one process fewer on the device);
 `$(uname -r)` is the run's kernel release, read once. `cat` of /proc files
 in consecutive rows is read by one process on the device.
 """
@@ -39,9 +39,9 @@ class Section:
     # Parse only a section that finished with exit 0: its output is one value
     # that a failed or cut-off command would leave wrong (a page size of "40").
     only_if_ok: bool = False
-    # The kernel or the command itself bounds its output (uname, ss -s, a
+    # The kernel or the command itself bounds its output (uname, id, a
     # listing): the probe sends it without a bound process on the device
-    # (kit.capture still cuts it at max_bytes); its command may `exec`.
+    # (kit.capture still cuts it at max_bytes).
     self_bounded: bool = False
 
 

@@ -179,7 +179,7 @@ kit_end() {
 }
 
 # kit_run NAME SECONDS COMMAND: a command whose output the kernel or the
-# command itself bounds (uname, id, ss -s, listings): its stdout straight
+# command itself bounds (uname, id, the kdiag listings): its stdout straight
 # out, no bound process; it runs in the $( ) shell holding its stderr (which
 # an `exec` in COMMAND replaces: no process of the shell's own).
 kit_run() {
