@@ -238,7 +238,9 @@ def build(capture: Capture, source: str = "") -> Report:
     sockets, ours = this_collect.mark(sockets, ancestors, ss_said.own_pid if isinstance(ss_said, SsOutput) else None)
 
     device = _device(capture, parsed)
-    diag = kdiag.diagnose_live(parsed, sockets if socket_source == "ss" else None)
+    owner_ctx = OwnerContext(root=device.root, child_pid_namespace=_child_pid_namespace(lineage))
+    sums = breakdown(sockets, owner_ctx)
+    diag = kdiag.diagnose_live(parsed, sockets if socket_source == "ss" else None, sums=sums.by_netid_state)
     sockstat: dict[str, dict[str, int]] = {}
     for name in ("sockstat", "sockstat6"):
         if name in parsed:
@@ -246,8 +248,6 @@ def build(capture: Capture, source: str = "") -> Report:
     kmem = kernel_memory.analyse(parsed)
     mem = meminfo.as_dict(parsed["meminfo"]) if "meminfo" in parsed else {}
     elsewhere = memory_elsewhere.analyse(parsed, mem, kmem.page_size)
-    owner_ctx = OwnerContext(root=device.root, child_pid_namespace=_child_pid_namespace(lineage))
-    sums = breakdown(sockets, owner_ctx)
     if ours.sockets:
         theirs = breakdown(sockets, owner_ctx, this_collect=False)
         answer = summary.summarise(theirs.totals, theirs.processes, kmem, elsewhere, this_collect_bytes=ours.memory)

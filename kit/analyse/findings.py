@@ -42,6 +42,7 @@ from kit.analyse.finding_facts import (
     UnreadLines,
 )
 from kit.analyse.memory_elsewhere import CONNTRACK_NEAR_FULL
+from kit.analyse.totals import Totals
 from kit.records import SEVERITIES, Socket
 
 if TYPE_CHECKING:
@@ -61,6 +62,15 @@ def drops(sock: Socket) -> int:
 def _device_sockets(report: Analysis) -> Iterable[Socket]:
     """The sockets the rules judge: all but this collect's own (its SSH session, ss's query)."""
     return (s for s in report.sockets if not s.this_collect)
+
+
+# The socket rules look at the sums first (report.totals, report.by_state: every
+# socket, this collect's too): a rule whose sockets cannot exist skips the walk
+# of the socket list (~3-5 ms each at 100k sockets).
+
+
+def _state_sums(report: Analysis, state: str) -> Totals | None:
+    return next((g.totals for g in report.by_state if g.key == state), None)
 
 
 # --- capture and kernel -----------------------------------------------------------
@@ -143,6 +153,8 @@ def _trouble(kind: str, socks: Sequence[Socket], dropped: int = 0, listen_overfl
 
 
 def receive_queue_near_rcvbuf(report: Analysis) -> Iterable[Finding]:
+    if not report.totals.rmem_alloc:
+        return
     socks = [s for s in _device_sockets(report) if _rmem(s) > 0 and _ratio(s) >= RCVBUF_FULL_SHARE]
     if socks:
         socks.sort(key=lambda s: (-_ratio(s), -_rmem(s)))
@@ -150,6 +162,8 @@ def receive_queue_near_rcvbuf(report: Analysis) -> Iterable[Finding]:
 
 
 def socket_drops(report: Analysis) -> Iterable[Finding]:
+    if not report.totals.sock_drop and report.socket_source != "proc_net":  # only it fills Socket.drops
+        return
     socks = [s for s in _device_sockets(report) if drops(s) > 0]
     if socks:
         socks.sort(key=lambda s: -drops(s))
@@ -157,6 +171,9 @@ def socket_drops(report: Analysis) -> Iterable[Finding]:
 
 
 def close_wait_with_data(report: Analysis) -> Iterable[Finding]:
+    if _state_sums(report, "CLOSE-WAIT") is None:
+        return
+
     def holds_data(s: Socket) -> bool:
         if s.skmem is not None and s.skmem.rmem_alloc is not None:
             return s.skmem.rmem_alloc > 0
@@ -169,6 +186,9 @@ def close_wait_with_data(report: Analysis) -> Iterable[Finding]:
 
 
 def accept_queue_full(report: Analysis) -> Iterable[Finding]:
+    listening = _state_sums(report, "LISTEN")
+    if listening is None or not listening.accept_queue:  # Recv-Q > Send-Q needs a Recv-Q
+        return
     socks = [
         s
         for s in _device_sockets(report)

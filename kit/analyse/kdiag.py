@@ -73,6 +73,7 @@ from kit.analyse.kdiag_facts import (
     Summary,
     UnexpectedValue,
 )
+from kit.analyse.totals import Totals, breakdown
 from kit.diag_options import EXTRA_SYMBOLS, OPTIONS, REQUIRED, SPECS, DiagOption
 from kit.parsers import kconfig as kconfig_parser
 from kit.records import KconfigOption, Parsed, Socket
@@ -97,19 +98,19 @@ class _Functional:
     evidence: EvidenceItem | None
 
 
-def _tally(sockets: Sequence[Socket]) -> dict[str | None, NetidTally]:
-    """One pass over the socket list for every option's proof (100k sockets: ~20 ms, was 11 passes)."""
+def _tally(sums: Mapping[tuple[str | None, str | None], Totals]) -> dict[str | None, NetidTally]:
+    """Every option's proof from the sums per (netid, state) (kit.analyse.totals.breakdown's
+    by_netid_state): the report has them already, so no walk of the socket list here."""
     tally: dict[str | None, NetidTally] = {}
-    for sock in sockets:
-        t = tally.get(sock.netid)
+    for (netid, state), cell in sums.items():
+        t = tally.get(netid)
         if t is None:
-            t = tally[sock.netid] = NetidTally()
-        t.sockets += 1
-        if sock.state not in NO_MEMORY_STATES:
-            t.eligible += 1
-            t.states.add(sock.state or "?")
-            if sock.skmem is not None:
-                t.with_skmem += 1
+            t = tally[netid] = NetidTally()
+        t.sockets += cell.sockets
+        if state not in NO_MEMORY_STATES:
+            t.eligible += cell.sockets
+            t.states.add(state or "?")
+            t.with_skmem += cell.with_skmem
     return tally
 
 
@@ -119,7 +120,7 @@ def _functional(ev: Evidence, netids: tuple[str, ...], label: str) -> _Functiona
     if ev.ss_sockets is None:
         return _Functional(None, ev.ss_note or NoSocketList("not_run"))
     if ev.ss_tally is None:
-        ev.ss_tally = _tally(ev.ss_sockets)
+        ev.ss_tally = _tally(breakdown(ev.ss_sockets).by_netid_state)
     tallies = [ev.ss_tally[n] for n in netids if n in ev.ss_tally]
     eligible = sum(t.eligible for t in tallies)
     if not eligible:
@@ -420,11 +421,15 @@ def diagnose_live(
     parsed: Mapping[str, Parsed[Any]],
     sockets: Sequence[Socket] | None,
     required: Sequence[str] = REQUIRED,
+    sums: Mapping[tuple[str | None, str | None], Totals] | None = None,
 ) -> KernelDiag:
     """The running kernel's verdict from one capture: what its sections' parsers read
     (kit.report.build's `parsed`), and ss's sockets (None: ss did not run). Only `required`
-    options get a remedy."""
+    options get a remedy. `sums`: the sockets' breakdown by_netid_state when the caller
+    has it (kit.report.build), else it is taken here."""
     ev = gather(parsed, sockets)
+    if sums is not None and sockets is not None:
+        ev.ss_tally = _tally(sums)
     options: dict[str, OptionVerdict] = {}
     for name in OPTIONS:  # in order: dependencies come before what needs them
         options[name] = _option_live(SPECS[name], ev, options)

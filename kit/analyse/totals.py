@@ -103,6 +103,8 @@ class Breakdown:
     processes: list[Group]  # per_process
     by_netid: list[Group]  # per_key(..., "netid")
     by_state: list[Group]  # per_key(..., "state")
+    # (netid, state) as parsed (None: not printed) -> their sums: what kdiag's functional proof reads
+    by_netid_state: dict[tuple[str | None, str | None], Totals]
 
 
 # A socket shared by several owners gets a cell of its own: its sums go to
@@ -142,10 +144,12 @@ def breakdown(sockets: Iterable[Socket], ctx: OwnerContext | None = None, this_c
     processes: dict[tuple[int | None, str, str | None], Group] = {}
     by_netid: dict[str, Group] = {}
     by_state: dict[str, Group] = {}
+    by_netid_state: dict[tuple[str | None, str | None], Totals] = {}
     for key, socks in cells.items():
         pid, name, why, netid, state, tc = cast("tuple[Any, str, str | None, str | None, str | None, bool]", key)
         sums = totals(socks)
         _add(everything, sums)
+        _add(by_netid_state.setdefault((netid, state), Totals()), sums)
         for groups, value in ((by_netid, netid or "?"), (by_state, state or "?")):
             if value not in groups:
                 groups[value] = Group(key=value, name=value)
@@ -163,6 +167,7 @@ def breakdown(sockets: Iterable[Socket], ctx: OwnerContext | None = None, this_c
         processes=_by_memory(processes.values()),
         by_netid=_by_memory(by_netid.values()),
         by_state=_by_memory(by_state.values()),
+        by_netid_state=by_netid_state,
     )
 
 
