@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import logging
 import math
 import os
 import sys
@@ -806,14 +805,6 @@ def _log_path() -> Path:
     return Path(base) / "kit" / "kit.log"
 
 
-def _setup_logging() -> None:
-    # paramiko logs handshake failures with tracebacks; they belong in our log
-    # file, never on the terminal (logging's last-resort handler would print them).
-    logger = logging.getLogger("paramiko")
-    logger.propagate = False
-    logger.addHandler(logging.NullHandler())
-
-
 def _write_crash_log(exc: BaseException) -> Path:
     """Append the traceback to the log, created 0600 in a directory only this user can write.
 
@@ -846,7 +837,6 @@ def _write_crash_log(exc: BaseException) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    _setup_logging()
     parser = build_parser()
     args = parser.parse_args(argv)
     code = _dispatch(args)

@@ -20,6 +20,7 @@ its state; the algorithm lists, ssh_config and known_hosts are modules apart.
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import re
 import select
@@ -37,6 +38,14 @@ from kit.transport.algorithms import ServerOffer, disabled_algorithms
 from kit.transport.base import MemorySink, Progress, RunResult, Sink, kept, limit_message, no_progress
 from kit.transport.hostkeys import KnownHosts, fingerprint
 from kit.transport.sshconfig import DEFAULT_TIMEOUT, Target, parse_destination
+
+# paramiko logs handshake failures with tracebacks; kit says them itself, in one
+# line (ConnectError). Without a handler of its own, logging's last-resort handler
+# would print them on the terminal. Here, not in kit.cli: only a command that
+# opens an SSH link imports paramiko (and logging, 3-4 ms).
+_PARAMIKO_LOG = logging.getLogger("paramiko")
+_PARAMIKO_LOG.propagate = False
+_PARAMIKO_LOG.addHandler(logging.NullHandler())
 
 __all__ = ["Ask", "DEFAULT_TIMEOUT", "SshConnection", "SshTransport", "Target", "parse_destination"]
 
