@@ -69,8 +69,8 @@ def _inert(value: object, limit: int | None, pattern: re.Pattern[str]) -> Markup
     if limit is not None and len(text) > limit:
         tail = Markup('<span class="cut">… +{} chars</span>').format(len(text) - limit)
         text = text[:limit]
-    if pattern.search(text) is None:  # most cells: nothing to spell out
-        return escape(text) + tail
+    if pattern.search(text) is None:  # most cells: nothing to spell out, nothing cut
+        return escape(text) + tail if tail else escape(text)
     parts: list[str] = []
     last = 0
     for m in pattern.finditer(text):
