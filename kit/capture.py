@@ -15,6 +15,11 @@ output saved by hand (`kit probe` run on a console, its output in a file, a
 log or a ticket: read through its markers, see `_hand_run`) or a raw paste
 from a ticket (`ss -napm` output, say), which `load()` wraps as a
 one-section capture; the rest of the pipeline reads all three alike.
+
+Why ~430 lines in one module: the three ways in (capture file, hand-run probe
+output, paste) end in the one `Capture` and share the section splitter and
+the header checks, and saving a capture as a new 0600 file sits beside reading
+it; streaming a collect to disk is kit/capture_writer.py, unmangling kit/unmangle.py.
 """
 
 from __future__ import annotations
