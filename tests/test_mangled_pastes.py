@@ -18,6 +18,7 @@ import email.policy
 import shutil
 import subprocess
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -231,3 +232,28 @@ def test_spliced_real_lines_prefixed_and_folded_never_raise(lines, prefix, width
     except capture.NoSocketData:
         return
     report_mod.build(cap)
+
+
+@pytest.mark.parametrize("form", ["fold-80", "fold-s-72", "quote-then-fold", "mail-reply"])
+def test_a_long_unix_path_widens_every_row_and_still_reads(tmp_path, form):
+    """One unix path of ~100 characters makes ss pad every row to ~200: wrapping then cuts
+    the header inside a word, leaves `0:0` or `*` alone on lines of padding, and splits
+    `skmem:(` into `sk` / `mem:(` (found when the suite's own agent sockets were listed)."""
+    if shutil.which("ss") is None:
+        unavailable("ss (iproute2)")
+    import socket
+    import tempfile
+
+    # 100 characters (a socket path holds at most 107), under a short directory of its own
+    with tempfile.TemporaryDirectory(prefix="kit-") as top:
+        deep = Path(top) / ("d" * (100 - len(top) - len("/agent.sock") - 1))
+        deep.mkdir()
+        path = str(deep / "agent.sock")
+        assert len(path) == 100
+        with socket.socket(socket.AF_UNIX) as listener:
+            listener.bind(path)
+            listener.listen()
+            clean = subprocess.run(["ss", "-napm"], capture_output=True, check=True).stdout
+    assert path.encode() in clean
+    mangle, kinds = MANGLED[form]
+    assert _summary(mangle(clean)) == _summary(clean)

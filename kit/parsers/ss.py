@@ -241,6 +241,12 @@ USERS_CUT = "users:(...) field cut off"
 SKMEM_CUT = "skmem:(...) field cut off"
 MEM_CUT = "mem:(...) field cut off"
 CUT = frozenset({USERS_CUT, SKMEM_CUT, MEM_CUT})
+# The start of a field that a wrap cut before its "(": `sk` of skmem:(, `user` of users:((.
+_CUT_STARTS = {
+    **{"skmem:("[:i]: SKMEM_CUT for i in range(1, 7)},
+    **{"users:(("[:i]: USERS_CUT for i in range(1, 8)},
+    **{"mem:("[:i]: MEM_CUT for i in range(1, 5)},
+}
 
 
 def _read_users(s: str, pos: int, procs: list[ProcRef]) -> tuple[int, str | None]:
@@ -432,6 +438,11 @@ def _read_tail(s: str, pos: int, acc: list[Any], cache: dict[str, Skmem]) -> str
                 # ss prints no capitalised word after the columns: this is
                 # other text (stderr, a prompt) glued or pasted in.
                 why = "text that is not ss output after the columns"
+            elif _NONSPACE.search(s, pos) is None:
+                # The last word of the line: the start of a field that a wrap
+                # cut (`... * 1325 sk` / `mem:(r0,...)`), so the next line is
+                # glued on; any other word ss does not know is left alone.
+                why = _CUT_STARTS.get(tok)
             else:
                 why = None
         if why and problem is None:
@@ -595,22 +606,30 @@ _HEADER_WORDS = frozenset(
 )
 
 
-def _unix_row_piece(row: str, line: str) -> bool:
-    """Is `line` more of the address columns of a unix row cut short (`u_str ESTAB 0 0` ...)?"""
+def _row_piece(row: str, line: str) -> bool:
+    """Is `line` more of the address columns of a row cut short (`u_str ESTAB 0 0` ...)?
+
+    ss pads its address columns to the longest address of the listing: one
+    unix path of 100 characters makes every row 200 wide, and `fold -s` breaks
+    such a row in its padding, more than once, leaving `0:0` or `*` alone on
+    a line."""
     words = row.split()
     piece = line.split()
-    return (
-        bool(piece)
-        and len(words) < 8
-        and words[0] in UNIX_NETIDS
-        and piece[0] not in _KNOWN_FIRST
-        and not any("(" in w for w in piece)  # users:((, skmem:( : the tail, read by the normal glue
-    )
+    if not piece or words[0] not in _KNOWN_FIRST or piece[0] in _KNOWN_FIRST:
+        return False
+    if any("(" in w for w in piece):  # users:((, skmem:( : the tail, read by the normal glue
+        return False
+    if words[0] in UNIX_NETIDS:
+        return len(words) < 8  # path inode peer inode: anything may have been pushed down
+    # Any other row: its queues read, only its two addresses missing, and the
+    # piece made of addresses (`0:0`, `127.0.0.1:22`, `*`).
+    queues = next((i for i in (1, 2) if len(words) > i + 1 and _is_num(words[i]) and _is_num(words[i + 1])), None)
+    return queues is not None and len(words) + len(piece) <= queues + 4 and all(w == "*" or ":" in w for w in piece)
 
 
 def _header_piece(word: str) -> bool:
-    """The end of a header word that a hard wrap cut (`Proce` / `ss`, `Po` / `rt`)."""
-    return any(h.endswith(word) for h in _HEADER_WORDS)
+    """Either end of a header word that a hard wrap cut (`Proce` / `ss`, `Address:PortPro` / `cess`)."""
+    return any(h.endswith(word) or h.startswith(word) for h in _HEADER_WORDS)
 
 
 def _first_key(stripped: str) -> str:
@@ -771,9 +790,10 @@ class _Reader:
                 self.group, self.row, self.gprobs, self.broken = trial, row, probs, broken
                 self.out.joined += 1
                 return True
-        if self.row is None and len(group) == 1 and _unix_row_piece(last, line):
-            # A unix row broken more than once (a path longer than the width,
-            # which `fold -s` breaks inside; `*` and the inodes pushed down):
+        if self.row is None and len(group) == 1 and _row_piece(last, line):
+            # A row broken more than once (a unix path longer than the width,
+            # which `fold -s` breaks inside; `*` and the inodes pushed down;
+            # any row padded wide by such a path, broken in its padding):
             # still short, wait for the rest. A break inside a word (no
             # blank on either side) is glued without a blank.
             cut = not last[-1:].isspace() and not line[:1].isspace() and not last.split()[-1].isdigit()

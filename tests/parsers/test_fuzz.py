@@ -123,8 +123,8 @@ def _is_header_line(name: str, s: str) -> bool:
 
 
 def _is_ss_header_tail(s: str) -> bool:
-    # a header word, or the end of one a hard wrap cut (`Proce` / `ss`)
-    return all(w in ss._HEADER_WORDS or any(h.endswith(w) for h in ss._HEADER_WORDS) for w in s.split())
+    # a header word, or either end of one a hard wrap cut (`Address:PortPro` / `cess`)
+    return all(w in ss._HEADER_WORDS or ss._header_piece(w) for w in s.split())
 
 
 # --- random input --------------------------------------------------------------------------
