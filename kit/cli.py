@@ -142,6 +142,9 @@ prints is framed by a random token, so `kit render` finds its output however
 it came back: a file, a serial-console log (CR LF, the echoed command line,
 the next prompt, a timestamp on every line), or pasted into a ticket with
 text around it. A run that was cut off renders as a partial report (exit 4).
+It is printed without comments (about 9 KB, quick to paste into a console);
+the commented script is probes/probe.sh in kit's source, with its commands
+in kit/sections.py and its framing in docs/design.md.
 """
 
 EPILOG_KCONFIG = f"""\
