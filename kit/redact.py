@@ -48,6 +48,8 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from kit.unmangle import PREFIX
+
 if TYPE_CHECKING:
     from kit.report import Report
 
@@ -297,19 +299,38 @@ def _users(target: str | None, id_output: str | None) -> tuple[str, ...]:
     return tuple(n for n in names if n)
 
 
+# The host a syslog-style paste prefix names: "Dec  4 21:00:52 router kernel: ",
+# "2026-12-04T21:00:52+00:00 router sh[42]: " (kit.unmangle reports the prefix
+# as found on the first data line). A paste has no hostname section, so this
+# is how kit learns the name it must hide in the prefix and everywhere else.
+_SYSLOG_HOST = re.compile(
+    r"(?:[A-Z][a-z]{2} +[0-9]{1,2} |[0-9]{4}-[0-9]{2}-[0-9]{2}[T ])[0-9]{2}:[0-9]{2}:[0-9]{2}\S* +([^\s:\[\]]+) "
+)
+
+
+def prefix_hosts(prefixes: Iterable[str]) -> tuple[str, ...]:
+    """Host names in paste prefixes (the `detail` of kit.unmangle's PREFIX), for redaction."""
+    found = (_SYSLOG_HOST.match(p) for p in prefixes)
+    return tuple(m.group(1) for m in found if m)
+
+
 def _names(
-    hostname: str | None, target: str | None, kernel_release: str | None
+    hostname: str | None, target: str | None, kernel_release: str | None, prefixes: Iterable[str] = ()
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    hostnames = [str(v) for v in (hostname, _target_host(target)) if v]
+    hostnames = [str(v) for v in (hostname, _target_host(target)) if v] + list(prefix_hosts(prefixes))
     keep = tuple(str(v) for v in (kernel_release,) if v)
     return tuple(hostnames), keep
 
 
 def redactor_for(
-    hostname: str | None, target: str | None, kernel_release: str | None, id_output: str | None = None
+    hostname: str | None,
+    target: str | None,
+    kernel_release: str | None,
+    id_output: str | None = None,
+    prefixes: Iterable[str] = (),
 ) -> Redactor:
     """A Redactor for one device: its host names and users become tokens, its kernel release stays."""
-    hostnames, keep = _names(hostname, target, kernel_release)
+    hostnames, keep = _names(hostname, target, kernel_release, prefixes)
     return Redactor(hostnames, keep, _users(target, id_output))
 
 
@@ -320,7 +341,11 @@ WITHHELD = "(file name withheld)"
 def redact(report: Report) -> Report:
     """A copy of the Report with every address, MAC, host name, user and fingerprint replaced by a token."""
     redactor = redactor_for(
-        report.device.hostname, report.capture.target, report.device.kernel_release, report.device.user
+        report.device.hostname,
+        report.capture.target,
+        report.device.kernel_release,
+        report.device.user,
+        _prefixes(report),
     )
     redacted: Report = redactor.value(report)
     if redacted.capture.file:
@@ -331,8 +356,9 @@ def redact(report: Report) -> Report:
 def redact_json(data: dict[str, Any]) -> dict[str, Any]:
     """The same on the JSON form (kit.render.json.to_dict output)."""
     device, capture = data.get("device") or {}, data.get("capture") or {}
+    prefixes = [u.get("detail") or "" for u in capture.get("unmangled") or () if u.get("kind") == PREFIX]
     redactor = redactor_for(
-        device.get("hostname"), capture.get("target"), device.get("kernel_release"), device.get("user")
+        device.get("hostname"), capture.get("target"), device.get("kernel_release"), device.get("user"), prefixes
     )
     redacted: dict[str, Any] = redactor.value(data)
     if isinstance(redacted.get("capture"), dict) and redacted["capture"].get("file"):
@@ -346,8 +372,12 @@ def redactor_for_reports(reports: Iterable[Report]) -> Redactor:
     keep: list[str] = []
     users: list[str] = []
     for rep in reports:
-        names, kept = _names(rep.device.hostname, rep.capture.target, rep.device.kernel_release)
+        names, kept = _names(rep.device.hostname, rep.capture.target, rep.device.kernel_release, _prefixes(rep))
         hostnames += names
         keep += kept
         users += _users(rep.capture.target, rep.device.user)
     return Redactor(tuple(hostnames), tuple(keep), tuple(users))
+
+
+def _prefixes(report: Report) -> list[str]:
+    return [u.detail for u in report.capture.unmangled if u.kind == PREFIX]
