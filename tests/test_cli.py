@@ -53,6 +53,7 @@ def test_usage_error_is_one_line_exit_2(argv, capsys):
         (["collect", "--local", "host"], "not both"),
         (["collect", "h", "--password-env", "KIT_SURELY_UNSET"], "not set"),
         (["render", "/nonexistent/cap"], "no such file"),
+        (["render", "/"], "is a directory"),  # read_file opens it; only the capture reader names it
     ],
 )
 def test_bad_input_is_one_line_exit_2(argv, needle, capsys):

@@ -100,6 +100,17 @@ def census(dom: str) -> DomCensus:
     return c
 
 
+def assert_hostile_names_are_inert_text(found: DomCensus) -> None:
+    """The situations capture's hostile process names and host name, rendered: no element, handler or
+    URL of their own, shown as text, with U+202E and ESC never passed through."""
+    assert found.tags.get("script", 0) == 0 and found.tags.get("img", 0) == 0
+    assert not found.event_attrs and not found.urls
+    text = "".join(found.text)
+    for name in HOSTILE_NAMES[:3]:
+        assert name in text, name
+    assert HOSTILE_HOSTNAME in text and "\u202e" not in text and "\x1b" not in text
+
+
 def write_report(tmp_path: Path, report, name: str = "report.html", **kw) -> Path:
     path = tmp_path / name
     path.write_text(html.render(report, **kw), encoding="utf-8")
