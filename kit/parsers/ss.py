@@ -1069,7 +1069,9 @@ class SsRun:
 
     rc: int | None  # None: cut off
     printed: bool  # stdout holds more than ASCII blanks
-    stderr_head: str | None  # the first line of stderr as it is (at most 200 characters); None: stderr is blank
+    stderr_head: (
+        str | None
+    )  # the first stderr line that is not a `# kit:` marker (stripped, at most 200 characters); None: none
 
 
 def parse_section(text: str, status: SectionStatus | None = None) -> SsOutput:
@@ -1086,7 +1088,7 @@ def parse_section(text: str, status: SectionStatus | None = None) -> SsOutput:
         run=SsRun(
             status.rc,
             _PRINTED.search(text) is not None,
-            status.stderr.splitlines()[0][:200] if status.stderr.strip() else None,
+            first_line(status.stderr, 200) or None,  # not the probe's own "# kit: pid" line
         ),
     )
 

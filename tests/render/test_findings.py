@@ -94,6 +94,7 @@ def test_ss_missing(noss_cap):
     f = by_code(report)["ss-missing"]
     assert f.severity == "warning" and "opkg install ss" in f.remedy
     assert "ss exited" in f.evidence[0]
+    assert "# kit:" not in f.evidence[0], f.evidence  # the probe's own pid line is not ss's error
 
 
 def test_partial_capture(idle_cap):
