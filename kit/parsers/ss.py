@@ -1069,9 +1069,8 @@ class SsRun:
 
     rc: int | None  # None: cut off
     printed: bool  # stdout holds more than ASCII blanks
-    stderr_head: (
-        str | None
-    )  # the first stderr line that is not a `# kit:` marker (stripped, at most 200 characters); None: none
+    # the first stderr line that is not a `# kit:` marker (stripped, at most 200 characters); None: none
+    stderr_head: str | None
 
 
 def parse_section(text: str, status: SectionStatus | None = None) -> SsOutput:
