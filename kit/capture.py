@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from kit.errors import InputError
+from kit.frozen import frozen
 from kit.numbers import to_int
 from kit.probe import PROBE_START
 from kit.sections import SECTIONS, Section
@@ -56,7 +57,7 @@ _NONBLANK_ASCII = re.compile(rb"^[" + _BLANKS + rb"\x80-\xff]*[^" + _BLANKS + rb
 _BLANK_OR_HIGH = re.compile(rb"^[" + _BLANKS + rb"]*[\x80-\xff][" + _BLANKS + rb"\x80-\xff]*$", re.MULTILINE)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SectionOutput:
     """One section as it came back from the device."""
 

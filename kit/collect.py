@@ -21,12 +21,12 @@ import importlib
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kit import __version__, capture, capture_writer, output_file, probe
 from kit.errors import CaptureWriteError, ExitStatus, ProbeIncomplete
+from kit.frozen import frozen
 from kit.transport.base import Connection, Progress, Transport, no_progress
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 DEFAULT_PROBE_TIMEOUT = 300.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Collected:
     """What one collect wrote, and the exit code a single `kit collect` gives for it."""
 

@@ -14,7 +14,7 @@ default --require) and by the findings and renderers (REQUIRED).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from kit.frozen import frozen
 
 OPTIONS: tuple[str, ...] = (
     "CONFIG_INET_DIAG",
@@ -30,7 +30,7 @@ OPTIONS: tuple[str, ...] = (
 REQUIRED: tuple[str, ...] = ("CONFIG_INET_DIAG", "CONFIG_INET_TCP_DIAG", "CONFIG_INET_UDP_DIAG")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DiagOption:
     """What kit knows about one option (from the kernel's Kconfig and Makefiles)."""
 

@@ -18,15 +18,16 @@ as text.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
+
+from kit.frozen import frozen
 
 MAGIC = b"KIT-FAILED 1\n"
 MAX_BYTES = 64 * 1024
 ERROR_CHARS = 2000
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FailureNote:
     target: str
     exit: int

@@ -32,12 +32,13 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from kit import capture_writer, collect, index
 from kit.collect import Collected
 from kit.errors import KitError, UsageError
+from kit.frozen import frozen
 from kit.transport.sshconfig import Flags, Target, resolve
 
 DEFAULT_JOBS = 8
@@ -50,7 +51,7 @@ _URI = re.compile(rf"ssh://(?:(?P<user>{_USER})@)?(?:\[(?P<v6>[^\]\s]+)\]|(?P<ho
 _PLAIN = re.compile(rf"(?:(?P<user>{_USER})@)?(?P<host>[^\s@]+)")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FleetTarget:
     """One line of the devices file."""
 

@@ -21,6 +21,7 @@ from kit.analyse.owners import OwnerContext
 from kit.analyse.proc_sockets import join_owners
 from kit.analyse.totals import Group, Totals, breakdown
 from kit.capture import Capture, SectionOutput
+from kit.frozen import frozen
 from kit.parsers import meminfo
 from kit.parsers import sockstat as sockstat_parser
 from kit.parsers.ancestry import Ancestor, PidTwo
@@ -33,13 +34,13 @@ from kit.unmangle import WRAPPED, Undone
 SCHEMA = "kit.report/1"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True)  # one per unread line: built by the 100,000 (kit.frozen)
 class SectionProblem:
     section: str
     problem: ParseProblem
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CaptureInfo:
     """Where the data came from: the capture file and its header (JSON `capture`, same keys)."""
 
@@ -60,7 +61,7 @@ class CaptureInfo:
     unmangled: tuple[Undone, ...]  # what kit.unmangle undid before reading
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DeviceInfo:
     """Who the device is (JSON `device`, same keys); None: the capture did not say."""
 

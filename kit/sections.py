@@ -19,15 +19,14 @@ in consecutive rows is read by one process on the device.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from kit.diag_options import kallsyms_symbols
+from kit.frozen import frozen
 
 KIB = 1024
 MIB = 1024 * KIB
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Section:
     name: str
     command: str

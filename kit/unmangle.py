@@ -42,7 +42,8 @@ from __future__ import annotations
 import quopri
 import re
 from collections import Counter
-from dataclasses import dataclass
+
+from kit.frozen import frozen
 
 # Kinds of Undone, in the order unmangle() undoes them.
 LINE_ENDS = "line_ends"
@@ -59,7 +60,7 @@ _SAMPLE_CHARS = (
 )  # QP, tabs and the prefix are judged on the text's first 256 KiB (100k sockets: 20 MiB)  # data lines looked at for the prefix: enough for any paste, cheap at 100k sockets
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Undone:
     """One kind of mangling undone: which, on how many lines, and what it was."""
 
@@ -68,7 +69,7 @@ class Undone:
     detail: str = ""  # PREFIX: the prefix as found on the first data line; LINE_ENDS: "CR LF" / "CR"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Unmangled:
     text: str
     undone: tuple[Undone, ...] = ()
@@ -204,7 +205,7 @@ def _shape(core: str) -> str:
     return "".join(out)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Prefix:
     """The prefix of a paste's data lines: a pattern for the text, and the blanks that follow it."""
 

@@ -9,28 +9,28 @@ and limits, never sentences.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kit.analyse.kdiag_facts import KernelDiag
+from kit.frozen import frozen
 from kit.records import ParseProblem, Socket
 
 if TYPE_CHECKING:  # kit.analyse.trend makes Findings of these
     from kit.analyse.trend import Growth
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PartialCapture:
     error: str | None  # the capture header's error, None: the probe just stopped
     unfinished: tuple[str, ...]  # sections without their END marker
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DiagNotOk:
     diag: KernelDiag  # the verdict is not "ok"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SsMissing:
     ran: bool  # False: the capture has no ss section
     rc: int | None
@@ -38,12 +38,12 @@ class SsMissing:
     socket_source: str  # where the sockets came from instead ("" none)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NotRoot:
     user: str | None  # the id output
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MemoryPressure:
     protocol: str  # TCP, UDP
     sysctl: str  # tcp_mem, udp_mem
@@ -54,7 +54,7 @@ class MemoryPressure:
     bytes: int | None  # pages * page_size
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SocketTrouble:
     """Sockets with one kind of trouble. kind: "rcvq-near-rcvbuf", "socket-drops",
     "close-wait-data", "accept-queue-full" (the rule's code)."""
@@ -67,7 +67,7 @@ class SocketTrouble:
     listen_overflows: int | None = None  # accept-queue-full: TcpExt ListenOverflows since boot
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ConntrackNearFull:
     share: float
     count: int | None
@@ -75,7 +75,7 @@ class ConntrackNearFull:
     near_full: float  # the share from which it counts as near full
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CounterHits:
     """Counters since boot above 0; `rule` is the code of one of kit.analyse.findings.COUNTER_RULES."""
 
@@ -83,7 +83,7 @@ class CounterHits:
     hits: tuple[tuple[str, str, int], ...]  # (group, name, value)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class UnreadLines:
     unread: int  # lines no parser could read
     lines: int  # non-blank lines of the sections they are in
@@ -92,7 +92,7 @@ class UnreadLines:
     first: tuple[tuple[str, ParseProblem], ...]  # (section, problem), the first three
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TcpPressureWithinHour:
     """At this rate TCP memory reaches tcp_mem pressure within an hour (kit.analyse.trend)."""
 
@@ -100,14 +100,14 @@ class TcpPressureWithinHour:
     now: int  # pages
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MemTotalShareWithinHour:
     """At this rate the series holds MEMTOTAL_SHARE of MemTotal within an hour (kit.analyse.trend)."""
 
     mem_total: int  # bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Growing:
     """kit trend: socket memory that grows (kit.analyse.trend.growth), of a process (name, pid) or of one socket."""
 
@@ -122,7 +122,7 @@ class Growing:
     socket_counts: tuple[int, int] | None = None  # a process: its sockets, first -> last, when they rose
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MoreGrowing:
     """Growing sockets beyond those given a finding of their own."""
 
@@ -144,7 +144,7 @@ FindingFacts = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Finding:
     """What is wrong, as data: kit.render.finding_text gives its title, evidence and remedy."""
 

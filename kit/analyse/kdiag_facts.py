@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kit.diag_options import REQUIRED
+from kit.frozen import frozen
 
 STATES = ("builtin", "module", "loaded", "available", "absent", "unknown")
 VERDICTS = ("ok", "partial", "missing", "unknown")
@@ -20,7 +21,7 @@ VERDICTS = ("ok", "partial", "missing", "unknown")
 # --------------------------------------------------------------------- evidence: what ss showed
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NoSocketList:
     """ss gave no socket list, so there is no functional proof; `why` as in Evidence.ss_note."""
 
@@ -28,7 +29,7 @@ class NoSocketList:
     said: str = ""  # no_list: the first line ss wrote on stderr
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NoEligibleSocket:
     """No socket of this kind that can carry memory; `skipped` in TIME-WAIT/SYN-RECV."""
 
@@ -36,14 +37,14 @@ class NoEligibleSocket:
     skipped: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SkmemShown:
     label: str
     with_skmem: int
     eligible: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SkmemMissing:
     """ss printed no skmem for any of `eligible` sockets (in `states`): it fell back to /proc."""
 
@@ -52,14 +53,14 @@ class SkmemMissing:
     states: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EveryFamilyFailed:
     """CONFIG_INET_DIAG: every inet family ss tried failed."""
 
     parts: tuple[SkmemMissing, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ProcConfig:
     """/proc/config.gz: "read", "exists" (unreadable here) or "absent"."""
 
@@ -69,7 +70,7 @@ class ProcConfig:
 # --------------------------------------------------------------------- evidence: modules and symbols
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class InProcModules:
     """/proc/modules about one module: "autoloaded" (after ss, not before), "loaded", "not_loaded"."""
 
@@ -77,38 +78,38 @@ class InProcModules:
     state: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NoModuleSupport:
     """No /proc/modules: the kernel has no loadable module support."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class InModulesBuiltin:
     module: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class InKallsyms:
     symbol: str
     module: str  # "" built in, else the module in [brackets]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NotInKallsyms:
     symbol: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ModuleFileFound:
     path: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NoModuleDir:
     path: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NoModuleFile:
     module: str
     where: str  # the module directory searched ("" when the capture did not say which)
@@ -117,7 +118,7 @@ class NoModuleFile:
 # --------------------------------------------------------------------- evidence: the config
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ConfigLine:
     """What the config at `source` says of `name`: present=False not in it; value None "is not set"."""
 
@@ -127,7 +128,7 @@ class ConfigLine:
     value: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ConfigDefault:
     """A defconfig that does not mention `name`: the Kconfig default `value` applies."""
 
@@ -136,7 +137,7 @@ class ConfigDefault:
     value: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ConfigDepsUnmet:
     """A full .config without `name`: its dependencies are not met."""
 
@@ -144,17 +145,17 @@ class ConfigDepsUnmet:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BuiltAsModule:
     module: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class UnexpectedValue:
     value: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ConfigDisagrees:
     """The config at `source` disagrees with the live evidence: `kind` "ss" (with what ss showed),
     "builtin_but_loaded" (=y, yet a loaded module), "unset_but_there" (not set, yet the module is there)."""
@@ -166,17 +167,17 @@ class ConfigDisagrees:
 # --------------------------------------------------------------------- evidence: the decision
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BuiltInOrLoaded:
     """It works, and no module list or config in the capture says which of the two it is."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LoadedWithoutMemory:
     module: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Needs:
     """Needs `dependency`, which is `state` (live) or, offline (state ""), not set either."""
 
@@ -214,21 +215,21 @@ EvidenceItem = (
 # --------------------------------------------------------------------- notes: evidence about the evidence
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ConfigCut:
     """The config at `source` stops early: options after the cut are unknown."""
 
     source: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ConfigFromFile:
     """The config was read from `source`, not /proc/config.gz: it may belong to another build."""
 
     source: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NoConfigReason:
     """Why one config file was not read. kind: "no_section", "empty", "denied", "mode" (detail: the
     mode), "proc_unread", "unread" (detail: the mode), "error" (detail: absent, permission denied,
@@ -239,7 +240,7 @@ class NoConfigReason:
     detail: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NoConfig:
     reasons: tuple[NoConfigReason, ...]
 
@@ -250,7 +251,7 @@ Note = ConfigCut | ConfigFromFile | NoConfig
 # --------------------------------------------------------------------- remedies and verdicts
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Remedy:
     """What to do about one option, as data; kit.render.kdiag_text says it in words.
 
@@ -283,7 +284,7 @@ class OptionVerdict:
     remedy: Remedy | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Summary:
     """The facts of the report's one-line kernel diag summary (kit.render.kdiag_text.summary_text)."""
 

@@ -15,9 +15,10 @@ happened, two captures (kit diff) show whether it still does.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from kit.frozen import frozen
 from kit.parsers import meminfo, proc_counters, sockstat
 from kit.records import Parsed
 
@@ -42,14 +43,14 @@ WATCHED: tuple[tuple[str, str, str], ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Limits:
     min: int  # pages
     pressure: int
     max: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ProtoMemory:
     protocol: str  # "TCP" or "UDP"
     pages: int | None  # sockstat mem
@@ -66,7 +67,7 @@ class ProtoMemory:
         return "ok"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class KernelMemory:
     page_size: int
     page_size_known: bool

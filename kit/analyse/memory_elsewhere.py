@@ -17,9 +17,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from kit.frozen import frozen
 from kit.parsers.slab_conntrack import Conntrack, SlabCache, SlabConntrack
 from kit.records import Parsed
 
@@ -31,14 +31,14 @@ SLAB_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SlabGroup:
     label: str  # "skbuff caches"
     bytes: int
     caches: tuple[tuple[str, int], ...]  # (cache name, bytes), largest first
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MemoryElsewhere:
     mem_total: int | None  # bytes
     mem_available: int | None

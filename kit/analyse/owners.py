@@ -22,8 +22,7 @@ probe can see. A socket without an owner is one of:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from kit.frozen import frozen
 from kit.records import Socket
 
 CAUSES = ("kernel", "not_root", "other_pid_namespace", "unknown")
@@ -47,7 +46,7 @@ WHY = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class OwnerContext:
     """What the capture says about the probe's view of processes."""
 

@@ -13,10 +13,10 @@ usually does not, for reasons the capture cannot always separate (REASONS).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from kit.analyse.kernel_memory import KernelMemory
 from kit.analyse.totals import Group
+from kit.frozen import frozen
 
 REASONS = (
     "sockstat counts every TCP/UDP socket of the kernel, in every network namespace (containers, VRFs); "
@@ -29,7 +29,7 @@ REASONS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Accounting:
     protocol: str  # "TCP" or "UDP"
     sockstat_pages: int | None

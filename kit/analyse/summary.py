@@ -26,11 +26,11 @@ Cause:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from kit.analyse.kernel_memory import KernelMemory
 from kit.analyse.memory_elsewhere import MemoryElsewhere
 from kit.analyse.totals import Group, Totals
+from kit.frozen import frozen
 
 CAUSES = ("sockets", "not_sockets", "unknown")
 SOCKETS_OF_TOTAL = 0.10
@@ -41,7 +41,7 @@ LOW_MEMORY = 0.10  # MemAvailable below 10% of MemTotal: the device is short of 
 LARGE_SUNRECLAIM = 0.20  # SUnreclaim at least 20% of MemTotal: the kernel holds it
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TopHolder:
     name: str
     pid: int | None
@@ -50,7 +50,7 @@ class TopHolder:
     owner_missing: str | None  # why no owner is shown (kit.analyse.owners), None for a process
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Reason:
     """A rule that decided the cause. kind: "pressure" (protocols past their pressure threshold),
     "no_figure" (no socket memory figure), "no_meminfo", "of_total" / "of_available" (at least the
@@ -62,7 +62,7 @@ class Reason:
     of_available: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NextStep:
     """What to do next. kind: "find_sockets" (no owner known), "find_owners" (the top holder has no
     visible owner), "check_holder", "not_short" (MemAvailable is fine now), "elsewhere" (the memory is
@@ -75,7 +75,7 @@ class NextStep:
     where: MemoryElsewhere | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Summary:
     """The answer as data; kit.render.summary_text gives its sentence, next step and reasons in words."""
 

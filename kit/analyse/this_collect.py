@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from kit.analyse.totals import held_now
+from kit.frozen import frozen
 from kit.parsers.ancestry import Ancestor
 from kit.records import Socket
 
@@ -38,14 +38,14 @@ SSH_SERVERS = ("dropbear", "sshd")  # comm prefixes: sshd, sshd-session, sshd-au
 SOCK_DIAG = "4"  # NETLINK_SOCK_DIAG, the netlink protocol ss dumps through
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CollectProcess:
     pid: int
     name: str
     role: str  # "ssh session", "kit" (a local collect), "ss"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ThisCollect:
     processes: tuple[CollectProcess, ...] = ()
     sockets: int = 0  # how many sockets were marked

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from kit.analyse.owners import LABELS, OwnerContext, cause
+from kit.frozen import frozen
 from kit.records import Socket
 
 THIS_COLLECT_LABEL = "(this collect, no owner)"
@@ -95,7 +96,7 @@ def totals(sockets: Iterable[Socket]) -> Totals:
     return Totals(n, with_skmem, r, t, w, f, d, recv_q, send_q, accept, listeners)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Breakdown:
     """The sums a report shows, all from one pass over the sockets (`breakdown`)."""
 

@@ -39,12 +39,11 @@ the probe sees only a child namespace (a PidTwo record).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from kit.frozen import frozen
 from kit.records import Parsed, ParseProblem
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Ancestor:
     pid: int
     ppid: int | None
@@ -54,7 +53,7 @@ class Ancestor:
     line: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PidTwo:
     name: str | None  # PID 2's comm, None when there is no PID 2
     line: int = 0

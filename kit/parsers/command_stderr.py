@@ -10,8 +10,8 @@ command named (FileComplaints).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from kit.frozen import frozen
 from kit.sections import MARKER
 
 _MISSING = re.compile(r"No such file|not found|can't open", re.I)
@@ -31,7 +31,7 @@ def first_line(text: str, limit: int = 120) -> str:
     return ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FileComplaints:
     """The stderr lines in which a command said it could not read a file (absent, or refused)."""
 

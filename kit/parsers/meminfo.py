@@ -11,13 +11,12 @@ kernel's).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from kit.frozen import frozen
 from kit.numbers import is_digits
 from kit.records import Parsed, ParseProblem
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MemValue:
     key: str
     value: int  # bytes when the kernel printed kB, else a count

@@ -10,12 +10,11 @@ evaluated. `cat` of a missing file prints its complaint on stderr, not here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from kit.frozen import frozen
 from kit.records import Parsed, ParseProblem
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Assignment:
     key: str
     value: str

@@ -30,14 +30,14 @@ a ParseProblem; the other groups are still read.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from kit.frozen import frozen
 from kit.records import Parsed, ParseProblem
 
 _NUMBER = re.compile(r"-?\d+\Z")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CounterGroup:
     group: str  # "TcpExt", "IpExt", "Udp", "Tcp" ...
     counters: dict[str, int]

@@ -109,6 +109,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kit.frozen import frozen
 from kit.numbers import is_digits
 from kit.parsers.command_stderr import first_line
 from kit.records import (
@@ -1063,7 +1064,7 @@ class SsOutput(Parsed[Socket]):
     run: SsRun | None = None  # how the section ended
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SsRun:
     """How the probe's ss section ended, for the report's ss-missing finding."""
 

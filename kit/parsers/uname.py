@@ -15,12 +15,11 @@ release first, the machine last or before a trailing `GNU/Linux`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from kit.frozen import frozen
 from kit.records import Parsed, ParseProblem
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Uname:
     kernel_name: str
     nodename: str

@@ -8,14 +8,13 @@ probe did not run as uid 0. The text is kept (bounded) as the device said it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from kit.frozen import frozen
 from kit.records import Parsed
 
 MAX_TEXT = 300
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Identity:
     text: str  # the line id printed, at most MAX_TEXT characters
     root: bool  # uid=0

@@ -10,15 +10,15 @@ order (docs/design.md): severity, title, evidence, remedy, code.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from kit.analyse import finding_facts as ff
 from kit.diag_options import REQUIRED
+from kit.frozen import frozen
 from kit.records import Socket
 from kit.render.kdiag_text import describe_remedy, evidence_text, summary_text
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FindingText:
     severity: str  # "critical", "warning", "info"
     title: str  # one line

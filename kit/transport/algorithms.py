@@ -17,7 +17,8 @@ does not rely on SHA-1's collision resistance.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+
+from kit.frozen import frozen
 
 LEGACY: dict[str, tuple[str, ...]] = {
     "kex": (
@@ -43,7 +44,7 @@ def disabled_algorithms(legacy: bool) -> dict[str, list[str]]:
     return {kind: list(names) for kind, names in LEGACY.items()}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ServerOffer:
     """What the server's KEXINIT offered (server-to-client lists; SSH servers offer both the same)."""
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from kit.errors import CaptureLimitReached
+from kit.frozen import frozen
 
 # progress(message) -> None; the CLI decides whether and where it is shown.
 Progress = Callable[[str], None]
@@ -54,7 +54,7 @@ class MemorySink:
             raise CaptureLimitReached(self.limit)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RunResult:
     # The output, when the run kept it in memory (no sink given); with a sink
     # the bytes went there and these are empty.

@@ -13,12 +13,12 @@ import base64
 import hashlib
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import paramiko
 
 from kit.errors import HostKeyError
+from kit.frozen import frozen
 
 
 def fingerprint(key: paramiko.PKey) -> str:
@@ -27,7 +27,7 @@ def fingerprint(key: paramiko.PKey) -> str:
     return "SHA256:" + base64.b64encode(digest).decode("ascii").rstrip("=")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class KnownHosts:
     """The user's known_hosts file (read and appended to) and the global ones (only read).
 

@@ -26,13 +26,14 @@ from __future__ import annotations
 import getpass
 import glob
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import Any
 
 import paramiko
 
 from kit.errors import UsageError
+from kit.frozen import frozen
 from kit.numbers import is_digits
 
 DEFAULT_TIMEOUT = 15.0
@@ -44,7 +45,7 @@ SYSTEM_CONFIG = Path("/etc/ssh/ssh_config")
 GLOBAL_KNOWN_HOSTS = Path("/etc/ssh/ssh_known_hosts")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Target:
     """Everything needed to reach one device, resolved once before any socket opens."""
 
@@ -81,7 +82,7 @@ class Target:
         return self.host if self.port == 22 else f"[{self.host}]:{self.port}"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Flags:
     """What the command line said; None (or empty) means "not given"."""
 
