@@ -262,7 +262,7 @@ def _read_users(s: str, pos: int, procs: list[ProcRef]) -> tuple[int, str | None
             if "))" not in s[pos:] and ")," not in s[pos:]:
                 return n, USERS_CUT
             return _skip_field(s, pos), "unreadable users:(...) entry"
-        procs.append(new_procref(m.group(1), int(m.group(2)), int(m.group(3))))
+        procs.append(new_procref(sys.intern(m.group(1)), int(m.group(2)), int(m.group(3))))
         pos = m.end()
         if pos < n and s[pos] == ",":
             pos += 1
@@ -923,6 +923,10 @@ def _parse(text: str, fast_path: bool = True) -> Parsed[Socket]:
     intern = _INTERN.get
     unix_netids = UNIX_NETIDS
     procref, socket = new_procref, new_socket
+    # One string per process name (not one per socket): less memory, and the
+    # analysis and the renderers, which group and look up by name, compare and
+    # hash each name once.
+    name_of = sys.intern
     # Per layout: (p, m) = the first record the fast pattern matches at a line
     # start at or after position p is m (None: there is none). Lines before m
     # then go to the general reader without another search, so text the fast
@@ -979,7 +983,7 @@ def _parse(text: str, fast_path: bool = True) -> Parsed[Socket]:
                     else:
                         inode = None
                     if uname is not None:
-                        procs = (procref(uname, int(upid), int(ufd)),)
+                        procs = (procref(name_of(uname), int(upid), int(ufd)),)
                     elif users is None:
                         procs = ()
                     else:
