@@ -42,6 +42,8 @@ T = TypeVar("T")
 @dataclass_transform(frozen_default=True)
 def frozen(cls: type[T]) -> type[T]:
     """The class as @dataclass(frozen=True, slots=True) would make it (see the module's docstring)."""
+    if not cls.__doc__:  # else dataclass() writes one from inspect.signature(): ~0.1 ms a class
+        cls.__doc__ = f"{cls.__name__}({', '.join(cls.__dict__.get('__annotations__', {}))})"
     made: type[T] = dataclass(init=False, repr=False, eq=False, slots=True)(cls)
     spec = fields(made)  # type: ignore[arg-type]
     for f in spec:
