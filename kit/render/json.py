@@ -86,14 +86,6 @@ def _str(text: str | None) -> str:
     return "null" if text is None else string(text)
 
 
-# One socket's line; the values are JSON text already (see socket_line).
-_SOCKET_LINE = (
-    '{"netid": %s, "state": %s, "recv_q": %s, "send_q": %s, "local": %s, "peer": %s, "processes": [%s], '
-    '"skmem": %s, "inode": %s, "drops": %s, "line": %d, "this_collect": %s, "owner_missing": %s}'
-)
-_PROCESS = '{"name": %s, "pid": %s, "fd": %s}'
-
-
 def socket_line(sock: Socket, memo: dict[Any, str], owners: OwnerContext | None = None) -> str:
     """One socket as a one-line JSON object, the same value as `socket_dict(sock, owners)`."""
     return socket_lines([sock], memo, owners)
@@ -107,10 +99,10 @@ def socket_lines(
     `memo` holds the JSON text of values that repeat from socket to socket:
     netids, states, process names, and skmem values by identity (the parser
     shares identical `Skmem`s; a dataclass's own hash costs three times the
-    look-up). Each line is one %-format of ready JSON text; strings are
-    escaped by encode_basestring here and by json_safe once for the whole
-    text (the two halves of `string()`: one call for all instead of two per
-    string; 100k sockets: ~0.03 s less).
+    look-up). Each line is one f-string of ready JSON text (100k sockets:
+    ~0.07 s; the same as a %-format took ~0.1 s). Strings are escaped by
+    encode_basestring here and by json_safe once for the whole text (the two
+    halves of `string()`: one call for all instead of two per string).
     """
     lines: list[str] = []
     add = lines.append
@@ -122,47 +114,32 @@ def socket_lines(
             skmem = memo[id(mem)] = "null" if mem is None else _inline(skmem_dict(mem))
         owner_missing = "null"
         if len(procs) == 1:  # most sockets
-            p = procs[0]
-            pid, fd = p.pid, p.fd
-            processes = _PROCESS % (
-                get(p.name) or _remember(memo, p.name),
-                "null" if pid is None else pid,
-                "null" if fd is None else fd,
-            )
+            processes = _process(procs[0], get(procs[0].name) or _remember(memo, procs[0].name))
         elif procs:
-            processes = ", ".join([_process(p, memo) for p in procs])
+            processes = ", ".join([_process(p, get(p.name) or _remember(memo, p.name)) for p in procs])
         else:
             processes = ""
             if owners is not None:
                 owner_missing = _str(owner_cause(sock, owners))
-        netid, state, rq, sq, inode, drops = sock.netid, sock.state, sock.recv_q, sock.send_q, sock.inode, sock.drops
+        netid = get(sock.netid) or _remember(memo, sock.netid)
+        state = get(sock.state) or _remember(memo, sock.state)
+        rq, sq, inode, drops = sock.recv_q, sock.send_q, sock.inode, sock.drops
         add(
-            _SOCKET_LINE
-            % (
-                get(netid) or _remember(memo, netid),
-                get(state) or _remember(memo, state),
-                "null" if rq is None else rq,
-                "null" if sq is None else sq,
-                encode_basestring(sock.local),
-                encode_basestring(sock.peer),
-                processes,
-                skmem,
-                "null" if inode is None else inode,
-                "null" if drops is None else drops,
-                sock.line,
-                "true" if sock.this_collect else "false",
-                owner_missing,
-            )
+            f'{{"netid": {netid}, "state": {state}, '
+            f'"recv_q": {"null" if rq is None else rq}, "send_q": {"null" if sq is None else sq}, '
+            f'"local": {encode_basestring(sock.local)}, "peer": {encode_basestring(sock.peer)}, '
+            f'"processes": [{processes}], "skmem": {skmem}, '
+            f'"inode": {"null" if inode is None else inode}, "drops": {"null" if drops is None else drops}, '
+            f'"line": {sock.line}, "this_collect": {"true" if sock.this_collect else "false"}, '
+            f'"owner_missing": {owner_missing}}}'
         )
     return json_safe(sep.join(lines))
 
 
-def _process(p: ProcRef, memo: dict[Any, str]) -> str:
-    return _PROCESS % (
-        memo.get(p.name) or _remember(memo, p.name),
-        "null" if p.pid is None else p.pid,
-        "null" if p.fd is None else p.fd,
-    )
+def _process(p: ProcRef, name: str) -> str:
+    """One owner as JSON; `name` is its name as JSON text already."""
+    pid, fd = p.pid, p.fd
+    return f'{{"name": {name}, "pid": {"null" if pid is None else pid}, "fd": {"null" if fd is None else fd}}}'
 
 
 def _remember(memo: dict[Any, str], text: str | None) -> str:
