@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -122,3 +123,46 @@ def test_wheel_carries_probe_and_templates(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"kit/probes/probe.sh", "kit/templates/report.html.j2", "kit/cli.py"} <= names
     assert not any(n.startswith(("tests/", "captures/")) for n in names)
+
+
+CAPTURE = Path(__file__).resolve().parent.parent / "captures" / "testdev-busybox-dropbear.cap"
+
+
+@pytest.mark.parametrize("fmt", ["json", "text", "html"])
+def test_console_script_render_writes_everything_before_its_fast_exit(fmt, tmp_path):
+    """`kit render` ends with os._exit once its output is flushed (the report is left to the OS to free):
+    stdout and -o files hold the whole output, byte for byte what main() writes in-process, and the
+    exit status and stderr of a partial capture still arrive."""
+    cut = tmp_path / "cut.cap"
+    cut.write_bytes(CAPTURE.read_bytes()[: CAPTURE.stat().st_size * 2 // 3])
+    for capture, status in ((CAPTURE, 0), (cut, 4)):
+        expected = tmp_path / f"expected-{capture.stem}.{fmt}"
+        assert main(["render", str(capture), "--format", fmt, "-o", str(expected)]) == status
+        piped = subprocess.run(
+            [KIT, "render", str(capture), "--format", fmt, "-o", "-"], capture_output=True, timeout=60
+        )
+        written = tmp_path / f"written-{capture.stem}.{fmt}"
+        to_file = subprocess.run(
+            [KIT, "render", str(capture), "--format", fmt, "-o", str(written)], capture_output=True, timeout=60
+        )
+        for proc in (piped, to_file):
+            assert proc.returncode == status, proc.stderr
+            assert (b"is cut short" in proc.stderr) == (status == 4)
+        drop = (lambda b: b) if fmt != "html" else (lambda b: re.sub(rb"rendered [^<]*UTC", b"", b))
+        assert drop(piped.stdout) == drop(written.read_bytes()) == drop(expected.read_bytes())
+        assert len(piped.stdout) > 1000
+
+
+def test_render_registers_no_exit_handler():
+    """The fast exit skips atexit handlers: nothing `kit render` runs may have registered one."""
+    script = (
+        "import atexit, contextlib, io\n"
+        "from kit.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    for fmt in ('json', 'text', 'html'):\n"
+        f"        main(['render', {str(CAPTURE)!r}, '--format', fmt, '-o', '-'])\n"
+        "print(atexit._ncallbacks())\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "0"
