@@ -67,13 +67,10 @@ class SectionOutput:
     rc: int | None  # None: the section never finished (link lost, probe killed)
     truncated: bool = False  # stdout cut at the section's max_bytes
     complete: bool = True  # the END marker arrived
-    # stdout as text, when the reader had it already (a paste is decoded to be
-    # unmangled): `text` then costs nothing (16 MB of ss output: ~7 ms).
-    decoded: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def text(self) -> str:
-        return decode(self.stdout) if self.decoded is None else self.decoded
+        return decode(self.stdout)
 
     @property
     def ok(self) -> bool:
@@ -367,8 +364,8 @@ def _raw_paste(data: bytes, source: str) -> Capture:
     # Nothing reads the pasted bytes once unmangled (the file is on disk):
     # the capture's stdout is the section's, not a second copy of the paste.
     body = clean.text.encode("utf-8") if clean.undone else data
-    section = SectionOutput(name=name, stdout=body, stderr="", rc=0, decoded=clean.text)
     del text, clean
+    section = SectionOutput(name=name, stdout=body, stderr="", rc=0)
     return Capture(header=header, stdout=body, stderr=b"", sections={name: section}, raw_paste=True, undone=undone)
 
 

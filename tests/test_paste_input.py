@@ -87,21 +87,3 @@ def test_a_few_unread_lines_are_information_not_a_warning(tmp_path):
     rep = report_mod.build(capture.load(path))
     finding = next(f for f in rep.findings if f.code == "parse-problems")
     assert finding.severity == "info" and len(rep.parse_problems) == 2
-
-
-@pytest.mark.parametrize(
-    "mangle",
-    [
-        lambda b: b,
-        lambda b: b.replace(b"\n", b"\r\n"),  # a Windows editor
-        lambda b: b"".join(b"Dec  4 21:00:52 router kernel: " + line for line in b.splitlines(True)),  # syslog
-        lambda b: b.replace(b"skmem", b"sk\x00mem", 1) + b"\xff\xfe broken utf-8\n",  # NUL, bad bytes
-    ],
-)
-def test_paste_section_text_is_its_bytes_decoded(mangle):
-    """A paste's section keeps the text the reader decoded (no second decode): exactly its bytes, decoded."""
-    cap = capture.from_bytes(mangle(SS.read_bytes()), source="paste")
-    (section,) = cap.sections.values()
-    assert section.decoded is not None
-    assert section.text == capture.decode(section.stdout)
-    assert report_mod.build(cap).sockets  # and it reads as before
