@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 import shutil
@@ -250,3 +251,46 @@ def test_proc_files_without_awk_are_read_one_head_each(shell):
     assert sections["version"].stdout == Path("/proc/version").read_bytes() and sections["version"].rc == 0
     assert sections["missing"].rc == 1 and "No such file" in sections["missing"].stderr
     assert sections["after"].text == "ok\n"
+
+
+_DIAG = ("inet_diag", "tcp_diag", "udp_diag", "raw_diag", "unix_diag", "netlink_diag", "af_packet_diag")
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+@pytest.mark.parametrize(
+    ("loaded", "builtin", "skipped"),
+    [
+        (_DIAG, (), True),  # every diag family loaded (as after ss on a modular kernel)
+        (_DIAG[:3], [f"kernel/net/x/{m}.ko" for m in _DIAG[3:]], True),  # the rest built in
+        (_DIAG[:6], (), False),  # af_packet_diag neither: kallsyms must say
+        ((), (), False),  # no module loaded at all (a kernel with everything built in, no modules.builtin)
+    ],
+)
+def test_kallsyms_is_read_unless_every_diag_module_is_loaded_or_built_in(shell, loaded, builtin, skipped, tmp_path):
+    """kdiag_kallsyms (82 ms of a MIPS router's probe) is skipped, and says so, only when it would repeat
+    /proc/modules and modules.builtin. The row's own command runs, with a /proc/modules and a
+    /lib/modules of our own put in their paths (this machine's kernel has neither)."""
+    from kit.parsers import kdiag_listings
+    from kit.records import SectionStatus
+
+    modules = tmp_path / "modules"
+    modules.write_text("".join(f"{m} 16384 0 - Live 0x00000000\n" for m in loaded) + "pcnet32 1 0 - Live 0x0\n")
+    tree = tmp_path / "lib-modules"
+    (tree / os.uname().release).mkdir(parents=True)
+    (tree / os.uname().release / "modules.builtin").write_text("".join(f"{p}\n" for p in builtin))
+    token = new_token()
+    (row,) = (s for s in SECTIONS if s.name == "kdiag_kallsyms")
+    command = row.command.replace("/proc/modules", str(modules)).replace("/lib/modules", str(tree))
+    assert command.count(str(modules)) == 2 and command.count(str(tree)) == 1
+    section = dataclasses.replace(row, command=command)
+    sections, problems = split_sections(_run(shell, render_probe(token, (section,))), token, (section,))
+    got = sections["kdiag_kallsyms"]
+    assert problems == [] and got.complete
+    listing = kdiag_listings.parse_kallsyms(got.text, SectionStatus(got.stderr, got.rc, got.complete))
+    if skipped:
+        assert (got.stdout, got.rc) == (b"", 0)
+        assert got.stderr == "# kit: skipped: every diag module is loaded or built in"
+        assert not listing.read
+    else:
+        assert "skipped" not in got.stderr and got.rc in (0, 1)  # grep: 1 when no line matched
+        assert listing.read

@@ -28,6 +28,7 @@ from typing import TypeVar
 from kit.diag_options import kallsyms_symbols
 from kit.parsers.command_stderr import FileComplaints, says_missing
 from kit.records import Parsed, ParseProblem, SectionStatus
+from kit.sections import SKIPPED_MARKER
 
 T = TypeVar("T")
 
@@ -127,10 +128,15 @@ def parse_modules_builtin(text: str, status: SectionStatus | None = None) -> Lis
 
 
 def parse_kallsyms(text: str, status: SectionStatus | None = None) -> Listing[Symbol]:
-    """The diag symbols (kit.diag_options) among the lines; the probe's fixed-string grep also matches others."""
+    """The diag symbols (kit.diag_options) among the lines; the probe's fixed-string grep also matches others.
+
+    Not read (`read` False) when the probe skipped it: every diag module was
+    loaded or built in already (kit.sections, kdiag_kallsyms).
+    """
     status = status or SectionStatus()
     wanted = set(kallsyms_symbols())
-    result: Listing[Symbol] = Listing(read=status.complete and not says_missing(status.stderr))
+    skipped = SKIPPED_MARKER in status.stderr
+    result: Listing[Symbol] = Listing(read=status.complete and not skipped and not says_missing(status.stderr))
     for number, line in enumerate(text.splitlines(), 1):
         parts = line.split()
         if not parts:

@@ -64,6 +64,10 @@ def test_the_section_status_reaches_the_parsers_through_parse_section():
     assert not parse_section(_section("kdiag_module_files", "", "", None, complete=False)).looked
     denied = parse_section(_section("kdiag_kallsyms", "", "grep: /proc/kallsyms: No such file or directory\n", 2))
     assert isinstance(denied, kl.Listing) and not denied.read
+    # skipped by the probe: every diag module was loaded or built in (kit.sections)
+    skipped = _section("kdiag_kallsyms", "", "# kit: skipped: every diag module is loaded or built in\n", 0)
+    assert not parse_section(skipped).read
+    assert parse_section(_section("kdiag_kallsyms", "", "", 1)).read  # grep found none: read, and says so
     assert parse_section(_section("kdiag_tools", "/sbin/modprobe\n", "", 1)).read
     listing = parse_section(
         _section("kdiag_config_files", "", "ls: /proc/config.gz: No such file or directory\n", 1, complete=True)
