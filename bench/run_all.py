@@ -51,7 +51,6 @@ AWK_RT = f"{AWK % 2}; {AWK % 4}"  # r, then t
 class Run:
     wall: float  # seconds
     rss_mb: float  # peak resident set of the command (its process tree's biggest), MB
-    cpu: float = 0.0  # user + system seconds of the command and its children
     cpu: float = 0.0  # user + system seconds of the command and the children it waited for
 
 
