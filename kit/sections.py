@@ -166,8 +166,8 @@ _KALLSYMS_PATTERNS = ("_diag_", *(s for s in kallsyms_symbols() if "_diag_" not 
 # where the kernel has one: kernel/net/ipv4/tcp_diag.ko): the symbols would
 # only repeat that, and printing 35k symbols costs a small router ~80 ms (the
 # qemu MIPS router: 82 ms of the probe's 0.34 s). What is not learnt then:
-# whether CONFIG_IKCONFIG is built in, when no config file says it. Any doubt
-# (no /proc/modules, awk failing): read.
+# that CONFIG_IKCONFIG is built in, on a kernel without modules.builtin and
+# without a readable config. Any doubt (no /proc/modules, awk failing): read.
 _DIAG_MODULES = tuple(spec.module for spec in SPECS.values() if spec.module and spec.module.endswith("_diag"))
 _ALL_DIAG_MODULES = " && ".join(f'("{module}" in m)' for module in _DIAG_MODULES)
 _KALLSYMS = (
